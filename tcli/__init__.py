@@ -1,0 +1,3 @@
+"""tc: the train container CLI."""
+
+__version__ = "0.1.0"
