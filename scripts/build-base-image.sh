@@ -32,7 +32,7 @@ if [ "$FORCE" = 1 ] || ! have_image "$DEBIAN_IMAGE"; then
   trap 'rm -rf "$root"' EXIT
   log "debootstrap bookworm into $root (about a minute)"
   debootstrap --variant=minbase \
-    --include=python3,python3-venv,python3-pip,ca-certificates,s3fs,fuse3,jq,libxml2-utils,curl,procps \
+    --include=python3,python3-venv,python3-pip,ca-certificates,s3fs,fuse,jq,libxml2-utils,curl,procps \
     bookworm "$root" "$MIRROR" >/tmp/tc-debootstrap.log 2>&1 || { tail -20 /tmp/tc-debootstrap.log >&2; exit 1; }
   # fuse: let the platform's s3fs mount be used by other users, as its Dockerfile does
   grep -q '^user_allow_other' "$root/etc/fuse.conf" 2>/dev/null || echo user_allow_other >>"$root/etc/fuse.conf"
