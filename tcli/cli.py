@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -48,6 +49,16 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             console.error("interrupted")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug in tc, not a user mistake: say so, keep it short
+            if os.environ.get("TC_DEBUG"):
+                raise
+            console.error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "rerun with TC_DEBUG=1 for a traceback and report it",
+            )
+            raise typer.Exit(70) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,8 +1,46 @@
-"""tc new (placeholder until scaffold core lands)."""
+"""``tc update``: merge a newer scaffold version into an existing project."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from tcli import console
+from tcli.errors import TcError
 
-def command(path: str = typer.Argument(..., help="Folder to create")) -> None:
-    """Create a train-container project."""
-    raise NotImplementedError
+EPILOG = "Example: cd my-container && git commit -am wip && tc update"
+
+
+def command(
+    path: Path = typer.Argument(Path("."), help="Project folder (default: current folder)."),
+    force: bool = typer.Option(
+        False, "--force",
+        help="Update a dirty git tree: commit the local changes as a snapshot first.",
+    ),
+) -> None:
+    """Apply tc's current scaffolds to a project made by tc new.
+
+    Uses Copier's update (a three-way merge between the version the project was made from,
+    your changes and the new version). Conflicts are left as <<<<<<< markers and listed.
+    """
+    from tcli import scaffold
+
+    result = scaffold.update(path, force=force)
+    if result.snapshot_commit:
+        console.warn(f"committed your local changes first ({result.snapshot_commit[:10]})")
+    if result.old_version == result.new_version:
+        console.success(f"Already up to date (scaffolds {result.new_version}).")
+        return
+    console.info(
+        f"Updated {result.path} from scaffolds {result.old_version} to {result.new_version}: "
+        f"{len(result.changed)} files changed."
+    )
+    for rel in result.changed:
+        console.print(f"  {rel}", markup=False)
+    if result.conflicts:
+        raise TcError(
+            f"{len(result.conflicts)} file(s) with merge conflicts: {', '.join(result.conflicts)}",
+            "resolve the <<<<<<< / >>>>>>> markers, then git add and commit",
+        )
+    console.print("Review with 'git diff', then commit.", markup=False)

@@ -1,0 +1,270 @@
+"""Core of ``tc new`` and ``tc update``: render and update projects with Copier.
+
+Copier's three-way update needs every scaffold version a project was made from as a git
+commit. tc ships its scaffolds as plain files, so it keeps a small git repository of them,
+the *scaffold store* (``$TC_HOME/scaffold-store``): each time tc runs, the packaged scaffolds
+are synced into it and committed and tagged (``<tc version>.post<n>``) when they changed.
+Projects record the store path and tag in ``.copier-answers.yml``; ``tc update`` syncs the
+store again and lets Copier merge the difference into the project.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcli import __version__
+from tcli.errors import InputError, TcError
+from tcli.paths import scaffolds_dir, tc_home
+from tcli.project import check_segment
+
+TEMPLATES: dict[str, str] = {
+    "classification": "torchvision image classification (MobileNetV3 / ResNet-18)",
+    "detection": "torchvision object detection (Faster R-CNN MobileNetV3-FPN)",
+    "segmentation": "torchvision semantic segmentation (LRASPP MobileNetV3)",
+    "sklearn": "scikit-learn on simple image features (fast, CPU)",
+}
+SEGMENT_FIELDS = ("provider", "category", "architecture")
+ANSWERS_FILE = ".copier-answers.yml"
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "tc",
+    "GIT_AUTHOR_EMAIL": "tc@localhost",
+    "GIT_COMMITTER_NAME": "tc",
+    "GIT_COMMITTER_EMAIL": "tc@localhost",
+}
+
+
+def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **_GIT_ENV, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env=env, check=check, capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        raise TcError("git is not installed", "install git (apt-get install git)") from None
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr or exc.stdout or "").strip().splitlines()
+        raise TcError(f"git {' '.join(args)} failed in {cwd}: {detail[-1] if detail else exc}") from None
+
+
+def validate_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    """Check flag values before Copier sees them; raise InputError naming the bad value."""
+    template = answers.get("template")
+    if template is not None and template not in TEMPLATES:
+        raise InputError(
+            f"--template {template!r} is unknown; available: {', '.join(TEMPLATES)}",
+            "run 'tc new --help' for what each template trains",
+        )
+    for name in SEGMENT_FIELDS:
+        if name in answers and answers[name] is not None:
+            check_segment(name, str(answers[name]))
+    return answers
+
+
+@dataclass(frozen=True)
+class StoreRef:
+    """A scaffold version in the store."""
+
+    path: Path
+    tag: str
+    commit: str
+
+
+def sync_store(source: Path | None = None, store: Path | None = None) -> StoreRef:
+    """Make the store's HEAD equal the packaged scaffolds; commit and tag when they changed."""
+    source = source or scaffolds_dir()
+    store = store or tc_home() / "scaffold-store"
+    if not (source / "copier.yml").is_file():
+        raise TcError(f"{source}: not a tc scaffold folder (no copier.yml)")
+    if not (store / ".git").is_dir():
+        store.mkdir(parents=True, exist_ok=True)
+        _git(store, "init", "-q", "-b", "main")
+    for child in store.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    shutil.copytree(
+        source, store, dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"),
+    )
+    _git(store, "add", "-A")
+    changed = _git(store, "status", "--porcelain").stdout.strip()
+    has_head = _git(store, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0
+    if changed or not has_head:
+        _git(store, "commit", "-q", "--allow-empty", "-m", f"scaffolds of tc {__version__}")
+        count = _git(store, "rev-list", "--count", "HEAD").stdout.strip()
+        _git(store, "tag", f"{__version__}.post{count}")
+    commit = _git(store, "rev-parse", "HEAD").stdout.strip()
+    tag = _git(store, "describe", "--tags", "--exact-match", "HEAD").stdout.strip()
+    return StoreRef(store, tag, commit)
+
+
+@dataclass
+class NewResult:
+    path: Path
+    answers: dict[str, Any]
+    files: list[str] = field(default_factory=list)
+    git_initialised: bool = False
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def render(
+    dest: Path,
+    answers: dict[str, Any],
+    *,
+    force: bool = False,
+    defaults: bool = True,
+    git_init: bool = False,
+) -> NewResult:
+    """Render a new project into ``dest`` with Copier.
+
+    The project is rendered into a temporary sibling folder first and moved into place only
+    when Copier succeeded, so a failure never leaves a half-written project behind.
+
+    Args:
+        dest: project folder; must not exist or be empty unless ``force``.
+        answers: Copier answers (template, provider, category, architecture, ...).
+        force: render into a non-empty folder, overwriting files tc generates.
+        defaults: never prompt; unanswered questions take their defaults.
+        git_init: ``git init`` the new project and commit it (needed for ``tc update``).
+    """
+    import copier  # heavy; keep tc --help light
+
+    validate_answers(answers)
+    dest = dest.resolve()
+    if dest.exists() and not dest.is_dir():
+        raise InputError(f"{dest}: exists and is not a folder")
+    if dest.exists() and not _is_empty_dir(dest) and not force:
+        raise InputError(
+            f"{dest}: folder exists and is not empty; nothing was written",
+            "choose a new folder, or pass --force to render into it (tc's files are overwritten)",
+        )
+    ref = sync_store()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tc-new-", dir=dest.parent))
+    try:
+        try:
+            worker = copier.run_copy(
+                str(ref.path), str(staging), data=answers, defaults=defaults,
+                vcs_ref=ref.tag, overwrite=True, quiet=True, unsafe=False,
+            )
+        except copier.errors.CopierError as exc:  # type: ignore[attr-defined]
+            raise InputError(f"copier: {str(exc).strip().splitlines()[0]}") from None
+        except (KeyboardInterrupt, EOFError):
+            raise
+        final_answers = dict(worker.answers.combined)
+        files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+        if dest.exists():
+            for rel in files:
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / rel, target)
+        else:
+            os.replace(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    result = NewResult(dest, {k: v for k, v in final_answers.items() if not k.startswith("_")}, files)
+    if git_init and shutil.which("git") and not _inside_git(dest):
+        _git(dest, "init", "-q")
+        _git(dest, "add", "-A")
+        _git(dest, "commit", "-q", "-m", f"Train container from tc {__version__} ({ref.tag})")
+        result.git_initialised = True
+    return result
+
+
+def _inside_git(path: Path) -> bool:
+    return _git(path, "rev-parse", "--is-inside-work-tree", check=False).returncode == 0
+
+
+@dataclass
+class UpdateResult:
+    path: Path
+    old_version: str
+    new_version: str
+    changed: list[str]
+    conflicts: list[str]
+    snapshot_commit: str | None = None
+
+
+def _conflicted_files(root: Path) -> list[str]:
+    unmerged = _git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()
+    changed = _git(root, "status", "--porcelain").stdout.splitlines()
+    marked: set[str] = set(unmerged)
+    for line in changed:
+        rel = line[3:].strip()
+        p = root / rel
+        if p.is_file():
+            try:
+                text = p.read_text(errors="replace")
+            except OSError:
+                continue
+            if "<<<<<<< " in text and ">>>>>>> " in text:
+                marked.add(rel)
+    return sorted(marked)
+
+
+def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateResult:
+    """Apply the current scaffolds to an existing project (Copier's three-way merge).
+
+    Refuses on a dirty git tree unless ``force``; with ``force`` the local changes are first
+    committed as a snapshot (nothing is lost; ``git reset --soft HEAD~1`` undoes it).
+    """
+    import copier
+    import yaml
+
+    root = path.resolve()
+    answers_path = root / ANSWERS_FILE
+    if not answers_path.is_file():
+        raise InputError(
+            f"{answers_path}: missing; this project was not made by 'tc new'",
+            "run tc update in a folder created by 'tc new'",
+        )
+    try:
+        old = yaml.safe_load(answers_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{answers_path}: not valid YAML ({exc})") from None
+    if not _inside_git(root):
+        raise InputError(
+            f"{root}: not a git repository; tc update merges with git",
+            "run: git init && git add -A && git commit -m 'initial'",
+        )
+    snapshot = None
+    if _git(root, "status", "--porcelain").stdout.strip():
+        if not force:
+            raise InputError(
+                f"{root}: uncommitted changes; nothing was updated",
+                "commit or stash them first, or pass --force to snapshot them in a commit",
+            )
+        _git(root, "add", "-A")
+        _git(root, "commit", "-q", "-m", "tc update: snapshot of local changes")
+        snapshot = _git(root, "rev-parse", "HEAD").stdout.strip()
+    ref = sync_store()
+    old_version = str(old.get("_commit", "?"))
+    store_tags = _git(ref.path, "tag", "--list").stdout.split()
+    if old_version not in store_tags:
+        raise TcError(
+            f"{answers_path}: scaffold version {old_version!r} is not in the local scaffold store "
+            f"{ref.path}",
+            "tc update needs the version the project was made from; "
+            "run it on the machine (TC_HOME) where the project was created",
+        )
+    if old_version == ref.tag:
+        return UpdateResult(root, old_version, ref.tag, [], [], snapshot)
+    try:
+        copier.run_update(
+            str(root), src_path=str(ref.path), vcs_ref=ref.tag, defaults=defaults,
+            overwrite=True, quiet=True, skip_answered=True, unsafe=False, conflict="inline",
+        )
+    except copier.errors.CopierError as exc:  # type: ignore[attr-defined]
+        raise TcError(f"copier update failed: {str(exc).strip().splitlines()[0]}") from None
+    changed = sorted(
+        line[3:].strip() for line in _git(root, "status", "--porcelain").stdout.splitlines()
+    )
+    return UpdateResult(root, old_version, ref.tag, changed, _conflicted_files(root), snapshot)
