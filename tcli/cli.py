@@ -33,6 +33,7 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str]] = [
     ("new", "new"),
     ("update", "update"),
+    ("demo_data", "demo-data"),
 ]
 
 

@@ -1,0 +1,260 @@
+"""Synthetic CVAT-for-images 1.1 datasets: coloured shapes on noisy backgrounds.
+
+Used by ``tc demo-data`` and ``tc dev-run --demo``. The layout is the platform's MinIO layout::
+
+    <minio_root>/datasets/<id>/0000.png ...
+    <minio_root>/datasets/<id>/annotations/annotations.xml
+
+Three shape classes (``circle``, ``square``, ``triangle``), each drawn in its own colour family
+(red, green, blue, jittered) so every template can learn something measurable in a minute on CPU.
+
+- ``classification`` (and ``sklearn``): one shape per image, a ``<tag>`` with its label.
+- ``detection``: one to three shapes per image, a ``<box>`` for each.
+- ``segmentation``: one to three shapes per image, a ``<polygon>`` for each (circles are
+  24-gons, so the drawn pixels and the polygon agree).
+
+Only Pillow and numpy; the output depends on ``seed`` alone (same seed, same bytes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tcli.errors import InputError
+
+TASKS: tuple[str, ...] = ("classification", "detection", "segmentation")
+# template names accepted as aliases of a task
+ALIASES: dict[str, str] = {"sklearn": "classification"}
+LABELS: tuple[str, ...] = ("circle", "square", "triangle")
+LABEL_COLORS: dict[str, str] = {"circle": "#e0402f", "square": "#3fbf4a", "triangle": "#3f5fdf"}
+BASE_RGB: dict[str, tuple[int, int, int]] = {
+    "circle": (215, 60, 45),
+    "square": (60, 190, 70),
+    "triangle": (60, 90, 220),
+}
+DEFAULT_IMAGES: dict[str, int] = {"classification": 120, "detection": 120, "segmentation": 100}
+DEFAULT_SIZE: dict[str, int] = {"classification": 64, "detection": 96, "segmentation": 64}
+MAX_IMAGES = 100_000
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One drawn shape: its label and its outline (polygon points, pixel coordinates)."""
+
+    label: str
+    points: tuple[tuple[float, float], ...]
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """``(xtl, ytl, xbr, ybr)`` of the outline."""
+        xs = [p[0] for p in self.points]
+        ys = [p[1] for p in self.points]
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+def resolve_task(task: str) -> str:
+    """Return the canonical task for ``task`` (a task or a template name)."""
+    name = task.strip().lower()
+    name = ALIASES.get(name, name)
+    if name not in TASKS:
+        raise InputError(
+            f"--task: unknown task {task!r}",
+            hint="use one of: " + ", ".join((*TASKS, *ALIASES)),
+        )
+    return name
+
+
+def _outline(
+    label: str, cx: float, cy: float, r: float, angle: float
+) -> tuple[tuple[float, float], ...]:
+    if label == "circle":
+        n, phase = 24, 0.0
+    elif label == "square":
+        n, phase = 4, math.pi / 4
+    else:
+        n, phase = 3, -math.pi / 2
+    if label != "circle":
+        phase += angle
+    pts = []
+    for k in range(n):
+        a = phase + 2 * math.pi * k / n
+        pts.append((round(cx + r * math.cos(a), 2), round(cy + r * math.sin(a), 2)))
+    return tuple(pts)
+
+
+def _background(rng: Any, size: int) -> Any:
+    import numpy as np
+
+    base = rng.integers(90, 170, size=3)
+    noise = rng.normal(0.0, 18.0, size=(size, size, 3))
+    img = np.clip(base[None, None, :] + noise, 0, 255)
+    return img.astype(np.uint8)
+
+
+def _colour(rng: Any, label: str) -> tuple[int, int, int]:
+    jitter = rng.integers(-30, 31, size=3)
+    r, g, b = (max(0, min(255, c + int(j))) for c, j in zip(BASE_RGB[label], jitter, strict=True))
+    return r, g, b
+
+
+def _place(
+    rng: Any, size: int, count: int, r_range: tuple[float, float], single: bool
+) -> list[tuple[float, float, float]]:
+    """Centres and radii of ``count`` shapes that do not overlap (best effort)."""
+    placed: list[tuple[float, float, float]] = []
+    for _ in range(count):
+        for _attempt in range(50):
+            r = float(rng.uniform(*r_range))
+            lo, hi = r + 1, size - r - 1
+            if single:
+                cx = float(rng.uniform(max(lo, size / 2 - size / 6), min(hi, size / 2 + size / 6)))
+                cy = float(rng.uniform(max(lo, size / 2 - size / 6), min(hi, size / 2 + size / 6)))
+            else:
+                cx, cy = float(rng.uniform(lo, hi)), float(rng.uniform(lo, hi))
+            if all(math.hypot(cx - x, cy - y) > r + q + 2 for x, y, q in placed):
+                placed.append((cx, cy, r))
+                break
+    return placed
+
+
+def make_image(rng: Any, task: str, size: int, index: int) -> tuple[Any, list[Shape]]:
+    """Draw one image (an RGB ``PIL.Image``) and return it with its shapes."""
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(_background(rng, size), "RGB")
+    draw = ImageDraw.Draw(img)
+    if task == "classification":
+        label = LABELS[index % len(LABELS)]
+        centres = _place(rng, size, 1, (size * 0.22, size * 0.34), single=True)
+        labels = [label]
+    else:
+        count = int(rng.integers(1, 4))
+        centres = _place(rng, size, count, (size * 0.12, size * 0.22), single=False)
+        labels = [LABELS[int(rng.integers(0, len(LABELS)))] for _ in centres]
+    shapes: list[Shape] = []
+    for label, (cx, cy, r) in zip(labels, centres, strict=False):
+        pts = _outline(label, cx, cy, r, float(rng.uniform(-0.3, 0.3)))
+        draw.polygon(list(pts), fill=_colour(rng, label))
+        shapes.append(Shape(label, pts))
+    return img, shapes
+
+
+def _xml(task: str, dataset_name: str, entries: list[tuple[str, int, list[Shape]]]) -> bytes:
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    meta = ET.SubElement(root, "meta")
+    t = ET.SubElement(meta, "task")
+    ET.SubElement(t, "id").text = "1"
+    ET.SubElement(t, "name").text = dataset_name
+    ET.SubElement(t, "size").text = str(len(entries))
+    ET.SubElement(t, "mode").text = "annotation"
+    labels = ET.SubElement(t, "labels")
+    for name in LABELS:
+        lab = ET.SubElement(labels, "label")
+        ET.SubElement(lab, "name").text = name
+        ET.SubElement(lab, "color").text = LABEL_COLORS[name]
+        ET.SubElement(lab, "type").text = "any"
+        ET.SubElement(lab, "attributes")
+    for image_id, (name, size, shapes) in enumerate(entries):
+        im = ET.SubElement(
+            root, "image",
+            {"id": str(image_id), "name": name, "width": str(size), "height": str(size)},
+        )
+        for shape in shapes:
+            if task == "classification":
+                ET.SubElement(im, "tag", {"label": shape.label, "source": "manual"})
+            elif task == "detection":
+                xtl, ytl, xbr, ybr = shape.box
+                ET.SubElement(im, "box", {
+                    "label": shape.label, "source": "manual", "occluded": "0",
+                    "xtl": f"{xtl:.2f}", "ytl": f"{ytl:.2f}",
+                    "xbr": f"{xbr:.2f}", "ybr": f"{ybr:.2f}", "z_order": "0",
+                })
+            else:
+                points = ";".join(f"{x:.2f},{y:.2f}" for x, y in shape.points)
+                ET.SubElement(im, "polygon", {
+                    "label": shape.label, "source": "manual", "occluded": "0",
+                    "points": points, "z_order": "0",
+                })
+    ET.indent(root, space="  ")
+    body: bytes = ET.tostring(root, encoding="utf-8")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body + b"\n"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_demo_dataset(
+    minio_root: Path,
+    task: str,
+    *,
+    images: int | None = None,
+    seed: int = 0,
+    dataset_id: int = 1,
+    size: int | None = None,
+) -> Path:
+    """Write a synthetic CVAT dataset under ``minio_root`` and return its folder.
+
+    Args:
+        minio_root: the folder playing ``/minio`` (created if missing).
+        task: ``classification``, ``detection`` or ``segmentation`` (``sklearn`` = classification).
+        images: number of images (default per task, see ``DEFAULT_IMAGES``).
+        seed: random seed; the same seed writes the same files.
+        dataset_id: the numeric dataset folder under ``datasets/``.
+        size: square image side in pixels (default per task, see ``DEFAULT_SIZE``).
+
+    Returns:
+        ``<minio_root>/datasets/<dataset_id>``.
+
+    Raises:
+        InputError: unknown task, or a count/size/id out of range.
+    """
+    import io
+
+    import numpy as np
+
+    name = resolve_task(task)
+    count = DEFAULT_IMAGES[name] if images is None else images
+    side = DEFAULT_SIZE[name] if size is None else size
+    if not 1 <= count <= MAX_IMAGES:
+        raise InputError(f"--images: {count} is out of range", hint=f"use 1..{MAX_IMAGES}")
+    if not 16 <= side <= 4096:
+        raise InputError(f"size: {side} is out of range", hint="use 16..4096 pixels")
+    if dataset_id < 0:
+        raise InputError(f"--dataset-id: {dataset_id} is negative", hint="use a number >= 0")
+    target = Path(minio_root) / "datasets" / str(dataset_id)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} exists and is not a folder", hint="pick another DIR or id")
+    target.mkdir(parents=True, exist_ok=True)
+    # a previous demo dataset in the same folder (other count) must not leave stale samples
+    for old in target.glob("demo_*.png"):
+        old.unlink()
+
+    rng = np.random.default_rng(seed)
+    entries: list[tuple[str, int, list[Shape]]] = []
+    width = max(4, len(str(count - 1)))
+    for i in range(count):
+        img, shapes = make_image(rng, name, side, i)
+        file_name = f"demo_{i:0{width}d}.png"
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", optimize=False)
+        _atomic_write(target / file_name, buf.getvalue())
+        entries.append((file_name, side, shapes))
+    xml = _xml(name, f"tc-demo-{name}", entries)
+    _atomic_write(target / "annotations" / "annotations.xml", xml)
+    return target
