@@ -9,7 +9,13 @@
 # Stage 2: run stage 1 with the host's wheel folders and pip configuration mounted
 #          read-only, pip-install torch/torchvision (+ the heavy packages the
 #          templates pin), and `docker commit` the result as $TC_BASE_IMAGE.
-# Both stages are cached by tag: an existing tag is reused unless --force.
+# Stage 3: bake the host's CA bundle into $TC_BASE_IMAGE and point PIP_CERT at it, so
+#          `pip install -r requirements.txt` in a train container build works behind a
+#          TLS-intercepting proxy. Idempotent: the image is labelled with the bundle's
+#          sha256 and only re-committed (seconds) when the host bundle changed.
+# Every stage is cached by tag: an existing tag is reused unless --force.
+# Builds use host networking (TC_NETWORK, default host): the default bridge may not
+# route on build machines.
 set -euo pipefail
 
 DEBIAN_IMAGE=${TC_DEBIAN_IMAGE:-tc-local/debian-python:bookworm}
@@ -17,6 +23,9 @@ BASE_IMAGE=${TC_BASE_IMAGE:-tc-local/pytorch:2.14.1}
 TORCH_SPEC=${TC_TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
 EXTRA_SPEC=${TC_EXTRA_SPEC:-"numpy==2.4.6 pillow==13.0.0 lxml==6.1.3 jsonschema==4.26.0 scikit-learn==1.9.1 onnx==1.23.2 onnxruntime==1.32.0 skl2onnx==1.20.0 onnxmltools==1.16.0 pycocotools==2.0.11"}
 MIRROR=${TC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+HOST_CA=${TC_HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
+IMAGE_CA=/usr/local/share/tc/host-ca.crt
+NETWORK=${TC_NETWORK:-host}
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1
 
@@ -52,20 +61,25 @@ if [ "$FORCE" = 1 ] || ! have_image "$BASE_IMAGE"; then
   for d in /opt/wheels /opt/pypi /opt/pypi-more; do
     [ -d "$d" ] && mounts+=(-v "$d:$d:ro")
   done
-  ca=/etc/ssl/certs/ca-certificates.crt
+  ca_mount=() ca_env=() ca_copy=true ca_commit=()
+  if [ -r "$HOST_CA" ]; then
+    ca_mount=(-v "$HOST_CA:/tmp/host-ca.crt:ro")
+    ca_env=(-e PIP_CERT=/tmp/host-ca.crt)
+    ca_copy="mkdir -p $(dirname "$IMAGE_CA") && cp /tmp/host-ca.crt $IMAGE_CA"
+    ca_commit=(-c "ENV PIP_CERT=$IMAGE_CA" -c "LABEL org.tc.host-ca=$(sha256sum "$HOST_CA" | cut -c1-64)")
+  fi
   pipconf=$(mktemp /tmp/tc-pip.XXXXXX.conf)
-  # the host's pip configuration (local wheel folders, index) plus its CA bundle
-  { echo '[global]'; pip3 config list 2>/dev/null | sed -n 's/^global\.\([a-z-]*\)=\(.*\)$/\1 = \2/p' | tr -d "'"; } >"$pipconf" || true
+  # the host's pip configuration (local wheel folders, index)
+  { echo '[global]'; pip3 config list 2>/dev/null | sed -n 's/^global\.\([a-z-]*\)=\(.*\)$/\1 = \2/p' | grep -v '^cert =' | tr -d "'"; } >"$pipconf" || true
   name=tc-base-build-$$
   log "installing $TORCH_SPEC (+ template packages) into $name (about 3 minutes)"
   docker rm -f "$name" >/dev/null 2>&1 || true
-  docker run --name "$name" --network host "${mounts[@]}" \
-    -v "$ca:/tmp/host-ca.crt:ro" -v "$pipconf:/etc/pip.conf:ro" \
-    -e PIP_CERT=/tmp/host-ca.crt -e PIP_DISABLE_PIP_VERSION_CHECK=1 -e PIP_NO_CACHE_DIR=1 \
-    "$DEBIAN_IMAGE" bash -c "pip install -q $TORCH_SPEC $EXTRA_SPEC && python -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__)'" \
+  docker run --name "$name" --network "$NETWORK" "${mounts[@]}" "${ca_mount[@]}" -v "$pipconf:/etc/pip.conf:ro" \
+    "${ca_env[@]}" -e PIP_DISABLE_PIP_VERSION_CHECK=1 -e PIP_NO_CACHE_DIR=1 \
+    "$DEBIAN_IMAGE" bash -c "pip install -q $TORCH_SPEC $EXTRA_SPEC && python -c 'import torch, torchvision; print(torch.__version__, torchvision.__version__)' && $ca_copy" \
     || { docker rm -f "$name" >/dev/null 2>&1; rm -f "$pipconf"; exit 1; }
   docker commit \
-    -c 'ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1' \
+    -c 'ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1' "${ca_commit[@]}" \
     -c 'LABEL org.tc.base-image=stand-in' \
     -c 'CMD ["/bin/bash"]' "$name" "$BASE_IMAGE" >/dev/null
   docker rm -f "$name" >/dev/null
@@ -73,5 +87,22 @@ if [ "$FORCE" = 1 ] || ! have_image "$BASE_IMAGE"; then
   log "built $BASE_IMAGE"
 else
   log "reusing $BASE_IMAGE"
+fi
+
+# Stage 3: the host's CA bundle inside the image (also fixes images built before this step)
+if [ -r "$HOST_CA" ]; then
+  want=$(sha256sum "$HOST_CA" | cut -c1-64)
+  have=$(docker image inspect -f '{{ index .Config.Labels "org.tc.host-ca" }}' "$BASE_IMAGE" 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    name=tc-base-ca-$$
+    log "baking $HOST_CA into $BASE_IMAGE (PIP_CERT=$IMAGE_CA)"
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    docker run --name "$name" --network none -v "$HOST_CA:/tmp/host-ca.crt:ro" "$BASE_IMAGE" \
+      bash -c "mkdir -p $(dirname "$IMAGE_CA") && cp /tmp/host-ca.crt $IMAGE_CA" \
+      || { docker rm -f "$name" >/dev/null 2>&1; exit 1; }
+    docker commit -c "ENV PIP_CERT=$IMAGE_CA" -c "LABEL org.tc.host-ca=$want" \
+      -c 'CMD ["/bin/bash"]' "$name" "$BASE_IMAGE" >/dev/null
+    docker rm -f "$name" >/dev/null
+  fi
 fi
 echo "$BASE_IMAGE"
