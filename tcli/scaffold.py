@@ -259,7 +259,7 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
         return UpdateResult(root, old_version, ref.tag, [], [], snapshot)
     try:
         copier.run_update(
-            str(root), src_path=str(ref.path), vcs_ref=ref.tag, defaults=defaults,
+            str(root), vcs_ref=ref.tag, defaults=defaults,
             overwrite=True, quiet=True, skip_answered=True, unsafe=False, conflict="inline",
         )
     except copier.errors.CopierError as exc:  # type: ignore[attr-defined]
