@@ -155,7 +155,7 @@ def render(
                 str(ref.path), str(staging), data=answers, defaults=defaults,
                 vcs_ref=ref.tag, overwrite=True, quiet=True, unsafe=False,
             )
-        except copier.errors.CopierError as exc:  # type: ignore[attr-defined]
+        except copier.errors.CopierError as exc:
             raise InputError(f"copier: {str(exc).strip().splitlines()[0]}") from None
         except (KeyboardInterrupt, EOFError):
             raise
@@ -262,7 +262,7 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
             str(root), vcs_ref=ref.tag, defaults=defaults,
             overwrite=True, quiet=True, skip_answered=True, unsafe=False, conflict="inline",
         )
-    except copier.errors.CopierError as exc:  # type: ignore[attr-defined]
+    except copier.errors.CopierError as exc:
         raise TcError(f"copier update failed: {str(exc).strip().splitlines()[0]}") from None
     changed = sorted(
         line[3:].strip() for line in _git(root, "status", "--porcelain").stdout.splitlines()
