@@ -47,7 +47,7 @@ def err() -> Console:
     return _make(stderr=True)
 
 
-def print(*objects: Any, **kwargs: Any) -> None:  # noqa: A001 - deliberate, like rich.print
+def print(*objects: Any, **kwargs: Any) -> None:
     out().print(*objects, **kwargs)
 
 
