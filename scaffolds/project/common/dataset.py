@@ -1,0 +1,619 @@
+"""Dataset stage of a train container: samples + CVAT annotations -> split dataset on disk.
+
+``prepare(task=...)`` reads ``$MINIO_ROOT/datasets/$DATASET_ID/`` (samples = the regular,
+non-hidden files directly in it; ``annotations/annotations.xml`` in CVAT for images 1.1),
+matches samples to ``<image>`` entries by file name (one dict lookup each), splits them
+(stratified, fixed seed) and writes under ``$DATASETS_ROOT``::
+
+    images/{train,val[,test]}/<file>          symlinks into MinIO
+    labels/{train,val[,test]}/labels.json     COCO
+    labels/<split>/<stem>.txt + data.yaml     YOLO (format "yolo")
+    imagefolder/<split>/<class>/<file>        ImageFolder (format "imagefolder")
+    split_manifest.json                        every sample and its split
+
+Every output is built in ``$DATASETS_ROOT/.tc-staging`` and renamed into place, so a rerun
+(``docker start``, maybe with another DATASET_ID) succeeds and leaves nothing stale.
+The exact layout is documented in docs/runtime.md. Plain module: ``main(argv) -> int``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+try:  # in the image and in the build directory the files are flat
+    import cvat_dataset as cvat
+except ImportError:  # pragma: no cover - repo layout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "datasets"))
+    import cvat_dataset as cvat
+
+TASKS = ("classification", "detection", "segmentation", "sklearn")
+FORMATS = ("coco", "yolo", "imagefolder")
+DEFAULT_FORMATS: dict[str, tuple[str, ...]] = {
+    "classification": ("coco", "imagefolder"),
+    "sklearn": ("coco", "imagefolder"),
+    "detection": ("coco",),
+    "segmentation": ("coco",),
+}
+KEEP: dict[str, frozenset[str]] = {
+    "classification": frozenset({"tag", "box", "polygon", "mask"}),
+    "sklearn": frozenset({"tag", "box", "polygon", "mask"}),
+    "detection": frozenset({"box", "polygon", "mask"}),
+    "segmentation": frozenset({"box", "polygon", "mask"}),
+}
+#: what this module owns under DATASETS_ROOT (replaced as a whole on every run)
+OWNED = ("images", "labels", "imagefolder", "data.yaml", "split_manifest.json")
+STAGING = ".tc-staging"
+TRASH = ".tc-trash"
+NONE_LABEL = "<none>"
+DATASET_ID_RE = re.compile(r"^[1-9][0-9]{0,17}$")
+
+
+class DatasetError(Exception):
+    """A dataset problem the user must fix; the message names the file or variable."""
+
+
+# ----------------------------------------------------------------------------- paths
+
+def minio_root() -> Path:
+    return Path(os.environ.get("MINIO_ROOT") or "/minio")
+
+
+def datasets_root() -> Path:
+    return Path(os.environ.get("DATASETS_ROOT") or "/datasets")
+
+
+def check_dataset_id(value: str | None) -> str:
+    """Return ``value`` if it is a positive integer (as text), else raise DatasetError."""
+    if value is None or value == "":
+        raise DatasetError("DATASET_ID is not set; run the container with -e DATASET_ID=<id>")
+    if not DATASET_ID_RE.match(value):
+        raise DatasetError(f"DATASET_ID={value!r} is not a positive integer")
+    return value
+
+
+def dataset_dir(ds_id: str, root: Path | None = None) -> Path:
+    return (root or minio_root()) / "datasets" / check_dataset_id(ds_id)
+
+
+def list_samples(folder: Path) -> list[str]:
+    """Regular, non-hidden files directly in ``folder``, sorted by name."""
+    try:
+        with os.scandir(folder) as it:
+            names = [e.name for e in it if not e.name.startswith(".") and e.is_file()]
+    except FileNotFoundError:
+        raise DatasetError(f"{folder}: dataset folder not found (is DATASET_ID right, is "
+                           "MINIO_ROOT mounted?)") from None
+    except NotADirectoryError:
+        raise DatasetError(f"{folder}: not a folder") from None
+    names.sort()
+    return names
+
+
+def image_size(path: str) -> tuple[int, int] | None:
+    """(width, height) from the image header only, or None when it is not an image."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return int(im.width), int(im.height)
+    except Exception:
+        return None
+
+
+# ----------------------------------------------------------------------------- split
+
+def split_samples(keys: Sequence[str], train: float, test: float, seed: int
+                  ) -> tuple[list[str], bool, str | None]:
+    """Assign each sample to train/val(/test).
+
+    ``test`` is the fraction for ``val`` (the platform's test split); when
+    ``train + test < 1`` the remainder goes to ``test``. Stratified on ``keys`` when
+    scikit-learn can, else random (returns the reason). Deterministic for a seed.
+    """
+    n = len(keys)
+    if train < 0 or test < 0 or train + test > 1 + 1e-9:
+        raise DatasetError(f"train-split={train} and test-split={test}: each must be in 0..1 "
+                           "and their sum at most 1")
+    rest = max(0.0, 1.0 - train - test)
+    if rest < 1e-9:
+        rest = 0.0
+    out = ["train"] * n
+    if n == 0:
+        return out, False, "empty"
+    idx = list(range(n))
+    try:
+        assign = _stratified(idx, list(keys), train, test, rest, seed)
+        return [assign[i] for i in idx], True, None
+    except ValueError as exc:
+        reason = str(exc).splitlines()[0]
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n).tolist()
+    n_val = int(round(test * n))
+    n_test = int(round(rest * n))
+    if test > 0 and n_val == 0 and n > 1:
+        n_val = 1
+    n_test = min(n_test, max(0, n - n_val - (1 if train > 0 else 0)))
+    for i in perm[:n_val]:
+        out[i] = "val"
+    for i in perm[n_val:n_val + n_test]:
+        out[i] = "test"
+    if train == 0:
+        for i in perm[n_val + n_test:]:
+            out[i] = "val"
+    return out, False, reason
+
+
+def _stratified(idx: list[int], keys: list[str], train: float, test: float, rest: float,
+                seed: int) -> dict[int, str]:
+    from sklearn.model_selection import train_test_split
+
+    counts = Counter(keys)
+    if len(counts) < 2:
+        raise ValueError("only one class: nothing to stratify")
+    small = sorted(k for k, c in counts.items() if c < 2)
+    if small:
+        raise ValueError(f"classes with fewer than 2 samples: {', '.join(small[:5])}")
+    if train <= 0 or test <= 0:
+        raise ValueError("a split fraction is 0")
+    held = test + rest
+    tr, ho, _ktr, kho = train_test_split(idx, keys, train_size=train, test_size=held,
+                                         stratify=keys, random_state=seed)
+    assign = dict.fromkeys(tr, "train")
+    if rest > 0:
+        va, te = train_test_split(ho, test_size=rest / held, stratify=kho, random_state=seed)
+        assign.update(dict.fromkeys(va, "val"))
+        assign.update(dict.fromkeys(te, "test"))
+    else:
+        assign.update(dict.fromkeys(ho, "val"))
+    return assign
+
+
+# ----------------------------------------------------------------------------- records
+
+class Sample:
+    """One sample on disk and what the XML says about it."""
+
+    __slots__ = ("file_name", "image", "width", "height", "labels", "primary", "id")
+
+    def __init__(self, file_name: str, image: cvat.CvatImage | None, width: int,
+                 height: int, labels: list[int], primary: int) -> None:
+        self.file_name = file_name
+        self.image = image
+        self.width = width
+        self.height = height
+        self.labels = labels
+        self.primary = primary
+        self.id = 0
+
+
+def _labels_of(img: cvat.CvatImage | None, ann: cvat.CvatAnnotations, task: str,
+               warn: Counter[str]) -> tuple[list[int], int]:
+    """(distinct label indexes in first-appearance order, primary label or -1)."""
+    if img is None:
+        return [], -1
+    seen: dict[int, None] = {}
+    if task in ("classification", "sklearn"):
+        tags = [s[1] for s in (img.shapes or ()) if s[0] == "tag"]
+        if tags:
+            if len(set(tags)) > 1:
+                warn["images with several tags (first tag is the class)"] += 1
+            return list(dict.fromkeys(tags)), tags[0]
+        shape_labels = list(dict.fromkeys(
+            [*ann.boxes.label[img.b0:img.b1], *(s[1] for s in (img.shapes or ()))]))
+        if len(shape_labels) == 1:
+            return shape_labels, shape_labels[0]
+        if shape_labels:
+            warn["images with shapes of several labels and no tag (no class)"] += 1
+        return [], -1
+    for lab in ann.boxes.label[img.b0:img.b1]:
+        seen[lab] = None
+    for s in img.shapes or ():
+        seen[s[1]] = None
+    labels = list(seen)
+    return labels, (labels[0] if labels else -1)
+
+
+# ----------------------------------------------------------------------------- writers
+
+def _g(v: float) -> str:
+    return "%.10g" % v
+
+
+def _attrs_json(occluded: bool, z: int, extra: Iterable[tuple[str, str]] | None) -> str:
+    s = '{"occluded":%s,"z_order":%d' % ("true" if occluded else "false", z)
+    if extra:
+        for k, v in extra:
+            s += "," + json.dumps(k) + ":" + json.dumps(v)
+    return s + "}"
+
+
+def write_coco(path: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations | None,
+               labels: Sequence[str], task: str, info: dict[str, Any], next_ann_id: int,
+               warn: Counter[str]) -> int:
+    """Write one COCO ``labels.json``, streaming. Returns the next free annotation id."""
+    seg = task == "segmentation"
+    det = task in ("detection", "segmentation")
+    parts: list[str] = []
+    head = {"info": info, "licenses": [],
+            "categories": [{"id": i + 1, "name": n, "supercategory": ""}
+                           for i, n in enumerate(labels)]}
+    parts.append(json.dumps(head)[:-1] + ',"images":[\n')
+    parts.append(",\n".join(
+        '{"id":%d,"file_name":%s,"width":%d,"height":%d}'
+        % (s.id, json.dumps(s.file_name), s.width, s.height) for s in samples))
+    parts.append('\n],"annotations":[\n')
+    lines: list[str] = []
+    aid = next_ann_id
+    if ann is not None:
+        b = ann.boxes
+        bx, by, bw, bh, bl, bf, ba = b.x, b.y, b.w, b.h, b.label, b.flags, b.attrs
+        for s in samples:
+            img = s.image
+            if img is None:
+                continue
+            iid = s.id
+            if not det:
+                if s.labels:
+                    tags = [t for t in (img.shapes or ()) if t[0] == "tag"]
+                    if tags:
+                        for t in tags:
+                            lines.append('{"id":%d,"image_id":%d,"category_id":%d}'
+                                         % (aid, iid, t[1] + 1))
+                            aid += 1
+                    else:
+                        lines.append('{"id":%d,"image_id":%d,"category_id":%d}'
+                                     % (aid, iid, s.primary + 1))
+                        aid += 1
+                continue
+            for k in range(img.b0, img.b1):
+                x, y, w, h = bx[k], by[k], bw[k], bh[k]
+                f = bf[k]
+                at = _attrs_json(bool(f & 1), f >> 1, ba.get(k)) if ba else (
+                    '{"occluded":%s,"z_order":%d}' % ("true" if f & 1 else "false", f >> 1))
+                if seg:
+                    x2, y2 = x + w, y + h
+                    lines.append(
+                        '{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%s,%s,%s,%s],'
+                        '"area":%s,"iscrowd":0,"segmentation":[[%s,%s,%s,%s,%s,%s,%s,%s]],'
+                        '"attributes":%s}'
+                        % (aid, iid, bl[k] + 1, _g(x), _g(y), _g(w), _g(h), _g(w * h),
+                           _g(x), _g(y), _g(x2), _g(y), _g(x2), _g(y2), _g(x), _g(y2), at))
+                else:
+                    lines.append(
+                        '{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%.10g,%.10g,%.10g,'
+                        '%.10g],"area":%.10g,"iscrowd":0,"attributes":%s}'
+                        % (aid, iid, bl[k] + 1, x, y, w, h, w * h, at))
+                aid += 1
+            for kind, lab, data, occ, z, extra in img.shapes or ():
+                a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": lab + 1}
+                if kind == "polygon":
+                    a["bbox"] = cvat.polygon_bbox(data)
+                    a["area"] = cvat.polygon_area(data)
+                    a["iscrowd"] = 0
+                    a["segmentation"] = [data]
+                elif kind == "mask":
+                    left, top, mw, mh, rle = data
+                    if seg:
+                        try:
+                            rle_d, area, bbox = cvat.cvat_rle_to_coco(
+                                left, top, mw, mh, rle, s.width, s.height)
+                        except cvat.CvatError as exc:
+                            raise DatasetError(f"{ann.path}: image {img.xml_name!r}: {exc}"
+                                               ) from None
+                        a["bbox"], a["area"], a["iscrowd"] = bbox, area, 1
+                        a["segmentation"] = rle_d
+                    else:
+                        a["bbox"] = [float(left), float(top), float(mw), float(mh)]
+                        a["area"] = float(mw * mh)
+                        a["iscrowd"] = 0
+                else:
+                    continue
+                a["attributes"] = json.loads(_attrs_json(occ, z, extra))
+                lines.append(json.dumps(a, separators=(",", ":")))
+                aid += 1
+    parts.append(",\n".join(lines))
+    parts.append("\n]}\n")
+    _write_text(path, "".join(parts))
+    return aid
+
+
+def write_yolo(folder: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations,
+               task: str, warn: Counter[str]) -> None:
+    """One ``<stem>.txt`` per sample (empty for negatives), normalised coordinates."""
+    b = ann.boxes
+    for s in samples:
+        lines: list[str] = []
+        img = s.image
+        W, H = float(s.width or 1), float(s.height or 1)
+        if img is not None:
+            for k in range(img.b0, img.b1):
+                x, y, w, h = b.x[k], b.y[k], b.w[k], b.h[k]
+                if task == "segmentation":
+                    pts = (x, y, x + w, y, x + w, y + h, x, y + h)
+                    lines.append("%d " % b.label[k] + " ".join(
+                        "%.6f" % (v / (W if i % 2 == 0 else H)) for i, v in enumerate(pts)))
+                else:
+                    lines.append("%d %.6f %.6f %.6f %.6f" % (
+                        b.label[k], (x + w / 2) / W, (y + h / 2) / H, w / W, h / H))
+            for kind, lab, data, _o, _z, _a in img.shapes or ():
+                if kind == "polygon":
+                    if task == "segmentation":
+                        lines.append("%d " % lab + " ".join(
+                            "%.6f" % (v / (W if i % 2 == 0 else H)) for i, v in enumerate(data)))
+                    else:
+                        x, y, w, h = cvat.polygon_bbox(data)
+                        lines.append("%d %.6f %.6f %.6f %.6f" % (
+                            lab, (x + w / 2) / W, (y + h / 2) / H, w / W, h / H))
+                elif kind == "mask":
+                    warn["masks left out of YOLO files"] += 1
+        (folder / (os.path.splitext(s.file_name)[0] + ".txt")).write_text(
+            "".join(line + "\n" for line in lines))
+
+
+def class_folder(name: str) -> str:
+    """A safe folder name for a label (``/``, ``\\``, NUL and a leading ``.`` -> ``_``)."""
+    out = name.replace("/", "_").replace("\\", "_").replace("\x00", "_")
+    if not out or out.startswith("."):
+        out = "_" + out[1:] if out else "_"
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _rmtree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _swap_in(root: Path, staging: Path) -> None:
+    """Move every owned output from ``staging`` into ``root``; remove old versions."""
+    trash = root / TRASH
+    _rmtree(trash)
+    trash.mkdir()
+    for name in OWNED:
+        cur, new = root / name, staging / name
+        if os.path.lexists(cur):
+            os.rename(cur, trash / name)
+        if os.path.lexists(new):
+            os.rename(new, cur)
+    _rmtree(trash)
+    _rmtree(staging)
+
+
+# ----------------------------------------------------------------------------- prepare
+
+def prepare(task: str, config: dict[str, Any] | None = None, *,
+            dataset_id: str | None = None, minio: Path | None = None,
+            datasets: Path | None = None, formats: Sequence[str] | None = None,
+            seed: int | None = None, log: Callable[[str], None] | None = None
+            ) -> dict[str, Any]:
+    """Run the dataset stage. Returns a summary dict (also written as split_manifest.json
+    without the samples list). Raises DatasetError (or cvat.CvatError) for user errors."""
+    t0 = time.perf_counter()
+    say = log or (lambda m: print(f"[setup] {m}", flush=True))
+    if task not in TASKS:
+        raise DatasetError(f"task {task!r} is not one of {', '.join(TASKS)}")
+    cfg = config or {}
+    ds_id = check_dataset_id(dataset_id if dataset_id is not None
+                             else os.environ.get("DATASET_ID"))
+    src = dataset_dir(ds_id, minio)
+    out_root = datasets or datasets_root()
+    fmts = _formats(task, formats)
+    if seed is None:
+        seed = int(os.environ.get("SPLIT_SEED") or 42)
+    train_r = float(cfg.get("train-split", 0.8))
+    test_r = float(cfg.get("test-split", 0.2))
+
+    names = list_samples(src)
+    if not names:
+        raise DatasetError(f"{src}: no samples (regular non-hidden files) in the dataset folder")
+    xml = src / "annotations" / "annotations.xml"
+    if not xml.is_file():
+        raise DatasetError(f"{xml}: missing; upload the CVAT for images 1.1 export with the "
+                           "dataset")
+    try:
+        ann = cvat.parse_cvat(xml, KEEP[task])
+    except cvat.CvatError as exc:
+        raise DatasetError(str(exc)) from None
+    warn: Counter[str] = Counter(ann.warnings)
+
+    src_s = str(src)
+    samples: list[Sample] = []
+    matched = 0
+    images = ann.images
+    for name in names:
+        img = images.get(name)
+        w = h = 0
+        if img is not None:
+            matched += 1
+            w, h = img.width, img.height
+        if w <= 0 or h <= 0:
+            size = image_size(os.path.join(src_s, name))
+            if size is None:
+                warn["files that are not readable images (left out)"] += 1
+                continue
+            w, h = size
+        labels, primary = _labels_of(img, ann, task, warn)
+        samples.append(Sample(name, img, w, h, labels, primary))
+    missing = len(images) - matched
+    if missing:
+        warn["annotated images without a file in the dataset (ignored)"] += missing
+        on_disk = set(names)
+        example = next(n for n in images if n not in on_disk)
+        say(f"note: e.g. {images[example].xml_name!r} is annotated but {example!r} is not "
+            f"in {src}")
+    if not samples:
+        raise DatasetError(f"{src}: no usable image samples")
+    for i, s in enumerate(samples):
+        s.id = i + 1
+
+    labels = ann.labels
+    keys = [labels[s.primary] if s.primary >= 0 else NONE_LABEL for s in samples]
+    assign, stratified, reason = split_samples(keys, train_r, test_r, seed)
+    if not stratified:
+        say(f"warning: random split (not stratified): {reason}")
+    splits: dict[str, list[Sample]] = {"train": [], "val": []}
+    for s, sp in zip(samples, assign):
+        splits.setdefault(sp, []).append(s)
+    if "yolo" in fmts:
+        stems: dict[str, str] = {}
+        for s in samples:
+            stem = os.path.splitext(s.file_name)[0]
+            if stem in stems:
+                raise DatasetError(f"{src}: {stems[stem]!r} and {s.file_name!r} share the stem "
+                                   f"{stem!r}; YOLO label files would collide")
+            stems[stem] = s.file_name
+
+    manifest: dict[str, Any] = {
+        "version": 1, "dataset_id": ds_id, "task": task, "seed": seed,
+        "ratios": {"train": train_r, "val": test_r,
+                   "test": round(max(0.0, 1 - train_r - test_r), 10)},
+        "stratified": stratified, "fallback_reason": reason if not stratified else None,
+        "labels": list(labels), "formats": list(fmts),
+        "counts": {k: len(v) for k, v in splits.items()},
+    }
+    try:
+        _write_all(out_root, src_s, splits, ann, labels, task, fmts, manifest, warn, ds_id)
+    except OSError as exc:
+        raise DatasetError(f"{out_root}: cannot write the dataset ({exc.strerror or exc}: "
+                           f"{exc.filename or out_root}); set DATASETS_ROOT to a writable "
+                           "folder") from None
+    for what, n in sorted(warn.items()):
+        say(f"warning: {n} {what}")
+    counts = " / ".join(f"{len(v)} {k}" for k, v in splits.items())
+    say(f"dataset {ds_id}: {len(samples)} samples ({counts}), {len(labels)} labels, "
+        f"{len(ann.boxes)} boxes, {'stratified' if stratified else 'random'} split; wrote "
+        f"{out_root} ({', '.join(fmts)}) in {time.perf_counter() - t0:.2f} s")
+    manifest["warnings"] = dict(sorted(warn.items()))
+    return manifest
+
+
+def _formats(task: str, formats: Sequence[str] | None) -> tuple[str, ...]:
+    if formats is None:
+        env = os.environ.get("DATASET_FORMATS")
+        formats = [f.strip() for f in env.split(",") if f.strip()] if env else \
+            DEFAULT_FORMATS[task]
+    out = []
+    for f in formats:
+        if f not in FORMATS:
+            raise DatasetError(f"DATASET_FORMATS: unknown format {f!r} (use "
+                               f"{', '.join(FORMATS)})")
+        if f not in out:
+            out.append(f)
+    if "coco" not in out:
+        out.insert(0, "coco")
+    return tuple(out)
+
+
+def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
+               ann: cvat.CvatAnnotations, labels: list[str], task: str,
+               fmts: Sequence[str], manifest: dict[str, Any], warn: Counter[str],
+               ds_id: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / STAGING
+    _rmtree(staging)
+    staging.mkdir()
+    sym = os.symlink
+    join = os.path.join
+    aid = 1
+    folders: dict[str, str] = {}
+    if "imagefolder" in fmts:
+        for name in labels:
+            f = class_folder(name)
+            if f in folders:
+                raise DatasetError(f"labels {folders[f]!r} and {name!r} map to the same "
+                                   f"ImageFolder class folder {f!r}")
+            folders[f] = name
+    cls_dir = {name: class_folder(name) for name in labels}
+    for split, items in splits.items():
+        img_dir = staging / "images" / split
+        lab_dir = staging / "labels" / split
+        img_dir.mkdir(parents=True)
+        lab_dir.mkdir(parents=True)
+        d = str(img_dir)
+        for s in items:
+            sym(join(src, s.file_name), join(d, s.file_name))
+        info = {"description": f"dataset {ds_id}, split {split}", "dataset_id": ds_id,
+                "split": split, "task": task}
+        aid = write_coco(lab_dir / "labels.json", items, ann, labels, task, info, aid, warn)
+        if "yolo" in fmts:
+            write_yolo(lab_dir, items, ann, task, warn)
+        if "imagefolder" in fmts:
+            base = staging / "imagefolder" / split
+            base.mkdir(parents=True)
+            for name in labels:
+                (base / cls_dir[name]).mkdir()
+            for s in items:
+                if s.primary < 0:
+                    warn["images without a class (left out of imagefolder/)"] += 1
+                    continue
+                sym(join(src, s.file_name), join(str(base), cls_dir[labels[s.primary]],
+                                                  s.file_name))
+    if "yolo" in fmts:
+        yaml = [f"path: {json.dumps(str(root))}"]
+        for split in splits:
+            yaml.append(f"{split}: images/{split}")
+        yaml.append(f"nc: {len(labels)}")
+        yaml.append("names: [" + ", ".join(json.dumps(n) for n in labels) + "]")
+        _write_text(staging / "data.yaml", "\n".join(yaml) + "\n")
+    head = dict(manifest)
+    head["warnings"] = dict(sorted(warn.items()))
+    rows = []
+    order: list[tuple[int, str, Sample]] = []
+    for split, items in splits.items():
+        order.extend((s.id, split, s) for s in items)
+    order.sort(key=lambda t: t[0])
+    for _id, split, s in order:
+        img = s.image
+        rows.append(json.dumps({
+            "file_name": s.file_name, "split": split,
+            "labels": [labels[i] for i in s.labels],
+            "xml_name": img.xml_name if img else None,
+            "subset": img.subset if img else None}, ensure_ascii=False))
+    text = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "samples": [\n    ' + \
+        ",\n    ".join(rows) + "\n  ]\n}\n"
+    _write_text(staging / "split_manifest.json", text)
+    _swap_in(root, staging)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python dataset.py <task>``: run the dataset stage alone (setup.py does this too)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Prepare the dataset for training.")
+    p.add_argument("task", choices=TASKS)
+    p.add_argument("--formats", default=None, help="comma list: coco,yolo,imagefolder")
+    p.add_argument("--train-split", type=float, default=0.8)
+    p.add_argument("--test-split", type=float, default=0.2)
+    a = p.parse_args(argv)
+    try:
+        prepare(a.task, {"train-split": a.train_split, "test-split": a.test_split},
+                formats=a.formats.split(",") if a.formats else None)
+    except DatasetError as exc:
+        print(f"setup: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

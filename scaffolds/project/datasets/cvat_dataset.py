@@ -1,0 +1,465 @@
+"""Streaming, hardened reader of CVAT for images 1.1 annotations (task or project export).
+
+Reads ``annotations.xml`` with lxml ``iterparse`` (one ``<image>`` element in memory at a
+time, cleared after use), entity resolution, DTD loading and network access disabled; any
+DOCTYPE is rejected before parsing goes on (XXE, billion laughs). Boxes are kept in flat
+arrays (about 50 bytes each), so memory grows only with the output itself.
+
+Public API::
+
+    ann = parse_cvat(path, keep={"box", "polygon", "mask", "tag"})
+    ann.labels            # deterministic: <meta> order, then first appearance
+    ann.images            # {file_name: CvatImage}
+    ann.warnings          # Counter of counted warnings
+
+Plain module (stdlib + lxml + numpy for masks), usable on Python 3.10+.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+SHAPE_KINDS = ("box", "polygon", "polyline", "points", "mask", "tag", "cuboid", "skeleton",
+               "ellipse")
+ALL_KINDS = frozenset(SHAPE_KINDS)
+
+
+class CvatError(ValueError):
+    """Unusable annotations: the message names the file and what is wrong."""
+
+
+@dataclass
+class CvatImage:
+    """One ``<image>`` entry. Boxes live in the shared :class:`BoxStore` slice ``[b0, b1)``."""
+
+    xml_name: str
+    file_name: str
+    width: int
+    height: int
+    subset: str | None
+    b0: int
+    b1: int
+    #: other shapes: (kind, label, data, occluded, z_order, attrs) — polygon data is a flat
+    #: float list, mask data (left, top, width, height, rle string), tag data None
+    shapes: list[tuple[Any, ...]] | None = None
+    xml_id: str | None = None
+
+
+@dataclass
+class BoxStore:
+    """Structure-of-arrays storage of every ``<box>``: x, y, w, h, label index, flags."""
+
+    x: array = field(default_factory=lambda: array("d"))
+    y: array = field(default_factory=lambda: array("d"))
+    w: array = field(default_factory=lambda: array("d"))
+    h: array = field(default_factory=lambda: array("d"))
+    label: array = field(default_factory=lambda: array("i"))
+    #: occluded bit 0; z_order in the upper bits
+    flags: array = field(default_factory=lambda: array("q"))
+    #: sparse: box index -> tuple of (name, value) attributes
+    attrs: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+@dataclass
+class CvatAnnotations:
+    """The parsed file."""
+
+    path: str
+    labels: list[str]
+    images: dict[str, CvatImage]
+    boxes: BoxStore
+    warnings: Counter[str]
+    #: labels declared in <meta> (the rest were appended on first appearance)
+    declared: int = 0
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def safe_file_name(xml_name: str, where: str) -> str:
+    """Return the file name of an ``<image name=...>``; reject absolute names and ``..``."""
+    if not xml_name or "\x00" in xml_name:
+        raise CvatError(f"{where}: empty or invalid image name {xml_name!r}")
+    norm = xml_name.replace("\\", "/")
+    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+        raise CvatError(f"{where}: absolute image name {xml_name!r} is not allowed "
+                        "(names must be relative, e.g. 'user/55/1.jpg')")
+    parts = norm.split("/")
+    if ".." in parts:
+        raise CvatError(f"{where}: image name {xml_name!r} contains '..' (rejected: it could "
+                        "write outside the dataset folders)")
+    base = parts[-1]
+    if base in ("", "."):
+        raise CvatError(f"{where}: image name {xml_name!r} has no file name")
+    return base
+
+
+def _prolog_check(path: str) -> None:
+    """Reject a DOCTYPE or ENTITY declaration before lxml sees the file."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    # The prolog ends at the first element start tag ("<" followed by a name character).
+    i = 0
+    n = len(head)
+    while True:
+        i = head.find(b"<", i)
+        if i < 0 or i + 1 >= n:
+            break
+        nxt = head[i + 1:i + 2]
+        if nxt in (b"?",):
+            i += 2
+            continue
+        if nxt == b"!":
+            if head.startswith(b"<!--", i):
+                end = head.find(b"-->", i + 4)
+                if end < 0:
+                    break
+                i = end + 3
+                continue
+            if head[i:i + 9].upper() == b"<!DOCTYPE" or head[i:i + 8].upper() == b"<!ENTITY":
+                raise CvatError(f"{path}: has a DOCTYPE/ENTITY declaration; refused "
+                                "(CVAT exports have none; entities could read files or "
+                                "expand without bound)")
+            i += 2
+            continue
+        break
+
+
+def _float(value: str | None, what: str, where: str) -> float:
+    if value is None:
+        raise CvatError(f"{where}: missing attribute {what}")
+    try:
+        f = float(value)
+    except ValueError:
+        raise CvatError(f"{where}: {what}={value!r} is not a number") from None
+    if not math.isfinite(f):
+        raise CvatError(f"{where}: {what}={value!r} is not a finite number")
+    return f
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(float(value))
+    except ValueError:
+        return default
+
+
+def _attrs(el: Any) -> tuple[tuple[str, str], ...] | None:
+    if not len(el):
+        return None
+    out = [(a.get("name") or "", (a.text or "")) for a in el if a.tag == "attribute"]
+    return tuple(out) if out else None
+
+
+def _points(value: str | None, where: str) -> list[float]:
+    if not value:
+        raise CvatError(f"{where}: missing points")
+    flat: list[float] = []
+    try:
+        for pair in value.split(";"):
+            xs, ys = pair.split(",")
+            flat.append(float(xs))
+            flat.append(float(ys))
+    except ValueError:
+        raise CvatError(f"{where}: points={value[:60]!r} is not 'x,y;x,y;...'") from None
+    if not all(math.isfinite(v) for v in flat):
+        raise CvatError(f"{where}: points contain a non-finite number")
+    return flat
+
+
+def _meta_labels(meta: Any) -> list[str]:
+    """Labels declared in <meta>: task export (meta/task/labels), project export
+    (meta/project/labels), job export (meta/job/labels); order of declaration, no duplicates."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for owner in meta:
+        if owner.tag not in ("task", "project", "job"):
+            continue
+        for labels in owner.iterchildren("labels"):
+            for label in labels.iterchildren("label"):
+                name_el = label.find("name")
+                name = (name_el.text or "").strip() if name_el is not None else ""
+                if name and name not in seen:
+                    seen.add(name)
+                    names.append(name)
+        # a project export may carry per-task labels under project/tasks/task/labels too
+        for tasks in owner.iterchildren("tasks"):
+            for task in tasks.iterchildren("task"):
+                for labels in task.iterchildren("labels"):
+                    for label in labels.iterchildren("label"):
+                        name_el = label.find("name")
+                        name = (name_el.text or "").strip() if name_el is not None else ""
+                        if name and name not in seen:
+                            seen.add(name)
+                            names.append(name)
+    return names
+
+
+def _rotated_bbox(x: float, y: float, w: float, h: float, deg: float) -> tuple[float, ...]:
+    """Axis-aligned box enclosing a box rotated by ``deg`` degrees about its centre."""
+    cx, cy = x + w / 2, y + h / 2
+    r = math.radians(deg)
+    c, s = abs(math.cos(r)), abs(math.sin(r))
+    nw, nh = w * c + h * s, w * s + h * c
+    return cx - nw / 2, cy - nh / 2, nw, nh
+
+
+# ----------------------------------------------------------------------------- parser
+
+def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = ALL_KINDS
+               ) -> CvatAnnotations:
+    """Parse a CVAT for images 1.1 file, streaming.
+
+    Args:
+        path: the ``annotations.xml``.
+        keep: shape kinds to keep; others are counted in ``warnings`` as skipped.
+
+    Raises:
+        CvatError: DOCTYPE/entities, malformed or truncated XML, wrong root, CVAT for video
+            (``<track>``), unsafe image names, missing or bad coordinates, conflicting
+            duplicate file names.
+    """
+    from lxml import etree
+
+    spath = os.fspath(path)
+    if not os.path.isfile(spath):
+        raise CvatError(f"{spath}: annotations file not found")
+    _prolog_check(spath)
+
+    warnings: Counter[str] = Counter()
+    declared: list[str] = []
+    label_index: dict[str, int] = {}
+    labels: list[str] = []
+    boxes = BoxStore()
+    bx, by, bw, bh, bl, bf = boxes.x, boxes.y, boxes.w, boxes.h, boxes.label, boxes.flags
+    battrs = boxes.attrs
+    images: dict[str, CvatImage] = {}
+    keep_box = "box" in keep
+
+    def label_id(name: str | None, where: str) -> int:
+        if name is None:
+            raise CvatError(f"{where}: shape without a label attribute")
+        idx = label_index.get(name)
+        if idx is None:
+            idx = len(labels)
+            label_index[name] = idx
+            labels.append(name)
+        return idx
+
+    ctx = etree.iterparse(
+        spath, events=("end",), tag=("image", "meta", "track"),
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+        remove_comments=True, remove_pis=True,
+    )
+    first = True
+    count = 0
+    try:
+        for _event, el in ctx:
+            if first:
+                first = False
+                tree = el.getroottree()
+                if tree.docinfo.doctype:
+                    raise CvatError(f"{spath}: has a DOCTYPE; refused")
+                root_tag = tree.getroot().tag
+                if root_tag != "annotations":
+                    raise CvatError(f"{spath}: root element is <{root_tag}>, expected "
+                                    "<annotations> (CVAT for images 1.1)")
+            tag = el.tag
+            parent = el.getparent()
+            if parent is None or parent.getparent() is not None:
+                continue  # not a direct child of <annotations>
+            if tag == "meta":
+                declared = _meta_labels(el)
+                # declared labels come first, in meta order; earlier seen ones after them
+                seen_before = labels[:]
+                labels[:] = []
+                label_index.clear()
+                for name in declared:
+                    label_index[name] = len(labels)
+                    labels.append(name)
+                if seen_before:
+                    raise CvatError(f"{spath}: <meta> after <image> elements is not supported")
+            elif tag == "track":
+                raise CvatError(f"{spath}: has <track> elements (CVAT for video); export the "
+                                "task as 'CVAT for images 1.1'")
+            else:
+                count += 1
+                xml_name = el.get("name") or ""
+                where = f"{spath}: <image id={el.get('id')!r} name={xml_name!r}>"
+                file_name = safe_file_name(xml_name, where)
+                b0 = len(bl)
+                others: list[tuple[Any, ...]] | None = None
+                for ch in el:
+                    kind = ch.tag
+                    if kind == "box":
+                        if not keep_box:
+                            warnings["skipped <box> shapes"] += 1
+                            continue
+                        lab = label_id(ch.get("label"), where)
+                        x0 = _float(ch.get("xtl"), "xtl", where)
+                        y0 = _float(ch.get("ytl"), "ytl", where)
+                        w = _float(ch.get("xbr"), "xbr", where) - x0
+                        h = _float(ch.get("ybr"), "ybr", where) - y0
+                        rot = ch.get("rotation")
+                        if rot and rot not in ("0", "0.0", "0.00"):
+                            deg = _float(rot, "rotation", where)
+                            if deg:
+                                x0, y0, w, h = _rotated_bbox(x0, y0, w, h, deg)
+                        if w < 0 or h < 0:
+                            warnings["boxes with negative size (skipped)"] += 1
+                            continue
+                        z = ch.get("z_order")
+                        bf.append((int(z) << 1 if z and z != "0" else 0)
+                                  | (ch.get("occluded") == "1"))
+                        bx.append(x0)
+                        by.append(y0)
+                        bw.append(w)
+                        bh.append(h)
+                        bl.append(lab)
+                        if len(ch):
+                            a = _attrs(ch)
+                            if a:
+                                battrs[len(bl) - 1] = a
+                    elif kind in ALL_KINDS:
+                        if kind not in keep:
+                            warnings[f"skipped <{kind}> shapes"] += 1
+                            continue
+                        lab = label_id(ch.get("label"), where)
+                        if kind == "polygon":
+                            data: Any = _points(ch.get("points"), where)
+                            if len(data) < 6:
+                                warnings["polygons with fewer than 3 points (skipped)"] += 1
+                                continue
+                        elif kind == "mask":
+                            data = (_int(ch.get("left")), _int(ch.get("top")),
+                                    _int(ch.get("width")), _int(ch.get("height")),
+                                    ch.get("rle") or "")
+                        elif kind in ("polyline", "points"):
+                            data = _points(ch.get("points"), where)
+                        else:
+                            data = None
+                        if others is None:
+                            others = []
+                        others.append((kind, lab, data, ch.get("occluded") == "1",
+                                       _int(ch.get("z_order")), _attrs(ch)))
+                img = CvatImage(xml_name, file_name, _int(el.get("width")),
+                                _int(el.get("height")), el.get("subset"), b0, len(bl),
+                                others, el.get("id"))
+                prev = images.get(file_name)
+                if prev is None:
+                    images[file_name] = img
+                elif _same_content(prev, img, boxes):
+                    warnings["duplicate <image> entries with identical annotations (merged)"] += 1
+                    # keep the first; drop the boxes just appended
+                    _truncate(boxes, b0)
+                else:
+                    raise CvatError(
+                        f"{spath}: file name {file_name!r} is used by two different images: "
+                        f"{prev.xml_name!r} (subset {prev.subset!r}) and {xml_name!r} "
+                        f"(subset {img.subset!r}); samples are matched by file name — rename "
+                        "one of them")
+            # free memory: this element and everything before it
+            el.clear(keep_tail=False)
+            while el.getprevious() is not None:
+                del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise CvatError(f"{spath}: malformed XML ({exc}); re-export the annotations") from None
+    if first:
+        # no <image>/<meta> element at all: still check the root
+        root = getattr(ctx, "root", None)
+        if root is not None and root.tag != "annotations":
+            raise CvatError(f"{spath}: root element is <{root.tag}>, expected <annotations> "
+                            "(CVAT for images 1.1)")
+    for name in labels[len(declared):]:
+        warnings[f"label {name!r} is not declared in <meta> (appended)"] += 1
+    del count
+    return CvatAnnotations(spath, labels, images, boxes, warnings, len(declared))
+
+
+def _truncate(boxes: BoxStore, n: int) -> None:
+    for arr in (boxes.x, boxes.y, boxes.w, boxes.h, boxes.label, boxes.flags):
+        del arr[n:]
+    for k in [k for k in boxes.attrs if k >= n]:
+        del boxes.attrs[k]
+
+
+def _same_content(a: CvatImage, b: CvatImage, boxes: BoxStore) -> bool:
+    if (a.width, a.height) != (b.width, b.height) or (a.b1 - a.b0) != (b.b1 - b.b0):
+        return False
+    for arr in (boxes.x, boxes.y, boxes.w, boxes.h, boxes.label, boxes.flags):
+        if arr[a.b0:a.b1] != arr[b.b0:b.b1]:
+            return False
+    return (a.shapes or []) == (b.shapes or [])
+
+
+# ----------------------------------------------------------------------------- geometry
+
+def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
+                     img_w: int, img_h: int) -> tuple[dict[str, Any], float, list[float]]:
+    """Convert a CVAT mask (row-major runs over its box, starting with 0s) to an uncompressed
+    COCO RLE over the whole image (column-major, starting with 0s).
+
+    Returns (rle dict, pixel area, bbox [x, y, w, h] of the set pixels).
+    """
+    import numpy as np
+
+    counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
+    if width <= 0 or height <= 0:
+        raise CvatError(f"mask with empty box {width}x{height}")
+    if sum(counts) != width * height:
+        raise CvatError(f"mask rle covers {sum(counts)} pixels, box is {width}x{height}")
+    flat = np.zeros(width * height, dtype=np.uint8)
+    pos = 0
+    val = 0
+    for c in counts:
+        if val:
+            flat[pos:pos + c] = 1
+        pos += c
+        val ^= 1
+    local = flat.reshape(height, width)
+    if img_w <= 0 or img_h <= 0:
+        img_w, img_h = left + width, top + height
+    full = np.zeros((img_h, img_w), dtype=np.uint8)
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + width, img_w), min(top + height, img_h)
+    if x1 > x0 and y1 > y0:
+        full[y0:y1, x0:x1] = local[y0 - top:y1 - top, x0 - left:x1 - left]
+    col = full.flatten(order="F")
+    change = np.flatnonzero(np.diff(col)) + 1
+    bounds = np.concatenate(([0], change, [col.size]))
+    runs = np.diff(bounds).tolist()
+    if col.size and col[0] == 1:
+        runs = [0, *runs]
+    area = float(full.sum())
+    ys, xs = np.nonzero(full)
+    if xs.size:
+        bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                float(ys.max() - ys.min() + 1)]
+    else:
+        bbox = [float(left), float(top), 0.0, 0.0]
+    return {"counts": runs, "size": [img_h, img_w]}, area, bbox
+
+
+def polygon_area(flat: list[float]) -> float:
+    """Shoelace area of a flat [x1, y1, x2, y2, ...] polygon."""
+    xs, ys = flat[0::2], flat[1::2]
+    n = len(xs)
+    s = 0.0
+    for i in range(n):
+        j = (i + 1) % n
+        s += xs[i] * ys[j] - xs[j] * ys[i]
+    return abs(s) / 2.0
+
+
+def polygon_bbox(flat: list[float]) -> list[float]:
+    xs, ys = flat[0::2], flat[1::2]
+    return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
