@@ -33,6 +33,8 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str]] = [
     ("new", "new"),
     ("update", "update"),
+    ("validate", "validate"),
+    ("package", "package"),
     ("demo_data", "demo-data"),
 ]
 

@@ -1,0 +1,104 @@
+"""``tc package``: write the platform's train-container-publish.zip (reproducible)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tcli import console
+from tcli.errors import InputError, ValidationFailed
+
+EPILOG = (
+    "Examples: tc package --verify  |  tc package my-container --template P/C/A -o out.zip  |  "
+    "tc package --all -o dist/. Layout: docs/package.md."
+)
+
+
+def command(
+    path: Path = typer.Argument(Path("."), help="Project folder (default: the current folder)."),
+    out: Path = typer.Option(
+        None, "--output", "-o",
+        help="ZIP file or folder (default: PATH/dist/train-container-publish.zip); "
+             "with --all a folder (one PROVIDER/CATEGORY/ARCHITECTURE/ subfolder per ZIP).",
+    ),
+    template: str = typer.Option(
+        None, "--template", "-t", help="PROVIDER/CATEGORY/ARCHITECTURE (when there are several)."
+    ),
+    all_templates: bool = typer.Option(False, "--all", help="One ZIP per template."),
+    verify: bool = typer.Option(
+        False, "--verify",
+        help="Reopen the ZIP, check member names, re-validate and assemble the build directory.",
+    ),
+    no_validate: bool = typer.Option(
+        False, "--no-validate", help="Package even when tc validate finds errors (not advised)."
+    ),
+    max_file_size: str = typer.Option(
+        "10MB", "--max-file-size", help="Refuse files larger than this (e.g. 10MB, 2MiB)."
+    ),
+) -> None:
+    """Package one template as the platform's train-container-publish.zip.
+
+    Runs tc validate first and refuses on errors. The ZIP holds the flat runtime files and
+    PROVIDER/CATEGORY/ARCHITECTURE/{config,docker} without development-only files; the same
+    sources give a byte-identical ZIP.
+
+    Example: tc package my-container --verify
+    """
+    from tcli import package as core
+    from tcli import validate
+    from tcli.commands.validate import render_reports
+    from tcli.project import Project
+
+    if template and all_templates:
+        raise InputError("--template and --all exclude each other", "pass one of them")
+    limit = core.parse_size(max_file_size)
+    project = Project.load(path)
+    refs = project.templates() if all_templates else [project.select(template)]
+    if not refs:
+        project.select(None)  # raises the 'no template' InputError
+    keys = [r.key for r in refs]
+    if no_validate:
+        console.warn("--no-validate: packaging WITHOUT validation; the platform may reject "
+                     "this ZIP or fail at train time")
+    else:
+        report = validate.validate_project(project.root, templates=keys, max_file_size=limit)
+        if report.errors:
+            render_reports([report], strict=False)
+            n = len(report.errors)
+            raise ValidationFailed(
+                f"tc validate found {n} error{'s' if n != 1 else ''}; nothing was packaged",
+                "fix them (see the table), or pass --no-validate to package anyway",
+            )
+    for ref in refs:
+        plan = core.plan(project, ref, max_file_size=limit)
+        if plan.refusals:
+            for r in plan.refusals:
+                console.error(f"refusing {r.path.relative_to(project.root)}: {r.message}", r.fix)
+            first = plan.refusals[0].path.relative_to(project.root)
+            raise ValidationFailed(
+                f"refused to package {first}" + (
+                    f" and {len(plan.refusals) - 1} more file(s)" if len(plan.refusals) > 1
+                    else "") + "; nothing was written",
+                "remove or fix the files named above",
+            )
+        target = core.output_path(project, ref, out, all_templates)
+        written = core.write_zip(plan.entries, target)
+        console.success(f"packaged {ref.key} -> {written.path}")
+        console.print(f"  sha256 {written.sha256}", markup=False)
+        console.print(f"  size   {written.size} bytes", markup=False)
+        console.print(f"  files  {written.file_count}", markup=False)
+        if verify:
+            report, result = core.verify(written.path, project, max_file_size=limit)
+            if report.findings:
+                render_reports([report], strict=False)
+            if report.errors or result is None:
+                n = len(report.errors)
+                raise ValidationFailed(
+                    f"--verify: {written.path} failed with {n} error{'s' if n != 1 else ''}",
+                    "fix the findings above and package again",
+                )
+            console.success(
+                f"  verified: member names safe, ZIP validates, build directory of "
+                f"{len(result.build_files)} files holds every COPY source ({result.copy_sources})"
+            )
