@@ -36,6 +36,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("validate", "validate"),
     ("package", "package"),
     ("demo_data", "demo-data"),
+    ("dev_run", "dev-run"),
+    ("doctor", "doctor"),
 ]
 
 

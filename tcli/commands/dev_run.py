@@ -1,0 +1,89 @@
+"""``tc dev-run``: build a template's image and run it like the platform, on a local Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+EPILOG = (
+    "Exit codes: 0 trained (score found, model written), 2 bad input, 3 Docker unavailable, "
+    "4 build failed, 5 run failed/OOM-killed/no score/no model, 130 interrupted. "
+    "Environment: TC_BASE_IMAGE (default of --base-image), TC_NETWORK (default of --network). "
+    "Details: docs/dev-run.md"
+)
+
+
+def command(
+    path: Path = typer.Argument(Path("."), help="The project folder (made by 'tc new')."),
+    template: str = typer.Option(
+        None, "--template", "-t", metavar="P/C/A",
+        help="Template PROVIDER/CATEGORY/ARCHITECTURE (needed when the project has several).",
+    ),
+    dataset: Path = typer.Option(
+        None, "--dataset", metavar="DIR",
+        help="Your CVAT dataset: samples + annotations/annotations.xml (linked, never copied).",
+    ),
+    demo: bool = typer.Option(False, "--demo", help="Use a synthetic demo dataset."),
+    demo_images: int = typer.Option(
+        None, "--demo-images", metavar="N", help="Number of demo images (default: per task)."
+    ),
+    dataset_id: int = typer.Option(
+        None, "--dataset-id", metavar="N",
+        help="DATASET_ID (default 1); with --rerun: switch the container to dataset N.",
+    ),
+    gpus: str = typer.Option(
+        "auto", "--gpus",
+        help="auto (all GPUs if the NVIDIA runtime exists, else CPU), all, none, or ids: 0 / 0,1.",
+    ),
+    base_image: str = typer.Option(
+        None, "--base-image", envvar="TC_BASE_IMAGE", metavar="IMAGE",
+        help="BASE_IMAGE build arg (default: the Dockerfile's, NVIDIA's PyTorch image).",
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer."),
+    keep: bool = typer.Option(
+        False, "--keep", help="On Ctrl-C, stop the container but do not remove it."
+    ),
+    rerun: bool = typer.Option(
+        False, "--rerun",
+        help="docker start the last finished container again (the platform's reruns).",
+    ),
+    network: str = typer.Option(
+        None, "--network", envvar="TC_NETWORK", metavar="MODE",
+        help="Network for build and run, e.g. host (default: Docker's default, as the platform).",
+    ),
+    memory: str = typer.Option(
+        None, "--memory", metavar="SIZE", help="Memory limit of the container, e.g. 4g."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show cache hits of the build."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the summary as JSON on stdout (progress goes to stderr)."
+    ),
+) -> None:
+    """Build and run a template on a local Docker engine, the way the platform does.
+
+    Assembles the platform's build directory (no dataset in the build context), lays out
+    a mock MinIO in .tc/minio (links, not copies), builds with streamed progress, runs
+    with the platform's flags, streams the logs, reports the score (custom.json's
+    score_regexp) and checks the model file in .tc/train.
+
+    Example: tc dev-run --demo   (then: tc dev-run --rerun --dataset-id 2 --demo)
+    """
+    from tcli.devrun import DevRunOptions, Reporter, dev_run
+
+    opts = DevRunOptions(
+        template=template,
+        dataset=dataset,
+        demo=demo,
+        demo_images=demo_images,
+        dataset_id=dataset_id,
+        gpus=gpus,
+        base_image=base_image or None,
+        no_cache=no_cache,
+        keep=keep,
+        rerun=rerun,
+        network=network or None,
+        memory=memory,
+        verbose=verbose,
+    )
+    dev_run(path, opts, Reporter(json_mode=as_json, verbose=verbose))

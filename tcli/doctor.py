@@ -1,0 +1,183 @@
+"""``tc doctor`` core: check what ``tc dev-run`` needs on this machine, with a fix for each problem.
+
+Checks: the Docker daemon (reachable, version), the NVIDIA container runtime and GPUs, free
+disk space where Docker keeps its images, the base image, and FUSE (``/dev/fuse`` and s3fs,
+used by the platform's dataset mount). Each check is a :class:`Check` with a status
+``ok``/``warn``/``fail``, a one-line detail and, unless ok, a fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tcli.errors import DockerError
+
+#: Free space below which building and running train images becomes a problem.
+MIN_FREE_BYTES = 20 * 1000**3
+DEFAULT_BASE_IMAGE = "nvcr.io/nvidia/pytorch:25.01-py3"
+LOCAL_BASE_IMAGE = "tc-local/pytorch:2.14.1"
+
+
+@dataclass
+class Check:
+    """One line of the report."""
+
+    name: str
+    status: str  # ok, warn, fail
+    detail: str
+    fix: str | None = None
+
+
+@dataclass
+class Report:
+    """Every check, in order."""
+
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def to_json(self) -> str:
+        return json.dumps({"ok": self.ok, "checks": [asdict(c) for c in self.checks]}, indent=2)
+
+
+def _nvidia_smi(runner: Callable[[list[str]], str | None]) -> list[str]:
+    out = runner(["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader"])
+    return [line.strip() for line in (out or "").splitlines() if line.strip()]
+
+
+def run_quiet(argv: list[str]) -> str | None:
+    """stdout of a command, or None when it is missing or fails."""
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def check_disk(path: Path, min_free: int = MIN_FREE_BYTES) -> Check:
+    """Free space on the file system holding ``path`` (the nearest existing parent)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    usage = shutil.disk_usage(probe)
+    free_gb = usage.free / 1000**3
+    detail = f"{free_gb:.1f} GB free on {probe} ({usage.free * 100 // max(usage.total, 1)}% free)"
+    if usage.free < min_free:
+        return Check(
+            "disk", "warn", detail,
+            f"free at least {min_free // 1000**3} GB: 'docker system prune' removes stopped "
+            "containers, dangling images and the build cache",
+        )
+    return Check("disk", "ok", detail)
+
+
+def check_fuse(dev_fuse: Path = Path("/dev/fuse")) -> Check:
+    """FUSE for the platform's s3fs mount (dev-run itself mounts a local folder instead)."""
+    problems: list[str] = []
+    if not dev_fuse.exists():
+        problems.append(f"no {dev_fuse}")
+    s3fs = shutil.which("s3fs")
+    fusermount = shutil.which("fusermount3") or shutil.which("fusermount")
+    if not fusermount:
+        problems.append("no fusermount")
+    if not problems:
+        detail = f"{dev_fuse} present, {Path(fusermount or '').name}"
+        detail += f", s3fs at {s3fs}" if s3fs else ", s3fs not installed (only the S3 tests need it)"
+        return Check("fuse", "ok", detail)
+    return Check(
+        "fuse", "warn", "; ".join(problems) + " (tc dev-run does not need it; S3 mount tests do)",
+        "sudo apt-get install -y fuse3 s3fs && sudo modprobe fuse",
+    )
+
+
+def diagnose(
+    client_factory: Callable[[], Any] | None = None,
+    *,
+    base_image: str | None = None,
+    runner: Callable[[list[str]], str | None] = run_quiet,
+    min_free: int = MIN_FREE_BYTES,
+) -> Report:
+    """Run every check. ``client_factory`` returns a Docker client (default: from the env)."""
+    from tcli import docker_ops
+
+    checks: list[Check] = []
+    factory = client_factory or docker_ops.connect
+    client: Any = None
+    info: docker_ops.DaemonInfo | None = None
+    try:
+        client = factory()
+        info = docker_ops.daemon_info(client)
+        checks.append(Check(
+            "docker", "ok",
+            f"daemon {info.server_version} (API {info.api_version}) at {docker_ops.docker_host()}, "
+            f"{info.cpus} CPUs, {info.memory_bytes / 1024**3:.1f} GiB",
+        ))
+    except DockerError as exc:
+        hint = (exc.hint or docker_ops.START_DOCKER_HINT).split("; 'tc doctor'")[0]
+        checks.append(Check("docker", "fail", exc.message, hint))
+
+    gpus = _nvidia_smi(runner)
+    if info is None:
+        checks.append(Check("gpu", "warn", "unknown (no Docker daemon)", None))
+    elif info.nvidia and gpus:
+        checks.append(Check("gpu", "ok", f"NVIDIA runtime; GPUs: {'; '.join(gpus)}"))
+    elif info.nvidia:
+        checks.append(Check(
+            "gpu", "warn", "NVIDIA runtime configured but nvidia-smi finds no GPU",
+            "check the driver: nvidia-smi; tc dev-run --gpus auto runs on CPU meanwhile",
+        ))
+    else:
+        detail = "no NVIDIA container runtime: tc dev-run runs on CPU"
+        if gpus:
+            detail += f" although GPUs exist ({'; '.join(gpus)})"
+        checks.append(Check(
+            "gpu", "warn", detail,
+            "for GPUs: install nvidia-container-toolkit, then 'sudo nvidia-ctk runtime "
+            "configure --runtime=docker' and restart Docker",
+        ))
+
+    root = Path(info.root_dir) if info and info.root_dir else Path("/var/lib/docker")
+    try:
+        checks.append(check_disk(root, min_free))
+    except OSError as exc:
+        checks.append(Check("disk", "warn", f"cannot measure {root}: {exc}", None))
+
+    if client is not None:
+        checks.append(_check_base_image(client, base_image))
+    else:
+        checks.append(Check("base image", "warn", "unknown (no Docker daemon)", None))
+
+    checks.append(check_fuse())
+    return Report(checks)
+
+
+def _check_base_image(client: Any, base_image: str | None) -> Check:
+    from tcli import docker_ops
+
+    wanted = base_image or os.environ.get("TC_BASE_IMAGE") or DEFAULT_BASE_IMAGE
+    if docker_ops.image_exists(client, wanted):
+        return Check("base image", "ok", f"{wanted} present")
+    local = docker_ops.image_exists(client, LOCAL_BASE_IMAGE)
+    if local:
+        return Check(
+            "base image", "warn",
+            f"{wanted} not present; the local stand-in {LOCAL_BASE_IMAGE} is",
+            f"pass --base-image {LOCAL_BASE_IMAGE} (or export TC_BASE_IMAGE={LOCAL_BASE_IMAGE}), "
+            f"or 'docker pull {wanted}' where the registry is reachable",
+        )
+    return Check(
+        "base image", "warn", f"{wanted} not present (tc dev-run pulls it; registries may be blocked)",
+        f"'make base-image' builds the stand-in {LOCAL_BASE_IMAGE} without a registry; "
+        f"or 'docker pull {wanted}'",
+    )
