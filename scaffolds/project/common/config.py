@@ -91,7 +91,7 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any], *, source: st
     """Raise ConfigError listing every schema violation with its key."""
     import jsonschema
 
-    cls = jsonschema.validators.validator_for(schema)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
