@@ -186,6 +186,7 @@ class Checker:
         self._json: dict[Path, Any] = {}
         self._text: dict[Path, str | None] = {}
         self._seen: set[tuple[str, str, str]] = set()
+        self._structure_seen: set[Path] = set()
 
     # ---- helpers
     def rel(self, path: Path) -> str:
@@ -257,6 +258,11 @@ class Checker:
                    severity: Severity = "error") -> None:
         for entry in node.get("contents", []):
             path = actual / entry["name"]
+            if path in self._structure_seen:
+                if entry.get("type") == "directory" and path.is_dir():
+                    self._walk_spec(entry, path, source, severity)
+                continue
+            self._structure_seen.add(path)
             if entry.get("type") == "directory":
                 if path.is_dir():
                     self._walk_spec(entry, path, source, severity)
@@ -805,6 +811,8 @@ class Checker:
 
         plan = package.plan(Project(self.tree.root), ref, max_file_size=self.max_file_size)
         for refusal in plan.refusals:
+            if refusal.code == "env.secret":
+                continue  # reported by _check_env, with its line
             self.add("error", refusal.code, refusal.path, refusal.message, refusal.fix)
 
 
