@@ -49,7 +49,7 @@ LABEL_DEV_RUN = "org.tc.dev-run"
 TRAIN_MARKER = re.compile(r"\btrain\.py\b")
 #: Lines searched together for the score regexp (a regexp may span a line break).
 SCORE_WINDOW = 20
-LAST_LINES = 20
+LAST_LINES = 15
 GPU_CHOICES = "auto, all, none or device ids like 0 or 0,1"
 
 
@@ -98,6 +98,7 @@ class Summary:
     base_image: str | None = None
     steps: int | None = None
     cached_steps: int | None = None
+    build_steps: list[dict[str, Any]] = field(default_factory=list)
     rerun: bool = False
     durations: dict[str, float | None] = field(default_factory=dict)
 
@@ -641,6 +642,11 @@ def dev_run(path: Path, opts: DevRunOptions, rep: Reporter) -> Summary:
             base_image=base,
             steps=len(build.steps),
             cached_steps=cached,
+            build_steps=[
+                {"step": s.number, "instruction": _short(s.instruction, 200), "cached": s.cached,
+                 "seconds": round(s.seconds, 2)}
+                for s in build.steps
+            ],
             durations={"build": round(build.seconds, 2)},
         )
         since_wall = time.time()

@@ -396,6 +396,7 @@ def _create(client: Any, spec: RunSpec, ulimits: tuple[tuple[str, int, int], ...
         shm_size=spec.shm_size,
         network_mode=spec.network_mode,
         mem_limit=spec.mem_limit,
+        memswap_limit=spec.mem_limit,  # no swap beyond the limit: over it is OOM, as on a GPU host
         labels=spec.labels,
         detach=True,
     )
