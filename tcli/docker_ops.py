@@ -52,8 +52,8 @@ _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: Builder chatter that is not a step's output.
 _NOISE = re.compile(
-    r"^\s*(Removing intermediate container|Successfully built|Successfully tagged|"
-    r"Running in [0-9a-f]+$|---> [0-9a-f]+$)"
+    r"^\s*(?:(?:---> )?(?:Removing intermediate container|Successfully built|"
+    r"Successfully tagged|Running in [0-9a-f]+$)|---> [0-9a-f]+$)"
 )
 _RLIMIT = re.compile(r"rlimit|RLIMIT|memlock", re.IGNORECASE)
 _PULL_FAILED = re.compile(

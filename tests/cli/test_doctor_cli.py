@@ -1,0 +1,60 @@
+"""tc doctor through Typer's CliRunner: a dead daemon fails with a fix; JSON output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tcli import docker_ops
+from tcli.cli import app
+from tcli.doctor import check_disk, check_fuse
+from tcli.errors import DockerError
+
+runner = CliRunner()
+
+
+def test_daemon_down_fails_with_a_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = tmp_path / "dead.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == f"FAIL  docker      Docker daemon not reachable at unix://{sock}"
+    assert lines[1].strip().startswith("fix: start the Docker daemon ('sudo systemctl start docker'")
+    assert "warn  gpu         unknown (no Docker daemon)" in lines
+    assert lines[-1].startswith("some checks failed (")
+
+
+def test_json_lists_every_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
+    result = runner.invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["ok"] is False
+    assert [c["name"] for c in data["checks"]] == ["docker", "gpu", "disk", "base image", "fuse"]
+
+
+def test_real_daemon_when_present() -> None:
+    try:
+        docker_ops.connect(timeout=10).close()
+    except DockerError:
+        pytest.skip("no Docker daemon reachable: only the failure path is testable here")
+    result = runner.invoke(app, ["doctor", "--base-image", "tc-local/does-not-exist:0"])
+    assert result.output.splitlines()[0].startswith("ok    docker      daemon ")
+    assert "warn  base image  tc-local/does-not-exist:0 not present" in result.output
+    assert result.exit_code == 0
+
+
+def test_disk_threshold(tmp_path: Path) -> None:
+    assert check_disk(tmp_path, min_free=1).status == "ok"
+    low = check_disk(tmp_path / "not" / "yet", min_free=10**18)
+    assert low.status == "warn" and low.fix is not None and "docker system prune" in low.fix
+
+
+def test_fuse_missing_device(tmp_path: Path) -> None:
+    check = check_fuse(tmp_path / "no-fuse")
+    assert check.status == "warn" and f"no {tmp_path}/no-fuse" in check.detail
+    assert check.fix == "sudo apt-get install -y fuse3 s3fs && sudo modprobe fuse"
