@@ -304,11 +304,22 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
                         if not keep_box:
                             warnings["skipped <box> shapes"] += 1
                             continue
-                        lab = label_id(ch.get("label"), where)
-                        x0 = _float(ch.get("xtl"), "xtl", where)
-                        y0 = _float(ch.get("ytl"), "ytl", where)
-                        w = _float(ch.get("xbr"), "xbr", where) - x0
-                        h = _float(ch.get("ybr"), "ybr", where) - y0
+                        get = ch.get
+                        lab = label_index.get(get("label"))  # type: ignore[arg-type]
+                        if lab is None:
+                            lab = label_id(get("label"), where)
+                        try:
+                            x0 = float(get("xtl"))  # type: ignore[arg-type]
+                            y0 = float(get("ytl"))  # type: ignore[arg-type]
+                            w = float(get("xbr")) - x0  # type: ignore[arg-type]
+                            h = float(get("ybr")) - y0  # type: ignore[arg-type]
+                        except (TypeError, ValueError):
+                            for k in ("xtl", "ytl", "xbr", "ybr"):
+                                _float(get(k), k, where)
+                            raise
+                        if not math.isfinite(x0 + y0 + w + h):
+                            for k in ("xtl", "ytl", "xbr", "ybr"):
+                                _float(get(k), k, where)
                         rot = ch.get("rotation")
                         if rot and rot not in ("0", "0.0", "0.00"):
                             deg = _float(rot, "rotation", where)
@@ -318,7 +329,7 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
                             warnings["boxes with negative size (skipped)"] += 1
                             continue
                         z = ch.get("z_order")
-                        bf.append((int(z) << 1 if z and z != "0" else 0)
+                        bf.append((_int(z) << 1 if z and z != "0" else 0)
                                   | (ch.get("occluded") == "1"))
                         bx.append(x0)
                         by.append(y0)

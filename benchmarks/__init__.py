@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each module ``benchmarks/<name>.py`` with ``main() -> int``."""
