@@ -40,9 +40,10 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TOLERANCE = {"float32": 1e-4, "float64": 1e-4, "float16": 1e-2, "bfloat16": 1e-2}
 
@@ -166,7 +167,7 @@ def _compare(expected: list[Any], got: list[Any]) -> float:
         raise ExportError(f"ONNX model has {len(got)} outputs, the source model "
                           f"{len(expected)}")
     worst = 0.0
-    for i, (e, g) in enumerate(zip(expected, got)):
+    for i, (e, g) in enumerate(zip(expected, got, strict=True)):
         e = np.asarray(e)
         g = np.asarray(g)
         if e.shape != g.shape:
@@ -198,7 +199,7 @@ def _make_inputs(cfg: dict[str, Any], batch: int | None, seed: int) -> tuple[Any
 
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for shape, typ in zip(cfg["input_shapes"], cfg["input_types"]):
+    for shape, typ in zip(cfg["input_shapes"], cfg["input_types"], strict=True):
         if typ not in _TORCH_DTYPES:
             raise ExportError(f"input type {typ!r} cannot be exported from PyTorch")
         dims = [int(d) for d in shape]
@@ -259,7 +260,7 @@ def export_pytorch(model: Any, onnx_path: Path, cfg: dict[str, Any] | None,
         torch.onnx.export(model, inputs, str(onnx_path), **kwargs)
     model.eval()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    feeds = {i.name: t.detach().cpu().numpy() for i, t in zip(sess.get_inputs(), check)}
+    feeds = {i.name: t.detach().cpu().numpy() for i, t in zip(sess.get_inputs(), check, strict=False)}
     got = sess.run(None, feeds)
     del np
     return _compare(ref, got), opset

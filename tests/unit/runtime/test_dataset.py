@@ -203,6 +203,6 @@ def test_split_is_stratified_and_seeded() -> None:
     s1, strat, _ = dataset.split_samples(keys, 0.8, 0.2, 42)
     s2, _, _ = dataset.split_samples(keys, 0.8, 0.2, 42)
     assert s1 == s2 and strat
-    assert sum(1 for k, s in zip(keys, s1) if s == "val" and k == "a") == 10
+    assert sum(1 for k, s in zip(keys, s1, strict=True) if s == "val" and k == "a") == 10
     with pytest.raises(dataset.DatasetError, match="sum at most 1"):
         dataset.split_samples(keys, 0.9, 0.2, 42)
