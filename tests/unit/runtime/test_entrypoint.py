@@ -139,3 +139,32 @@ def test_sigterm_reaches_python(ws: Path) -> None:
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_sigterm_is_forwarded_when_entrypoint_is_pid_1(ws: Path) -> None:
+    """As PID 1 (like in a container) bash stays and forwards SIGTERM to the Python child."""
+    import shutil
+
+    if not shutil.which("unshare") or subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", "true"],
+            capture_output=True).returncode != 0:
+        pytest.skip("cannot create a PID namespace here (unshare --pid needs privileges)")
+    p = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "bash",
+                          str(COMMON / "docker-entrypoint.sh")], env=_env(ws, SLEEP="1"), cwd=ws,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None
+        for line in p.stdout:
+            if line.strip() == "ready":
+                break
+        run = json.loads((ws.parent / "train/run.json").read_text())
+        assert run["pid"] != 1  # python is a child of the PID-1 bash
+        # signal the PID-1 bash inside the namespace: it is unshare's only child
+        kids = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+        os.kill(int(kids[0]), signal.SIGTERM)
+        rc = p.wait(timeout=20)
+        assert rc == 128 + signal.SIGTERM, rc
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
