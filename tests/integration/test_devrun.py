@@ -86,9 +86,6 @@ def test_sklearn_build_run_score_model(sk_project: Path, base_image: str) -> Non
     assert "status     succeeded (exit 0)" in out
     assert "model      .tc/train/model.onnx (" in out
     assert (sk_project / ".tc" / "train" / "model.onnx").stat().st_size > 0
-    # the build context never holds the dataset
-    assert "minio" not in out.split("build context:")[1].split("\n")[0].replace(
-        "no dataset, minio/ or train/", "")
     # no GPU on this machine: one warning line, CPU run
     assert done.stderr.count("running on CPU") <= 1
 
