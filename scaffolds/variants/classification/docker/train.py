@@ -206,11 +206,6 @@ def save_torchscript(model, model_filepath):
     return path
 
 
-def load_export_config():
-    path = Path(__file__).resolve().parent / "export_config.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def export(model, output_dir, img_size):
     from tc_export import export_model
 
@@ -218,7 +213,7 @@ def export(model, output_dir, img_size):
     wrapped = Normalized(model.float().cpu().to(memory_format=torch.contiguous_format)).eval()
     sample = torch.rand(1, 3, img_size, img_size, generator=torch.Generator().manual_seed(0))
     result = export_model(wrapped, str(model_filepath), "pytorch", save_torchscript,
-                          sample_input=sample, export_config=load_export_config())
+                          sample_input=sample)
     return model_filepath, result
 
 

@@ -146,11 +146,6 @@ def autocast_dtype(device, enabled):
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def load_export_config():
-    path = Path(__file__).resolve().parent / "export_config.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def resolve_workers(requested, cuda):
     if requested >= 0:
         return requested
@@ -254,7 +249,7 @@ def export(model, output_dir, img_size):
     wrapped = Exportable(model.float().cpu().to(memory_format=torch.contiguous_format)).eval()
     sample = torch.rand(1, 3, img_size, img_size, generator=torch.Generator().manual_seed(0))
     result = export_model(wrapped, str(model_filepath), "pytorch", save_torchscript,
-                          sample_input=sample, export_config=load_export_config())
+                          sample_input=sample)
     return model_filepath, result
 
 
