@@ -38,7 +38,7 @@ BASE_RGB: dict[str, tuple[int, int, int]] = {
     "square": (60, 190, 70),
     "triangle": (60, 90, 220),
 }
-DEFAULT_IMAGES: dict[str, int] = {"classification": 120, "detection": 120, "segmentation": 100}
+DEFAULT_IMAGES: dict[str, int] = {"classification": 120, "detection": 100, "segmentation": 100}
 DEFAULT_SIZE: dict[str, int] = {"classification": 64, "detection": 96, "segmentation": 64}
 MAX_IMAGES = 100_000
 

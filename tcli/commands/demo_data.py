@@ -21,7 +21,7 @@ def command(
         help="classification, detection or segmentation (sklearn = classification).",
     ),
     images: int | None = typer.Option(
-        None, "--images", "-n", help="Number of images (default: 120, 120, 100 by task)."
+        None, "--images", "-n", help="Number of images (default: 120, 100, 100 by task)."
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed writes the same files."),
     dataset_id: int = typer.Option(1, "--dataset-id", help="Dataset folder name under datasets/."),
