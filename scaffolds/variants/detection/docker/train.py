@@ -47,7 +47,8 @@ def load_split(images_dir, labels_dir, split):
             by_image.setdefault(ann["image_id"], []).append(ann)
     items = []
     for img in sorted(coco.get("images", []), key=lambda i: i["id"]):
-        items.append((Path(images_dir) / split / img["file_name"], img, by_image.get(img["id"], [])))
+        anns = by_image.get(img["id"], [])
+        items.append((Path(images_dir) / split / img["file_name"], img, anns))
     return items, categories
 
 
@@ -193,12 +194,6 @@ class Exportable(nn.Module):
     def forward(self, x):
         out = self.model(list(x.unbind(0)))[0]
         return out["boxes"], out["scores"], out["labels"]
-
-
-def autocast_dtype(device, enabled):
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def to_device(images, targets, device):

@@ -51,7 +51,8 @@ def load_split(images_dir, labels_dir, split):
             by_image.setdefault(ann["image_id"], []).append(ann)
     items = []
     for img in sorted(coco.get("images", []), key=lambda i: i["id"]):
-        items.append((Path(images_dir) / split / img["file_name"], img, by_image.get(img["id"], [])))
+        anns = by_image.get(img["id"], [])
+        items.append((Path(images_dir) / split / img["file_name"], img, anns))
     return items, categories
 
 
@@ -184,12 +185,6 @@ class Exportable(nn.Module):
 
     def forward(self, x):
         return torch.softmax(self.model((x - self.mean) / self.std)["out"], dim=1)
-
-
-def autocast_dtype(device, enabled):
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def to_input(batch, device, mean, std, channels_last):
