@@ -77,6 +77,8 @@ def test_template_trains_on_demo_data(template: str, tmp_path: Path) -> None:
         assert len(re.findall(r"^epoch \d+/\d+ ", log, re.M)) >= 2, "per-epoch lines"
     _check_onnx(template, model, tmp_path / "datasets", metrics)
     assert elapsed < TIME_LIMIT_S, f"{template}: took {elapsed:.0f}s"
+    print(f"\n{template}: {custom['score_name']} {score:.4f} (bar {THRESHOLDS[template]}), "
+          f"ONNX parity {metrics['onnx_max_abs_diff']:.2e}, setup+train {elapsed:.0f} s")
 
 
 def _check_onnx(template: str, model: Path, datasets: Path, metrics: dict[str, object]) -> None:
