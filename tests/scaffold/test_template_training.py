@@ -126,3 +126,42 @@ def _check_onnx(template: str, model: Path, datasets: Path, metrics: dict[str, o
                 inter = iw * ih
                 best = max(best, inter / ((x2 - x1) * (y2 - y1) + gw * gh - inter))
         assert best > 0.5, f"no confident box overlaps a ground-truth box: {boxes}, {scores}"
+
+
+@pytest.mark.parametrize("template", ["sklearn", "classification"])
+def test_setup_and_train_run_twice_in_a_row(template: str, tmp_path: Path) -> None:
+    """Like ``docker start`` on a finished container: the same workspace, the same roots, the
+    two stages again. The second run must succeed, rewrite the same split and a model."""
+    project_dir = render_template(tmp_path / "project", template)
+    project = Project.load(project_dir)
+    ref = project.select(None)
+    workspace = tmp_path / "workspace"
+    assemble(project, ref, workspace)
+    # the smallest config that still trains: a tiny dataset, one epoch
+    cfg_path = workspace / "train_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    if "epochs" in cfg:
+        cfg["epochs"] = 1
+    cfg_path.write_text(json.dumps(cfg))
+    minio, datasets, train_root = tmp_path / "minio", tmp_path / "datasets", tmp_path / "train"
+    write_demo_dataset(minio, template, images=24, seed=1, dataset_id=3)
+    env = dict(os.environ, WORKSPACE=str(workspace), MINIO_ROOT=str(minio),
+               DATASETS_ROOT=str(datasets), TRAIN_ROOT=str(train_root), DATASET_ID="3",
+               PYTHONDONTWRITEBYTECODE="1")
+    custom = json.loads((ref.config_dir / "custom.json").read_text())
+    model = Path(custom["model_filepath"].replace("/train", str(train_root), 1))
+    manifests = []
+    for run in (1, 2):
+        log = ""
+        for script in ("setup.py", "config_to_args.py"):
+            proc = subprocess.run([sys.executable, script], cwd=workspace, env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+            log += proc.stdout
+            assert proc.returncode == 0, f"run {run}: {script} failed:\n{proc.stdout[-4000:]}"
+        assert len(re.findall(custom["score_regexp"], log)) == 1, f"run {run}:\n{log[-3000:]}"
+        assert model.is_file(), f"run {run}: no model at {model}"
+        manifests.append((datasets / "split_manifest.json").read_text())
+        assert not (datasets / ".tc-staging").exists()
+    assert manifests[0] == manifests[1], "the second run split the dataset differently"
+    assert sorted(p.name for p in (datasets / "images" / "train").iterdir()) == [
+        s["file_name"] for s in json.loads(manifests[1])["samples"] if s["split"] == "train"]

@@ -19,6 +19,7 @@ The exact layout is documented in docs/runtime.md. Plain module: ``main(argv) ->
 # ruff: noqa: UP031  (printf-style formatting is the fast path for millions of lines)
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -180,6 +181,59 @@ def _stratified(idx: list[int], keys: list[str], train: float, test: float, rest
     return assign
 
 
+#: datasets with at least this many files import scikit-learn in a forked worker while the
+#: parent parses the XML (uses a second core; the import alone takes about a second)
+SPLIT_WORKER_MIN = 2000
+
+
+def _warm_split() -> None:
+    # an import failure is fine: split_samples falls back to a random split by itself
+    with contextlib.suppress(Exception):
+        import sklearn.model_selection  # noqa: F401
+
+
+class _SplitWorker:
+    """A one-process pool that runs :func:`split_samples` after importing scikit-learn.
+
+    Started before parsing, so the import overlaps with the parse on another core. The
+    result is the same function's result: only where it is computed differs. Any trouble
+    with the worker (no ``fork``, no /dev/shm, a crash) falls back to the in-process call.
+    """
+
+    def __init__(self) -> None:
+        import multiprocessing as mp
+
+        self._pool: Any = mp.get_context("fork").Pool(1, initializer=_warm_split)
+
+    @classmethod
+    def start(cls, n_files: int) -> _SplitWorker | None:
+        if n_files < int(os.environ.get("TC_SPLIT_WORKER_MIN") or SPLIT_WORKER_MIN) or \
+                os.environ.get("TC_SPLIT_WORKER") == "0":
+            return None
+        try:
+            return cls()
+        except Exception:  # pragma: no cover - platform without fork/semaphores
+            return None
+
+    def split(self, keys: Sequence[str], train: float, test: float, seed: int
+              ) -> tuple[list[str], bool, str | None]:
+        try:
+            res: tuple[list[str], bool, str | None] = self._pool.apply(
+                split_samples, (list(keys), train, test, seed))
+            return res
+        except DatasetError:
+            raise
+        except Exception:  # pragma: no cover - worker died: compute here
+            return split_samples(keys, train, test, seed)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+
 # ----------------------------------------------------------------------------- records
 
 class Sample:
@@ -271,6 +325,7 @@ def write_coco(path: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations 
     if ann is not None:
         b = ann.boxes
         bx, by, bw, bh, bl, bf, ba = b.x, b.y, b.w, b.h, b.label, b.flags, b.attrs
+        plain_attrs: dict[int, str] = {}  # flags -> attributes JSON of a box without extras
         for s in samples:
             img = s.image
             if img is None:
@@ -294,8 +349,10 @@ def write_coco(path: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations 
             for k in range(img.b0, img.b1):
                 x, y, w, h = bx[k], by[k], bw[k], bh[k]
                 f = bf[k]
-                at = _attrs_json(bool(f & 1), f >> 1, ba.get(k)) if ba else (
-                    '{"occluded":%s,"z_order":%d}' % ("true" if f & 1 else "false", f >> 1))
+                at = (_attrs_json(bool(f & 1), f >> 1, ba[k]) if ba and k in ba
+                      else plain_attrs.get(f))
+                if at is None:
+                    at = plain_attrs[f] = _attrs_json(bool(f & 1), f >> 1, None)
                 if seg:
                     x2, y2 = x + w, y + h
                     lines.append(
@@ -445,10 +502,28 @@ def prepare(task: str, config: dict[str, Any] | None = None, *,
     if not xml.is_file():
         raise DatasetError(f"{xml}: missing; upload the CVAT for images 1.1 export with the "
                            "dataset")
+    timings = {"list": time.perf_counter() - t0}
+    worker = _SplitWorker.start(len(names))
+    try:
+        return _prepare(task, ds_id, src, xml, names, out_root, fmts, seed, train_r,
+                        test_r, say, worker, timings, t0)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _prepare(task: str, ds_id: str, src: Path, xml: Path,
+             names: list[str], out_root: Path, fmts: tuple[str, ...], seed: int,
+             train_r: float, test_r: float, say: Callable[[str], None],
+             worker: _SplitWorker | None, timings: dict[str, float], t0: float
+             ) -> dict[str, Any]:
+    t = time.perf_counter()
     try:
         ann = cvat.parse_cvat(xml, KEEP[task])
     except cvat.CvatError as exc:
         raise DatasetError(str(exc)) from None
+    timings["parse"] = time.perf_counter() - t
+    t = time.perf_counter()
     warn: Counter[str] = Counter(ann.warnings)
 
     src_s = str(src)
@@ -483,7 +558,14 @@ def prepare(task: str, config: dict[str, Any] | None = None, *,
 
     labels = ann.labels
     keys = [labels[s.primary] if s.primary >= 0 else NONE_LABEL for s in samples]
-    assign, stratified, reason = split_samples(keys, train_r, test_r, seed)
+    timings["match"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if worker is not None:
+        assign, stratified, reason = worker.split(keys, train_r, test_r, seed)
+    else:
+        assign, stratified, reason = split_samples(keys, train_r, test_r, seed)
+    timings["split"] = time.perf_counter() - t
+    t = time.perf_counter()
     if not stratified:
         say(f"warning: random split (not stratified): {reason}")
     splits: dict[str, list[Sample]] = {"train": [], "val": []}
@@ -512,6 +594,7 @@ def prepare(task: str, config: dict[str, Any] | None = None, *,
         raise DatasetError(f"{out_root}: cannot write the dataset ({exc.strerror or exc}: "
                            f"{exc.filename or out_root}); set DATASETS_ROOT to a writable "
                            "folder") from None
+    timings["write"] = time.perf_counter() - t
     for what, n in sorted(warn.items()):
         say(f"warning: {n} {what}")
     counts = " / ".join(f"{len(v)} {k}" for k, v in splits.items())
@@ -519,6 +602,7 @@ def prepare(task: str, config: dict[str, Any] | None = None, *,
         f"{len(ann.boxes)} boxes, {'stratified' if stratified else 'random'} split; wrote "
         f"{out_root} ({', '.join(fmts)}) in {time.perf_counter() - t0:.2f} s")
     manifest["warnings"] = dict(sorted(warn.items()))
+    manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return manifest
 
 
@@ -549,7 +633,6 @@ def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
     staging.mkdir()
     sym = os.symlink
     join = os.path.join
-    aid = 1
     folders: dict[str, str] = {}
     if "imagefolder" in fmts:
         for name in labels:
@@ -559,30 +642,57 @@ def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
                                    f"ImageFolder class folder {f!r}")
             folders[f] = name
     cls_dir = {name: class_folder(name) for name in labels}
+    # (link folder, samples) jobs; the links are made in a thread while the label files are
+    # written here (os.symlink releases the GIL, so the two overlap on two cores)
+    jobs: list[tuple[str, list[Sample]]] = []
     for split, items in splits.items():
-        img_dir = staging / "images" / split
+        (staging / "images" / split).mkdir(parents=True)
+        (staging / "labels" / split).mkdir(parents=True)
+        jobs.append((str(staging / "images" / split), items))
+        if "imagefolder" in fmts:
+            base = staging / "imagefolder" / split
+            base.mkdir(parents=True)
+            by_class: dict[int, list[Sample]] = {}
+            for s in items:
+                if s.primary < 0:
+                    warn["images without a class (left out of imagefolder/)"] += 1
+                else:
+                    by_class.setdefault(s.primary, []).append(s)
+            for i, name in enumerate(labels):
+                (base / cls_dir[name]).mkdir()
+                if i in by_class:
+                    jobs.append((str(base / cls_dir[name]), by_class[i]))
+
+    def link_all() -> None:
+        for d, items in jobs:
+            for s in items:
+                sym(join(src, s.file_name), join(d, s.file_name))
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    linking = pool.submit(link_all)
+    try:
+        _write_labels(root, staging, splits, ann, labels, task, fmts, manifest, warn, ds_id)
+    finally:
+        pool.shutdown(wait=True)
+    linking.result()  # re-raises an OSError from the links
+    _swap_in(root, staging)
+
+
+def _write_labels(root: Path, staging: Path, splits: dict[str, list[Sample]],
+                  ann: cvat.CvatAnnotations, labels: list[str], task: str,
+                  fmts: Sequence[str], manifest: dict[str, Any], warn: Counter[str],
+                  ds_id: str) -> None:
+    """COCO (and YOLO) label files per split, data.yaml, split_manifest.json (in staging)."""
+    aid = 1
+    for split, items in splits.items():
         lab_dir = staging / "labels" / split
-        img_dir.mkdir(parents=True)
-        lab_dir.mkdir(parents=True)
-        d = str(img_dir)
-        for s in items:
-            sym(join(src, s.file_name), join(d, s.file_name))
         info = {"description": f"dataset {ds_id}, split {split}", "dataset_id": ds_id,
                 "split": split, "task": task}
         aid = write_coco(lab_dir / "labels.json", items, ann, labels, task, info, aid, warn)
         if "yolo" in fmts:
             write_yolo(lab_dir, items, ann, task, warn)
-        if "imagefolder" in fmts:
-            base = staging / "imagefolder" / split
-            base.mkdir(parents=True)
-            for name in labels:
-                (base / cls_dir[name]).mkdir()
-            for s in items:
-                if s.primary < 0:
-                    warn["images without a class (left out of imagefolder/)"] += 1
-                    continue
-                sym(join(src, s.file_name), join(str(base), cls_dir[labels[s.primary]],
-                                                  s.file_name))
     if "yolo" in fmts:
         yaml = [f"path: {json.dumps(str(root))}"]
         for split in splits:
@@ -607,7 +717,6 @@ def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
     text = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "samples": [\n    ' + \
         ",\n    ".join(rows) + "\n  ]\n}\n"
     _write_text(staging / "split_manifest.json", text)
-    _swap_in(root, staging)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -206,3 +206,30 @@ def test_split_is_stratified_and_seeded() -> None:
     assert sum(1 for k, s in zip(keys, s1, strict=True) if s == "val" and k == "a") == 10
     with pytest.raises(dataset.DatasetError, match="sum at most 1"):
         dataset.split_samples(keys, 0.9, 0.2, 42)
+
+
+def test_split_worker_gives_the_same_tree_as_in_process(tmp_path: Path, monkeypatch) -> None:
+    """Large datasets split in a forked worker (scikit-learn imported while parsing); the
+    result must not depend on where the split ran."""
+    make_dataset(tmp_path / "minio", 7, 40)
+    monkeypatch.setenv("TC_SPLIT_WORKER", "0")
+    res, _ = _prepare(tmp_path)
+    in_process = _tree(tmp_path / "datasets")
+    monkeypatch.setenv("TC_SPLIT_WORKER", "1")
+    monkeypatch.setenv("TC_SPLIT_WORKER_MIN", "1")
+    import dataset
+
+    started: list[object] = []
+    real = dataset._SplitWorker.start
+
+    def spy(n: int):
+        w = real(n)
+        started.append(w)
+        return w
+
+    monkeypatch.setattr(dataset._SplitWorker, "start", staticmethod(spy))
+    res2, _ = _prepare(tmp_path)
+    assert started and started[0] is not None, "the worker did not start"
+    assert _tree(tmp_path / "datasets") == in_process
+    assert res2["stratified"] == res["stratified"] and res2["counts"] == res["counts"]
+    assert set(res2["timings"]) == {"list", "parse", "match", "split", "write"}
