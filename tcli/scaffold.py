@@ -24,8 +24,8 @@ from tcli.paths import scaffolds_dir, tc_home
 from tcli.project import check_segment
 
 TEMPLATES: dict[str, str] = {
-    "classification": "torchvision image classification (MobileNetV3 / ResNet-18)",
-    "detection": "torchvision object detection (Faster R-CNN MobileNetV3-FPN)",
+    "classification": "torchvision image classification (ResNet-18 / MobileNetV3 / EfficientNet)",
+    "detection": "torchvision object detection (Faster R-CNN ResNet-18 / MobileNetV3 FPN)",
     "segmentation": "torchvision semantic segmentation (LRASPP MobileNetV3)",
     "sklearn": "scikit-learn on simple image features (fast, CPU)",
 }

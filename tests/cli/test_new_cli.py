@@ -100,7 +100,7 @@ def test_new_without_flags_and_no_tty_uses_defaults(tmp_path: Path) -> None:
     dest = tmp_path / "plain"
     result = runner.invoke(app, ["new", str(dest), "--no-git"])
     assert result.exit_code == 0, result.output
-    assert (dest / "templates/Torchvision/Classification/MobileNetV3/docker/train.py").is_file()
+    assert (dest / "templates/Torchvision/Classification/ResNet18/docker/train.py").is_file()
 
 
 def test_help_does_not_import_heavy_modules() -> None:
