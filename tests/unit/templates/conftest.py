@@ -30,9 +30,10 @@ def load_train(tmp_path: Path) -> Iterator[Callable[[str], ModuleType]]:
 
     def _load(template: str) -> ModuleType:
         docker = VARIANTS / template / "docker"
-        for name in ("args", "train", "tc_export"):
+        for name in ("args", "train", "tc_export", "tc_torch"):
             sys.modules.pop(name, None)
-        sys.path[:0] = [str(docker), str(export_dir)]
+        # tc_torch.py is rendered into the docker/ folder of every torchvision template
+        sys.path[:0] = [str(docker), str(export_dir), str(VARIANTS / "torch_common")]
         spec = importlib.util.spec_from_file_location(f"tc_train_{template}", docker / "train.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
@@ -42,7 +43,7 @@ def load_train(tmp_path: Path) -> Iterator[Callable[[str], ModuleType]]:
 
     yield _load
     sys.path[:] = saved_path
-    for name in ("args", "tc_export", *loaded):
+    for name in ("args", "tc_export", "tc_torch", *loaded):
         sys.modules.pop(name, None)
 
 

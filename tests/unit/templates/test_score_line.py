@@ -10,7 +10,7 @@ import pytest
 
 from tests.unit.templates.conftest import VARIANTS
 
-TEMPLATES = sorted(p.name for p in VARIANTS.iterdir() if p.is_dir())
+TEMPLATES = sorted(p.name for p in VARIANTS.iterdir() if (p / "config").is_dir())
 EPOCH_LINES = [
     "epoch 3/10  train_loss 0.1234  train_acc 0.9000  val_acc 0.9500  val_f1 0.9400  "
     "lr 1.00e-03  400 img/s  data_wait 2.0%",

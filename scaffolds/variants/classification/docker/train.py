@@ -19,8 +19,6 @@ a given --seed.
 """
 
 import json
-import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -32,6 +30,7 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
+from tc_torch import autocast_dtype, make_loader, resolve_workers, seed_everything
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -81,29 +80,6 @@ class ImageDataset(torch.utils.data.Dataset):
         return read_image(path, self.size), label
 
 
-def seed_worker(worker_id):
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def make_loader(dataset, batch_size, shuffle, workers, cuda, seed):
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle and len(dataset) > batch_size,
-        num_workers=workers,
-        pin_memory=cuda,
-        persistent_workers=workers > 0,
-        prefetch_factor=4 if workers > 0 else None,
-        worker_init_fn=seed_worker,
-        generator=generator,
-    )
-
-
 # ----------------------------------------------------------------------------- model
 def build_model(architecture, num_classes, weights_path=""):
     """A torchvision model with random weights, or weights from a local file (never downloaded)."""
@@ -139,22 +115,6 @@ class Normalized(nn.Module):
 
 
 # ----------------------------------------------------------------------------- runtime
-def seed_everything(seed, cuda):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
-    else:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def autocast_dtype(device, enabled):
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 def to_input(batch, device, mean, std, channels_last, augment):
     """uint8 NCHW batch -> normalised float on ``device`` (flip augmentation on the device)."""
     x = batch.to(device, non_blocking=True).float().div_(255)
@@ -215,12 +175,6 @@ def export(model, output_dir, img_size):
     result = export_model(wrapped, str(model_filepath), "pytorch", save_torchscript,
                           sample_input=sample)
     return model_filepath, result
-
-
-def resolve_workers(requested, cuda):
-    if requested >= 0:
-        return requested
-    return min(8, os.cpu_count() or 1) if cuda else 0
 
 
 # ----------------------------------------------------------------------------- main

@@ -16,8 +16,6 @@ AMP (bf16/fp16) and cudnn.benchmark. Deterministic on CPU with --seed.
 """
 
 import json
-import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
+from tc_torch import autocast_dtype, make_loader, resolve_workers, seed_everything
 
 MODEL_FILENAME = "model.onnx"
 
@@ -89,53 +88,6 @@ class DetectionDataset(torch.utils.data.Dataset):
 
 def collate(batch):
     return torch.stack([b[0] for b in batch]), [b[1] for b in batch]
-
-
-def seed_worker(worker_id):
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def make_loader(dataset, batch_size, shuffle, workers, cuda, seed):
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        dataset,
-        collate_fn=collate,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle and len(dataset) > batch_size,
-        num_workers=workers,
-        pin_memory=cuda,
-        persistent_workers=workers > 0,
-        prefetch_factor=4 if workers > 0 else None,
-        worker_init_fn=seed_worker,
-        generator=generator,
-    )
-
-
-
-def seed_everything(seed, cuda):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
-    else:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def autocast_dtype(device, enabled):
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def resolve_workers(requested, cuda):
-    if requested >= 0:
-        return requested
-    return min(8, os.cpu_count() or 1) if cuda else 0
 
 
 # ----------------------------------------------------------------------------- model
@@ -287,8 +239,10 @@ def main(argv=None):
 
     train_set = DetectionDataset(train_items, categories, args.img_size)
     val_set = DetectionDataset(val_items, categories, args.img_size)
-    train_loader = make_loader(train_set, args.batch_size, True, workers, cuda, args.seed)
-    val_loader = make_loader(val_set, args.batch_size, False, workers, cuda, args.seed)
+    train_loader = make_loader(train_set, args.batch_size, True, workers, cuda, args.seed,
+                               collate_fn=collate)
+    val_loader = make_loader(val_set, args.batch_size, False, workers, cuda, args.seed,
+                             collate_fn=collate)
 
     model = build_model(args.architecture, len(names) + 1, args.img_size, args.weights).to(device)
     params = [p for p in model.parameters() if p.requires_grad]

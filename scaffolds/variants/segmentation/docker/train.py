@@ -18,8 +18,6 @@ on CUDA AMP (bf16/fp16), channels_last and cudnn.benchmark. Deterministic on CPU
 """
 
 import json
-import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -31,6 +29,7 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
+from tc_torch import autocast_dtype, make_loader, resolve_workers, seed_everything
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -105,52 +104,6 @@ class SegmentationDataset(torch.utils.data.Dataset):
         x = torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
         y = torch.from_numpy(np.asarray(mask, dtype=np.int64).copy())
         return x, y
-
-
-def seed_worker(worker_id):
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def make_loader(dataset, batch_size, shuffle, workers, cuda, seed):
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle and len(dataset) > batch_size,
-        num_workers=workers,
-        pin_memory=cuda,
-        persistent_workers=workers > 0,
-        prefetch_factor=4 if workers > 0 else None,
-        worker_init_fn=seed_worker,
-        generator=generator,
-    )
-
-
-
-def seed_everything(seed, cuda):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
-    else:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def autocast_dtype(device, enabled):
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def resolve_workers(requested, cuda):
-    if requested >= 0:
-        return requested
-    return min(8, os.cpu_count() or 1) if cuda else 0
 
 
 # ----------------------------------------------------------------------------- model
