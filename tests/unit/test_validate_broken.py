@@ -380,16 +380,38 @@ def test_unreadable_file_not_utf8(proj: Path) -> None:
         (f"{T}/config/custom.json", "not UTF-8 text (byte 0xff at offset 7)")]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def _findings_without_dac_override(project: Path, code: str) -> list[tuple[str, str]]:
+    """Validate in a child process that cannot bypass file permissions.
+
+    As root (CI, containers) permissions do not stop reads; the child keeps uid 0 but drops
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (util-linux ``setpriv``), so mode 000 applies.
+    """
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    prog = ("import json, sys; from tcli import validate; r = validate.validate_project("
+            "sys.argv[1]); print(json.dumps([(f.file, f.message) for f in r.findings "
+            "if f.code == sys.argv[2]]))")
+    cmd = [sys.executable, "-c", prog, str(project), code]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "util-linux setpriv is needed to drop root's file-permission bypass"
+        drop = "-dac_override,-dac_read_search"
+        cmd = [setpriv, "--bounding-set", drop, "--inh-caps", drop, *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return [tuple(x) for x in json.loads(out)]
+
+
 def test_unreadable_file_permissions(proj: Path) -> None:
     path = tdir(proj) / "config" / "presets.json"
     path.chmod(0)
     try:
-        found = only(run(proj), "file.unreadable")
+        found = _findings_without_dac_override(proj, "file.unreadable")
     finally:
         path.chmod(0o644)
-    assert [(f.file, f.message) for f in found] == [
-        (f"{T}/config/presets.json", "cannot read: Permission denied")]
+    assert found == [(f"{T}/config/presets.json", "cannot read: Permission denied")]
 
 
 def test_broken_symlink_is_unreadable(proj: Path) -> None:
