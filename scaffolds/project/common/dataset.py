@@ -215,16 +215,21 @@ class _SplitWorker:
         except Exception:  # pragma: no cover - platform without fork/semaphores
             return None
 
-    def split(self, keys: Sequence[str], train: float, test: float, seed: int
-              ) -> tuple[list[str], bool, str | None]:
+    def submit(self, keys: Sequence[str], train: float, test: float, seed: int) -> None:
+        self._args = (list(keys), train, test, seed)
+        self._pending = self._pool.apply_async(split_samples, self._args)
+
+    def ready(self) -> bool:
+        return bool(self._pending.ready())
+
+    def result(self) -> tuple[list[str], bool, str | None]:
         try:
-            res: tuple[list[str], bool, str | None] = self._pool.apply(
-                split_samples, (list(keys), train, test, seed))
+            res: tuple[list[str], bool, str | None] = self._pending.get()
             return res
         except DatasetError:
             raise
         except Exception:  # pragma: no cover - worker died: compute here
-            return split_samples(keys, train, test, seed)
+            return split_samples(*self._args)
         finally:
             self.close()
 
@@ -293,10 +298,71 @@ def _attrs_json(occluded: bool, z: int, extra: Iterable[tuple[str, str]] | None)
     return s + "}"
 
 
+class BoxTails:
+    """COCO annotation lines of an image's boxes, without the leading ``{"id":N``.
+
+    The annotation id is the only part that depends on the split, so these can be made
+    before the split is known (while the split worker finishes) and joined to ids later.
+    """
+
+    def __init__(self, ann: cvat.CvatAnnotations, seg: bool) -> None:
+        self.b = ann.boxes
+        self.seg = seg
+        self.plain_attrs: dict[int, str] = {}  # flags -> attributes JSON without extras
+
+    def __call__(self, iid: int, img: cvat.CvatImage) -> list[str]:
+        b = self.b
+        bx, by, bw, bh, bl, bf, ba = b.x, b.y, b.w, b.h, b.label, b.flags, b.attrs
+        plain_attrs = self.plain_attrs
+        out = []
+        for k in range(img.b0, img.b1):
+            x, y, w, h = bx[k], by[k], bw[k], bh[k]
+            f = bf[k]
+            at = (_attrs_json(bool(f & 1), f >> 1, ba[k]) if ba and k in ba
+                  else plain_attrs.get(f))
+            if at is None:
+                at = plain_attrs[f] = _attrs_json(bool(f & 1), f >> 1, None)
+            if self.seg:
+                x2, y2 = x + w, y + h
+                out.append(
+                    ',"image_id":%d,"category_id":%d,"bbox":[%s,%s,%s,%s],'
+                    '"area":%s,"iscrowd":0,"segmentation":[[%s,%s,%s,%s,%s,%s,%s,%s]],'
+                    '"attributes":%s}'
+                    % (iid, bl[k] + 1, _g(x), _g(y), _g(w), _g(h), _g(w * h),
+                       _g(x), _g(y), _g(x2), _g(y), _g(x2), _g(y2), _g(x), _g(y2), at))
+            else:
+                out.append(
+                    ',"image_id":%d,"category_id":%d,"bbox":[%.10g,%.10g,%.10g,'
+                    '%.10g],"area":%.10g,"iscrowd":0,"attributes":%s}'
+                    % (iid, bl[k] + 1, x, y, w, h, w * h, at))
+        return out
+
+
+def prerender_boxes(samples: Sequence[Sample], ann: cvat.CvatAnnotations, task: str,
+                    done: Callable[[], bool]) -> dict[int, list[str]]:
+    """Box lines of samples in order until ``done()`` (checked every 256 samples): work that
+    fills the wait for the split worker and no more, so peak memory stays that of a run
+    without it once the worker is ready first (large datasets)."""
+    out: dict[int, list[str]] = {}
+    if task not in ("detection", "segmentation"):
+        return out
+    tails = BoxTails(ann, task == "segmentation")
+    for i, s in enumerate(samples):
+        if not i & 255 and done():
+            break
+        img = s.image
+        if img is not None and img.b1 > img.b0:
+            out[s.id] = tails(s.id, img)
+    return out
+
+
 def write_coco(path: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations | None,
                labels: Sequence[str], task: str, info: dict[str, Any], next_ann_id: int,
-               warn: Counter[str]) -> int:
-    """Write one COCO ``labels.json``, streaming. Returns the next free annotation id."""
+               warn: Counter[str], pre: dict[int, list[str]] | None = None) -> int:
+    """Write one COCO ``labels.json``, streaming. Returns the next free annotation id.
+
+    ``pre`` holds box lines made by :func:`prerender_boxes` (used and removed per image).
+    """
     seg = task == "segmentation"
     det = task in ("detection", "segmentation")
     parts: list[str] = []
@@ -323,9 +389,7 @@ def write_coco(path: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations 
 
     aid = next_ann_id
     if ann is not None:
-        b = ann.boxes
-        bx, by, bw, bh, bl, bf, ba = b.x, b.y, b.w, b.h, b.label, b.flags, b.attrs
-        plain_attrs: dict[int, str] = {}  # flags -> attributes JSON of a box without extras
+        box_tails = BoxTails(ann, seg)
         for s in samples:
             img = s.image
             if img is None:
@@ -346,27 +410,13 @@ def write_coco(path: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations 
                                      % (aid, iid, s.primary + 1))
                         aid += 1
                 continue
-            for k in range(img.b0, img.b1):
-                x, y, w, h = bx[k], by[k], bw[k], bh[k]
-                f = bf[k]
-                at = (_attrs_json(bool(f & 1), f >> 1, ba[k]) if ba and k in ba
-                      else plain_attrs.get(f))
-                if at is None:
-                    at = plain_attrs[f] = _attrs_json(bool(f & 1), f >> 1, None)
-                if seg:
-                    x2, y2 = x + w, y + h
-                    lines.append(
-                        '{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%s,%s,%s,%s],'
-                        '"area":%s,"iscrowd":0,"segmentation":[[%s,%s,%s,%s,%s,%s,%s,%s]],'
-                        '"attributes":%s}'
-                        % (aid, iid, bl[k] + 1, _g(x), _g(y), _g(w), _g(h), _g(w * h),
-                           _g(x), _g(y), _g(x2), _g(y), _g(x2), _g(y2), _g(x), _g(y2), at))
-                else:
-                    lines.append(
-                        '{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%.10g,%.10g,%.10g,'
-                        '%.10g],"area":%.10g,"iscrowd":0,"attributes":%s}'
-                        % (aid, iid, bl[k] + 1, x, y, w, h, w * h, at))
-                aid += 1
+            if img.b1 > img.b0:
+                tails = pre.pop(iid, None) if pre else None
+                if tails is None:
+                    tails = box_tails(iid, img)
+                for tail in tails:
+                    lines.append('{"id":%d%s' % (aid, tail))
+                    aid += 1
             for kind, lab, data, occ, z, extra in img.shapes or ():
                 a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": lab + 1}
                 if kind == "polygon":
@@ -560,8 +610,11 @@ def _prepare(task: str, ds_id: str, src: Path, xml: Path,
     keys = [labels[s.primary] if s.primary >= 0 else NONE_LABEL for s in samples]
     timings["match"] = time.perf_counter() - t
     t = time.perf_counter()
+    pre: dict[int, list[str]] = {}
     if worker is not None:
-        assign, stratified, reason = worker.split(keys, train_r, test_r, seed)
+        worker.submit(keys, train_r, test_r, seed)
+        pre = prerender_boxes(samples, ann, task, worker.ready)
+        assign, stratified, reason = worker.result()
     else:
         assign, stratified, reason = split_samples(keys, train_r, test_r, seed)
     timings["split"] = time.perf_counter() - t
@@ -589,7 +642,8 @@ def _prepare(task: str, ds_id: str, src: Path, xml: Path,
         "counts": {k: len(v) for k, v in splits.items()},
     }
     try:
-        _write_all(out_root, src_s, splits, ann, labels, task, fmts, manifest, warn, ds_id)
+        _write_all(out_root, src_s, splits, ann, labels, task, fmts, manifest, warn, ds_id,
+                   pre)
     except OSError as exc:
         raise DatasetError(f"{out_root}: cannot write the dataset ({exc.strerror or exc}: "
                            f"{exc.filename or out_root}); set DATASETS_ROOT to a writable "
@@ -626,7 +680,7 @@ def _formats(task: str, formats: Sequence[str] | None) -> tuple[str, ...]:
 def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
                ann: cvat.CvatAnnotations, labels: list[str], task: str,
                fmts: Sequence[str], manifest: dict[str, Any], warn: Counter[str],
-               ds_id: str) -> None:
+               ds_id: str, pre: dict[int, list[str]] | None = None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     staging = root / STAGING
     _rmtree(staging)
@@ -673,7 +727,8 @@ def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
     pool = ThreadPoolExecutor(1)
     linking = pool.submit(link_all)
     try:
-        _write_labels(root, staging, splits, ann, labels, task, fmts, manifest, warn, ds_id)
+        _write_labels(root, staging, splits, ann, labels, task, fmts, manifest, warn, ds_id,
+                      pre)
     finally:
         pool.shutdown(wait=True)
     linking.result()  # re-raises an OSError from the links
@@ -683,14 +738,15 @@ def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
 def _write_labels(root: Path, staging: Path, splits: dict[str, list[Sample]],
                   ann: cvat.CvatAnnotations, labels: list[str], task: str,
                   fmts: Sequence[str], manifest: dict[str, Any], warn: Counter[str],
-                  ds_id: str) -> None:
+                  ds_id: str, pre: dict[int, list[str]] | None) -> None:
     """COCO (and YOLO) label files per split, data.yaml, split_manifest.json (in staging)."""
     aid = 1
     for split, items in splits.items():
         lab_dir = staging / "labels" / split
         info = {"description": f"dataset {ds_id}, split {split}", "dataset_id": ds_id,
                 "split": split, "task": task}
-        aid = write_coco(lab_dir / "labels.json", items, ann, labels, task, info, aid, warn)
+        aid = write_coco(lab_dir / "labels.json", items, ann, labels, task, info, aid, warn,
+                         pre)
         if "yolo" in fmts:
             write_yolo(lab_dir, items, ann, task, warn)
     if "yolo" in fmts:
