@@ -20,10 +20,12 @@ export TC_NETWORK=${TC_NETWORK:-host}
 
 say() { printf '\n== %s\n' "$*"; }
 
-command -v docker >/dev/null || {
-  echo "demo: the docker CLI is missing: sudo apt-get install -y docker.io" >&2; exit 3; }
-docker info >/dev/null 2>&1 || {
-  echo "demo: Docker daemon not reachable: sudo systemctl start docker (or: sudo dockerd &)" >&2; exit 3; }
+if ! docker info >/dev/null 2>&1; then
+  say "Docker is not running here: installing/starting it (scripts/provision-docker.sh)"
+  bash "$here/scripts/provision-docker.sh" || {
+    echo "demo: no Docker engine; install docker.io and start dockerd, then run make demo again" >&2
+    exit 3; }
+fi
 
 default_base=$(sed -n '/^base_image:/,/^[a-z]/s/^  default: *//p' "$here/scaffolds/copier.yml" | head -1)
 if [ -z "${TC_BASE_IMAGE:-}" ]; then
