@@ -15,9 +15,13 @@ from pathlib import Path
 
 
 def discover() -> list[str]:
+    """Benchmark modules by name; those that set ``RUN_LAST = True`` (Docker builds, whose
+    daemon keeps cleaning up for a while afterwards) after the CPU-only ones."""
     here = Path(__file__).resolve().parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(here)])
-                  if not m.name.startswith("_"))
+    names = sorted(m.name for m in pkgutil.iter_modules([str(here)])
+                   if not m.name.startswith("_"))
+    return sorted(names, key=lambda n: bool(getattr(importlib.import_module(f"benchmarks.{n}"),
+                                                    "RUN_LAST", False)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,8 @@ from typing import Any
 
 ONE_GB = 1000**3
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+#: run after the CPU-only benchmarks (the daemon keeps cleaning up after these builds)
+RUN_LAST = True
 EXTRA = os.environ.get("BENCH_EXTRA_REQUIREMENTS", "albumentations==2.0.8").split()
 
 

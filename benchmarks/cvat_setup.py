@@ -9,7 +9,9 @@ Cases (env ``BENCH_CASES``, default ``10k,100k``):
 Each measurement runs in a fresh child process so its peak RSS (ru_maxrss) is its own.
 Samples are empty files (the XML carries the sizes). Targets: ours >= 100x faster than the
 original at 10k; 100k/1M under 10 s and within 2x of the bare iterparse pass; memory per box
-roughly constant (it holds the output, not the XML tree).
+roughly constant (it holds the output, not the XML tree). Our stage runs BENCH_OURS_RUNS times
+(default 3) and reports the median; the scikit-learn import time is printed beside it, because
+at 10k it is most of our time and caps the ratio (the original approach imports it too).
 """
 
 # ruff: noqa: UP031
@@ -122,15 +124,36 @@ def _child_naive(root: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0, "samples": len(matched), "labels": len(labels)}
 
 
+def _child_sklearn_import(root: str) -> dict[str, float]:
+    t0 = time.perf_counter()
+    import sklearn.model_selection  # noqa: F401
+
+    return {"seconds": time.perf_counter() - t0}
+
+
 CHILDREN = {"ours": _child_ours, "parse": _child_parse_only, "bare": _child_bare,
-            "naive": _child_naive}
+            "naive": _child_naive, "sklearn_import": _child_sklearn_import}
+#: our stage runs this many times (fresh process each); the median is reported
+OURS_RUNS = int(os.environ.get("BENCH_OURS_RUNS", "3"))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM), in MB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _measure(kind: str, root: Path) -> dict[str, float]:
-    code = ("import json, resource, sys; sys.path.insert(0, %r); from benchmarks import "
-            "cvat_setup as b; r = b.CHILDREN[%r](%r); r['peak_rss_mb'] = "
-            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; print(json.dumps(r))"
-            % (str(REPO), kind, str(root)))
+    # peak RSS from VmHWM (this process image only): ru_maxrss would carry the parent's size
+    # over fork + exec, so a large bench runner would inflate every child's figure
+    code = ("import json, sys; sys.path.insert(0, %r); from benchmarks import "
+            "cvat_setup as b; r = b.CHILDREN[%r](%r); r['peak_rss_mb'] = b.peak_rss_mb(); "
+            "print(json.dumps(r))" % (str(REPO), kind, str(root)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -165,8 +188,14 @@ def main() -> int:
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
             bare = _measure("bare", tmp)
             parse = _measure("parse", tmp)
-            ours = _measure("ours", tmp)
+            runs = []
+            for _ in range(OURS_RUNS):
+                shutil.rmtree(tmp / "datasets", ignore_errors=True)
+                runs.append(_measure("ours", tmp))
             shutil.rmtree(tmp / "datasets", ignore_errors=True)
+            runs.sort(key=lambda r: r["seconds"])
+            ours = runs[len(runs) // 2]
+            imp = _measure("sklearn_import", tmp)
             print(f"  bare lxml iterparse pass : {bare['seconds']:7.2f} s  peak "
                   f"{bare['peak_rss_mb']:6.0f} MB", flush=True)
             print(f"  ours, parse only         : {parse['seconds']:7.2f} s  peak "
@@ -174,7 +203,10 @@ def main() -> int:
                   f"bare)", flush=True)
             print(f"  ours, full dataset stage : {ours['seconds']:7.2f} s  peak "
                   f"{ours['peak_rss_mb']:6.0f} MB  ({ours['seconds'] / bare['seconds']:.2f}x "
-                  f"bare; parse+match+split+COCO+symlinks+manifest)", flush=True)
+                  f"bare; parse+match+split+COCO+symlinks+manifest; median of {len(runs)}: "
+                  + ", ".join(f"{r['seconds']:.2f}" for r in runs) + ")", flush=True)
+            print(f"  importing scikit-learn   : {imp['seconds']:7.2f} s  (for the stratified "
+                  "split; a worker process does it while the XML is parsed)", flush=True)
             per_box = (parse["peak_rss_mb"] - bare["peak_rss_mb"]) * 2**20 / (n * per)
             print(f"  parser memory above bare : {per_box:7.0f} bytes per box", flush=True)
             if case == "10k":
@@ -183,6 +215,9 @@ def main() -> int:
                 print(f"  original approach (dicts + O(N*M) scan): {naive['seconds']:7.2f} s  "
                       f"peak {naive['peak_rss_mb']:6.0f} MB", flush=True)
                 print(f"  ratio original / ours    : {ratio:7.0f}x  (target >= 100x)", flush=True)
+                floor = naive["seconds"] / imp["seconds"]
+                print(f"  (the scikit-learn import alone caps this ratio at {floor:.0f}x)",
+                      flush=True)
                 ok &= ratio >= 100
             else:
                 ok &= ours["seconds"] < 10

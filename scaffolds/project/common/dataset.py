@@ -763,13 +763,18 @@ def _write_labels(root: Path, staging: Path, splits: dict[str, list[Sample]],
     for split, items in splits.items():
         order.extend((s.id, split, s) for s in items)
     order.sort(key=lambda t: t[0])
+    # one row per sample, formatted directly (as json.dumps of the dict would, 3x faster)
+    enc = json.JSONEncoder(ensure_ascii=False).encode
+    labels_json: dict[tuple[int, ...], str] = {}
     for _id, split, s in order:
         img = s.image
-        rows.append(json.dumps({
-            "file_name": s.file_name, "split": split,
-            "labels": [labels[i] for i in s.labels],
-            "xml_name": img.xml_name if img else None,
-            "subset": img.subset if img else None}, ensure_ascii=False))
+        key = tuple(s.labels)
+        lj = labels_json.get(key)
+        if lj is None:
+            lj = labels_json[key] = enc([labels[i] for i in key])
+        rows.append('{"file_name": %s, "split": %s, "labels": %s, "xml_name": %s, "subset": %s}'
+                    % (enc(s.file_name), enc(split), lj, enc(img.xml_name) if img else "null",
+                       enc(img.subset) if img else "null"))
     text = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "samples": [\n    ' + \
         ",\n    ".join(rows) + "\n  ]\n}\n"
     _write_text(staging / "split_manifest.json", text)
