@@ -1,5 +1,6 @@
 """Training helpers shared by tc's torchvision templates (classification, detection,
-segmentation): seeding, a fast seeded DataLoader, AMP dtype, worker count.
+segmentation): seeding, a fast seeded DataLoader, AMP dtype, worker count, local
+weights and BatchNorm settings for short runs.
 
 It is a plain module in the template's ``docker/`` folder, so it reaches the platform's build
 directory and the image next to train.py (``from tc_torch import make_loader``). Edit freely:
@@ -11,6 +12,7 @@ import random
 
 import numpy as np
 import torch
+from torch import nn
 
 
 def seed_worker(worker_id):
@@ -63,3 +65,24 @@ def resolve_workers(requested, cuda):
     if requested >= 0:
         return requested
     return min(8, os.cpu_count() or 1) if cuda else 0
+
+
+def load_matching_weights(model, weights_path):
+    """Load the tensors of a local state_dict file whose names and shapes match ``model``
+    (a new head keeps its random start). Nothing is ever downloaded."""
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    own = model.state_dict()
+    keep = dict((k, v) for k, v in state.items() if k in own and own[k].shape == v.shape)
+    model.load_state_dict(keep, strict=False)
+    print("weights: loaded {} of {} tensors from {} (the rest, e.g. the head, start random)"
+          .format(len(keep), len(own), weights_path), flush=True)
+
+
+def short_run_batchnorm(model):
+    """Raise BatchNorm momentum to at least 0.1. MobileNetV3/EfficientNet use 0.01 (tuned for
+    long ImageNet runs); with few steps the running statistics would lag far behind."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = max(module.momentum or 0.1, 0.1)

@@ -121,3 +121,24 @@ def test_detection_flip_moves_boxes(load_train: Loader) -> None:
         flipped = bool(img[0, 0, 9] == 1.0)
         expected = [7.0, 1.0, 10.0, 4.0] if flipped else [0.0, 1.0, 3.0, 4.0]
         assert tgt["boxes"][0].tolist() == expected
+
+
+def test_local_weights_load_matching_tensors_only(load_train: Loader, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A state_dict from a 5-class model: the backbone loads, the 3-class head stays random;
+    BatchNorm momentum is raised for short runs."""
+    train = load_train("classification")
+    torch.manual_seed(1)
+    donor = train.build_model("mobilenet_v3_small", 5)
+    path = tmp_path / "donor.pt"
+    torch.save({"state_dict": donor.state_dict()}, path)
+    torch.manual_seed(2)
+    model = train.build_model("mobilenet_v3_small", 3, str(path))
+    own, theirs = model.state_dict(), donor.state_dict()
+    same = [k for k in own if torch.equal(own[k], theirs[k])]
+    differ = [k for k in own if own[k].shape != theirs[k].shape]
+    assert differ == ["classifier.3.weight", "classifier.3.bias"]
+    assert len(same) == len(own) - len(differ)
+    assert f"weights: loaded {len(same)} of {len(own)} tensors from {path}" in capsys.readouterr().out
+    momenta = {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert momenta == {0.1}

@@ -30,7 +30,8 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
-from tc_torch import autocast_dtype, make_loader, resolve_workers, seed_everything
+from tc_torch import (autocast_dtype, load_matching_weights, make_loader, resolve_workers,
+                      seed_everything, short_run_batchnorm)
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -85,19 +86,8 @@ def build_model(architecture, num_classes, weights_path=""):
     """A torchvision model with random weights, or weights from a local file (never downloaded)."""
     model = torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
     if weights_path:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        own = model.state_dict()
-        keep = dict((k, v) for k, v in state.items() if k in own and own[k].shape == v.shape)
-        model.load_state_dict(keep, strict=False)
-        print("weights: loaded {} of {} tensors from {} (the rest, e.g. the head, start random)"
-              .format(len(keep), len(own), weights_path), flush=True)
-    # MobileNetV3/EfficientNet use BatchNorm momentum 0.01 (tuned for long ImageNet runs); with
-    # few steps the running statistics would lag far behind the weights, so use 0.1.
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.momentum = max(module.momentum or 0.1, 0.1)
+        load_matching_weights(model, weights_path)
+    short_run_batchnorm(model)
     return model
 
 

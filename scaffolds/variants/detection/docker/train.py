@@ -27,7 +27,8 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
-from tc_torch import autocast_dtype, make_loader, resolve_workers, seed_everything
+from tc_torch import (autocast_dtype, load_matching_weights, make_loader, resolve_workers,
+                      seed_everything, short_run_batchnorm)
 
 MODEL_FILENAME = "model.onnx"
 
@@ -122,17 +123,8 @@ def build_model(architecture, num_classes, img_size, weights_path=""):
                                              num_classes=num_classes, trainable_backbone_layers=6,
                                              **settings)
     if weights_path:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        own = model.state_dict()
-        keep = dict((k, v) for k, v in state.items() if k in own and own[k].shape == v.shape)
-        model.load_state_dict(keep, strict=False)
-        print("weights: loaded {} of {} tensors from {}".format(len(keep), len(own), weights_path),
-              flush=True)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.momentum = max(module.momentum or 0.1, 0.1)
+        load_matching_weights(model, weights_path)
+    short_run_batchnorm(model)
     return model
 
 
