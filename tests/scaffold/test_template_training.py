@@ -4,7 +4,8 @@ Flat build directory (tcli.buildctx, contract §3) -> ``python setup.py`` (the s
 CVAT -> split -> COCO) -> ``python config_to_args.py`` (execs train.py with the final config),
 with MINIO_ROOT / DATASETS_ROOT / TRAIN_ROOT / WORKSPACE overrides. Checks: the template's own
 score_regexp captures a score above the bar, the model is an ONNX file that onnxruntime loads and
-runs on a real val image, the exporter's parity is <= 1e-4, and the run stays under 3 minutes.
+runs on a real val image, the exporter's parity is <= 1e-4. The wall time (issue 7: under 3
+minutes on CPU) is measured by ``make bench`` (benchmarks/template_training.py), not asserted.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ pytestmark = pytest.mark.slow
 
 # score bars of issue 7 (chance is 1/3 for the three demo classes)
 THRESHOLDS = {"classification": 0.8, "sklearn": 0.8, "detection": 0.5, "segmentation": 0.5}
-TIME_LIMIT_S = 180.0
 PARITY = 1e-4
 
 
@@ -76,7 +76,6 @@ def test_template_trains_on_demo_data(template: str, tmp_path: Path) -> None:
     if template != "sklearn":
         assert len(re.findall(r"^epoch \d+/\d+ ", log, re.M)) >= 2, "per-epoch lines"
     _check_onnx(template, model, tmp_path / "datasets", metrics)
-    assert elapsed < TIME_LIMIT_S, f"{template}: took {elapsed:.0f}s"
     print(f"\n{template}: {custom['score_name']} {score:.4f} (bar {THRESHOLDS[template]}), "
           f"ONNX parity {metrics['onnx_max_abs_diff']:.2e}, setup+train {elapsed:.0f} s")
 
