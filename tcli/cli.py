@@ -49,7 +49,8 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except TcError as exc:
-            console.error(exc.message, exc.hint)
+            if not exc.reported:
+                console.error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.error("interrupted")

@@ -39,8 +39,12 @@ from typing import Any
 from rich.console import Console
 
 from tcli import console
+from tcli.contract import ANSWERS_FILE, CONTAINER_ENV_FILE
 from tcli.errors import Aborted, DockerError, InputError, RunFailed
+from tcli.parsers.dockerfile import base_image_default
+from tcli.parsers.envfile import dataset_id_of, sets_dataset_id, with_dataset_id
 from tcli.project import Project, TemplateRef
+from tcli.units import human_bytes
 
 LABEL_PROJECT = "org.tc.project"
 LABEL_TEMPLATE = "org.tc.template"
@@ -169,34 +173,7 @@ def dockerfile_base_image(dockerfile: Path) -> str | None:
         text = dockerfile.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{dockerfile}: missing", "every template needs docker/Dockerfile") from None
-    match = re.search(r"^\s*ARG\s+BASE_IMAGE\s*=\s*[\"']?([^\s\"']+)", text, re.MULTILINE)
-    if match:
-        return match.group(1)
-    match = re.search(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", text, re.MULTILINE | re.IGNORECASE)
-    if match and "$" not in match.group(1):
-        return match.group(1)
-    return None
-
-
-def env_with_dataset_id(text: str, dataset_id: int) -> str:
-    """``.env`` content with every ``DATASET_ID=`` line replaced by ``DATASET_ID=<id>``.
-
-    This is what the platform does to point an existing container at another dataset.
-    """
-    kept = [
-        line
-        for line in text.splitlines()
-        if not re.match(r"^\s*(export\s+)?DATASET_ID\s*=", line)
-    ]
-    while kept and not kept[-1].strip():
-        kept.pop()
-    kept.append(f"DATASET_ID={dataset_id}")
-    return "\n".join(kept) + "\n"
-
-
-def env_sets_dataset_id(text: str) -> bool:
-    """Whether a ``.env`` text sets ``DATASET_ID`` (which then wins over ``-e DATASET_ID``)."""
-    return any(re.match(r"^\s*(export\s+)?DATASET_ID\s*=", line) for line in text.splitlines())
+    return base_image_default(text)
 
 
 def round_score(raw: str) -> float | None:
@@ -211,16 +188,6 @@ def round_score(raw: str) -> float | None:
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def human_bytes(size: int) -> str:
-    """``532 B``, ``41.2 kB``, ``1.3 MB`` (powers of 1000, like Docker)."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"  # pragma: no cover
 
 
 @dataclass
@@ -415,7 +382,7 @@ def template_task(project: Project, template: TemplateRef) -> str:
     """The demo-data task of a template (from ``.copier-answers.yml``, else its category)."""
     from tcli.demo_data import resolve_task
 
-    answers = project.root / ".copier-answers.yml"
+    answers = project.root / ANSWERS_FILE
     if answers.is_file():
         import yaml
 
@@ -564,7 +531,7 @@ def dev_run(path: Path, opts: DevRunOptions, rep: Reporter) -> Summary:
     info = docker_ops.daemon_info(client)
     gpu = plan_gpus(gpus_value, info.nvidia)
     env_file = template.docker_dir / ".env"
-    if env_file.is_file() and env_sets_dataset_id(env_file.read_text(encoding="utf-8")):
+    if env_file.is_file() and sets_dataset_id(env_file.read_text(encoding="utf-8")):
         rep.warn(
             f"{env_file} sets DATASET_ID: it wins over --dataset-id (the platform forbids it); "
             "remove that line"
@@ -896,15 +863,13 @@ def _rerun(
                 "system, or run without --rerun",
             )
         _describe_dataset(rep, project, layout)
-        current = docker_ops.read_file(container, "/workspace/.env") or b""
-        new_env = env_with_dataset_id(current.decode("utf-8", "replace"), dataset_id)
-        docker_ops.put_file(container, "/workspace/.env", new_env.encode("utf-8"))
-        rep.line(f"wrote DATASET_ID={dataset_id} into {name}:/workspace/.env (as the platform does)")
+        current = docker_ops.read_file(container, CONTAINER_ENV_FILE) or b""
+        new_env = with_dataset_id(current.decode("utf-8", "replace"), dataset_id)
+        docker_ops.put_file(container, CONTAINER_ENV_FILE, new_env.encode("utf-8"))
+        rep.line(f"wrote DATASET_ID={dataset_id} into {name}:{CONTAINER_ENV_FILE} (as the platform does)")
     else:
-        current = docker_ops.read_file(container, "/workspace/.env") or b""
-        match = re.search(r"^\s*(?:export\s+)?DATASET_ID\s*=\s*['\"]?(\d+)", current.decode(
-            "utf-8", "replace"), re.MULTILINE)
-        value = match.group(1) if match else env_map.get("DATASET_ID", "")
+        current = docker_ops.read_file(container, CONTAINER_ENV_FILE) or b""
+        value = dataset_id_of(current.decode("utf-8", "replace")) or env_map.get("DATASET_ID", "")
         dataset_id = int(value) if value.isdigit() else None
     visible = env_map.get("NVIDIA_VISIBLE_DEVICES", "void")
     summary = Summary(

@@ -27,15 +27,13 @@ import docker.errors
 import docker.types
 import requests.exceptions
 
-from tcli.errors import BuildFailed, DockerError
-
-#: How the platform runs a train container (contract §4), besides GPUs and the environment.
-PLATFORM_SHM_SIZE = "8g"
-PLATFORM_IPC_MODE = "host"
-PLATFORM_ULIMITS: tuple[tuple[str, int, int], ...] = (
-    ("memlock", -1, -1),
-    ("stack", 67108864, 67108864),
+from tcli.contract import (
+    LOCAL_BASE_IMAGE,
+    PLATFORM_IPC_MODE,
+    PLATFORM_SHM_SIZE,
+    PLATFORM_ULIMITS,
 )
+from tcli.errors import BuildFailed, DockerError
 
 START_DOCKER_HINT = (
     "start the Docker daemon ('sudo systemctl start docker', or 'sudo dockerd &' without "
@@ -44,7 +42,7 @@ START_DOCKER_HINT = (
 )
 BASE_IMAGE_HINT = (
     "build the local stand-in without any registry with 'make base-image' "
-    "(scripts/build-base-image.sh) and pass --base-image tc-local/pytorch:2.14.1 "
+    f"(scripts/build-base-image.sh) and pass --base-image {LOCAL_BASE_IMAGE} "
     "(or set TC_BASE_IMAGE); or 'docker login nvcr.io' where the registry is reachable"
 )
 

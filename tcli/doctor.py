@@ -17,12 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
 from tcli.errors import DockerError
 
 #: Free space below which building and running train images becomes a problem.
 MIN_FREE_BYTES = 20 * 1000**3
-DEFAULT_BASE_IMAGE = "nvcr.io/nvidia/pytorch:25.01-py3"
-LOCAL_BASE_IMAGE = "tc-local/pytorch:2.14.1"
 
 
 @dataclass

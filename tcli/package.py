@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -26,26 +25,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcli import checks
+from tcli.contract import (
+    DATA_FILE_SUFFIXES,
+    DEFAULT_MAX_FILE_SIZE,
+    DEV_ONLY_DIRS,
+    DEV_ONLY_FILES,
+    MODEL_FILE_SUFFIXES,
+    PUBLISH_DIR,
+    RUNTIME_FILES,
+    ZIP_NAME,
+)
 from tcli.errors import InputError
-from tcli.project import DEV_ONLY_DIRS, DEV_ONLY_FILES, RUNTIME_FILES, Project, TemplateRef
+from tcli.parsers import dockerfile as dockerfile_parser
+from tcli.parsers import envfile
+from tcli.project import Project, TemplateRef
+from tcli.units import megabytes
 
-ZIP_NAME = "train-container-publish.zip"
-TOP = "train-container-publish"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 9
 #: Never packaged, whatever their folder: bytecode and editor/OS droppings.
 JUNK_SUFFIXES = (".pyc", ".pyo")
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db"})
-#: Model weights and data: refused (the platform fetches data from MinIO, models are outputs).
-MODEL_SUFFIXES = frozenset(
-    {".pt", ".pth", ".torchscript", ".onnx", ".plan", ".graphdef", ".ckpt", ".safetensors",
-     ".h5", ".hdf5", ".pb", ".tflite", ".pkl", ".joblib", ".npy", ".npz"}
-)
-DATA_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".zip", ".tar", ".gz",
-     ".tgz", ".7z", ".rar", ".parquet"}
-)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,6 @@ class Plan:
     template: TemplateRef
     entries: list[Entry] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
-    excluded: list[Path] = field(default_factory=list)
 
     @property
     def files(self) -> list[Entry]:
@@ -90,21 +89,6 @@ class Packaged:
     sha256: str
     size: int
     file_count: int
-
-
-def parse_size(text: str) -> int:
-    """``10MB`` -> 10_000_000; units B, kB/KB, MB, GB (powers of 1000), KiB, MiB, GiB."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKMG]i?B|B)?\s*", text)
-    if not match:
-        raise InputError(f"--max-file-size {text!r} is not a size",
-                         "use e.g. 10MB, 500kB, 2MiB or a number of bytes")
-    number, unit = float(match.group(1)), (match.group(2) or "B")
-    factor = {"B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9,
-              "KiB": 2**10, "kiB": 2**10, "MiB": 2**20, "GiB": 2**30}.get(unit)
-    if factor is None:
-        raise InputError(f"--max-file-size {text!r}: unknown unit {unit!r}",
-                         "use B, kB, MB, GB, KiB, MiB or GiB")
-    return int(number * factor)
 
 
 def _mode(name: str) -> int:
@@ -128,11 +112,11 @@ def _check_file(path: Path, root: Path, max_file_size: int) -> Refusal | None:
                            f"symlink points outside the project ({target})",
                            "copy the file into the project instead of linking to it")
     suffix = path.suffix.lower()
-    if suffix in MODEL_SUFFIXES:
+    if suffix in MODEL_FILE_SUFFIXES:
         return Refusal("package.data-file", path,
                        "model file: models are training outputs, never part of a template",
                        "delete it; train.py writes the model into output-dir at run time")
-    if suffix in DATA_SUFFIXES or path.name == "annotations.xml":
+    if suffix in DATA_FILE_SUFFIXES or path.name == "annotations.xml":
         return Refusal("package.data-file", path,
                        "dataset or archive file: the platform mounts the dataset at run time",
                        "keep data in minio/datasets/ (development only)")
@@ -143,7 +127,7 @@ def _check_file(path: Path, root: Path, max_file_size: int) -> Refusal | None:
                        "fix the file's permissions")
     if size > max_file_size:
         return Refusal("package.oversize", path,
-                       f"{size / 1e6:.1f} MB is over the {max_file_size / 1e6:g} MB limit",
+                       f"{megabytes(size):.1f} MB is over the {megabytes(max_file_size):g} MB limit",
                        "keep large files out of the template, or raise --max-file-size")
     if not os.access(path, os.R_OK):
         return Refusal("file.unreadable", path, "cannot read: Permission denied",
@@ -153,8 +137,8 @@ def _check_file(path: Path, root: Path, max_file_size: int) -> Refusal | None:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None  # reported by tc validate
-        for entry in checks.parse_env(text).entries:
-            kind = checks.secret_kind(entry.key, entry.value)
+        for entry in envfile.parse_env(text).entries:
+            kind = envfile.secret_kind(entry.key, entry.value)
             if kind:
                 return Refusal("env.secret", path,
                                f"{entry.key} (line {entry.line}) looks like {kind}",
@@ -195,11 +179,11 @@ def _walk(base: Path, root: Path) -> tuple[list[Path], list[Path], list[Refusal]
 
 
 def plan(project: Project, ref: TemplateRef, *,
-         max_file_size: int = 10 * 1000 * 1000) -> Plan:
+         max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Plan:
     """Decide the ZIP's members for one template; collect refusals (never raises for them)."""
     root = project.root
     result = Plan(ref)
-    dir_names: set[str] = {f"{TOP}/"}
+    dir_names: set[str] = {f"{PUBLISH_DIR}/"}
     for name, rel in sorted(RUNTIME_FILES.items()):
         src = root / rel
         if not src.is_file() and not src.is_symlink():
@@ -208,8 +192,8 @@ def plan(project: Project, ref: TemplateRef, *,
         if refusal:
             result.refusals.append(refusal)
             continue
-        result.entries.append(Entry(f"{TOP}/{name}", src, _mode(name)))
-    prefix = f"{TOP}/{ref.provider}/{ref.category}/{ref.architecture}"
+        result.entries.append(Entry(f"{PUBLISH_DIR}/{name}", src, _mode(name)))
+    prefix = f"{PUBLISH_DIR}/{ref.provider}/{ref.category}/{ref.architecture}"
     parts = prefix.split("/")
     for i in range(2, len(parts) + 1):
         dir_names.add("/".join(parts[:i]) + "/")
@@ -220,7 +204,6 @@ def plan(project: Project, ref: TemplateRef, *,
             dir_names.add(f"{prefix}/{d.relative_to(ref.path).as_posix()}/")
         for f in files:
             if f.name in DEV_ONLY_FILES or _is_junk(f.name):
-                result.excluded.append(f)
                 continue
             refusal = _check_file(f, root, max_file_size)
             if refusal:
@@ -276,17 +259,6 @@ def write_zip(entries: list[Entry], out: Path) -> Packaged:
                     sum(1 for e in entries if e.source is not None))
 
 
-def package(project: Project, ref: TemplateRef, out: Path, *,
-            max_file_size: int = 10 * 1000 * 1000) -> tuple[Packaged, Plan]:
-    """Plan and write the ZIP of ``ref``; refusals must be handled by the caller first."""
-    the_plan = plan(project, ref, max_file_size=max_file_size)
-    if the_plan.refusals:
-        raise RuntimeError("package() called with refusals; check plan() first")
-    result = write_zip(the_plan.entries, out)
-    result.template = ref.key
-    return result, the_plan
-
-
 def output_path(project: Project, ref: TemplateRef, out: Path | None, all_templates: bool) -> Path:
     """Where the ZIP of ``ref`` goes (docs/package.md)."""
     if all_templates:
@@ -312,10 +284,10 @@ class VerifyResult:
 def copy_problems(build_dir: Path) -> tuple[int, list[tuple[int, str]]]:
     """Check every COPY/ADD source of ``build_dir/Dockerfile`` exists in ``build_dir``."""
     dockerfile = build_dir / "Dockerfile"
-    instructions = checks.parse_dockerfile(dockerfile.read_text(encoding="utf-8"))
+    instructions = dockerfile_parser.parse_dockerfile(dockerfile.read_text(encoding="utf-8"))
     problems: list[tuple[int, str]] = []
     count = 0
-    for spec in checks.copy_specs(instructions):
+    for spec in dockerfile_parser.copy_specs(instructions):
         if spec.from_stage is not None:
             continue
         for src in spec.sources:
@@ -345,10 +317,10 @@ def assemble_from_zip(extracted: Path, ref: TemplateRef, source: Project, dest: 
     ``export/`` (development stand-ins of what the platform brings).
     """
     from tcli import buildctx
-    from tcli.validate import form_defaults
+    from tcli.schema import form_defaults
 
     pseudo = dest.parent / (dest.name + "-project")
-    top = extracted / TOP
+    top = extracted / PUBLISH_DIR
     for name, rel in RUNTIME_FILES.items():
         target = pseudo / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -379,7 +351,7 @@ def assemble_from_zip(extracted: Path, ref: TemplateRef, source: Project, dest: 
 
 
 def verify(zip_path: Path, source: Project, *,
-           max_file_size: int = 10 * 1000 * 1000) -> tuple[Any, VerifyResult | None]:
+           max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> tuple[Any, VerifyResult | None]:
     """Reopen ``zip_path`` as the platform would: safe names, validation, build directory.
 
     Returns the validation report of the ZIP (with ``verify.copy-missing`` findings added)
@@ -397,7 +369,7 @@ def verify(zip_path: Path, source: Project, *,
         build = Path(tmp) / "build"
         assemble_from_zip(extracted, ref, source, build)
         count, problems = copy_problems(build)
-        dockerfile = f"{TOP}/{ref.key}/docker/Dockerfile"
+        dockerfile = f"{PUBLISH_DIR}/{ref.key}/docker/Dockerfile"
         for line, message in problems:
             report.findings.append(Finding(
                 "error", "verify.copy-missing", dockerfile, message,

@@ -19,34 +19,33 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from tcli import checks
+from tcli.contract import (
+    CONFIG_FILES,
+    DEFAULT_MAX_FILE_SIZE,
+    DEV_ONLY_DIRS,
+    DEV_ONLY_FILES,
+    FORBIDDEN_COPY,
+    MODEL_EXTENSIONS,
+    PUBLISH_DIR,
+    RUNTIME_FILES,
+    SPLIT_KEYS,
+)
 from tcli.errors import InputError
+from tcli.parsers import args as args_parser
+from tcli.parsers import dockerfile, envfile, requirements
 from tcli.paths import validation_dir
-from tcli.project import DEV_ONLY_DIRS, DEV_ONLY_FILES, RUNTIME_FILES, Project, TemplateRef
+from tcli.project import Project, TemplateRef
+from tcli.schema import form_defaults, pointer, validator_class
+from tcli.units import human_bytes
 
 Severity = Literal["error", "warning"]
 
 #: Version of the ``--json`` output format (see docs/validate.md).
 JSON_FORMAT_VERSION = 1
-#: The ZIP's one top folder (platform contract §1).
-PUBLISH_DIR = "train-container-publish"
-#: Default per-file size limit of a package (bytes).
-DEFAULT_MAX_FILE_SIZE = 10 * 1000 * 1000
-#: Model formats the backend accepts (contract §4).
-MODEL_EXTENSIONS = (".pt", ".pth", ".torchscript", ".onnx", ".plan", ".graphdef")
-#: Keys config_to_args never passes to train.py (reserved for setup.py).
-SPLIT_KEYS = ("train-split", "test-split")
-#: Files of config/ that tc knows.
-CONFIG_FILES = frozenset(
-    {"config.jsonschema", "custom.json", "presets.json", "train_config.json", "score_line.txt"}
-)
-#: Dockerfile COPY sources that must never reach an image (first path segment).
-FORBIDDEN_COPY = ("minio", "train", "datasets")
 _MISSING = object()
 
 
@@ -103,9 +102,6 @@ class Report:
     def failed(self, strict: bool = False) -> bool:
         return bool(self.errors) or (strict and bool(self.warnings))
 
-    def codes(self) -> list[str]:
-        return [f.code for f in self.findings]
-
 
 def to_json(reports: list[Report], strict: bool = False) -> dict[str, Any]:
     """The documented ``tc validate --json`` object (docs/validate.md)."""
@@ -122,12 +118,6 @@ def to_json(reports: list[Report], strict: bool = False) -> dict[str, Any]:
         ],
         "findings": [f.to_dict() for f in findings],
     }
-
-
-def pointer(path: Iterable[Any]) -> str:
-    """RFC 6901 JSON pointer of a jsonschema error path."""
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
-    return "/" + "/".join(parts) if parts else ""
 
 
 # --------------------------------------------------------------------------- trees
@@ -411,10 +401,7 @@ class Checker:
 
     # ---- schemas
     def _validator(self, schema: Any) -> Any:
-        import jsonschema
-
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-        return cls
+        return validator_class(schema)
 
     def _meta_check(self, path: Path) -> Any:
         """Check a ``*.jsonschema`` against its meta-schema; return it or _MISSING."""
@@ -602,7 +589,7 @@ class Checker:
         if text is None:
             return
         try:
-            options = checks.parse_args_py(text, str(args_path))
+            options = args_parser.parse_args_py(text, str(args_path))
         except SyntaxError:
             return  # reported as python.syntax
         if not options:
@@ -610,7 +597,7 @@ class Checker:
                      "no parser.add_argument('--...') calls found: cannot check the options "
                      "train.py accepts", "declare one long option per config key in args.py")
             return
-        by_name: dict[str, checks.ArgOption] = {}
+        by_name: dict[str, args_parser.ArgOption] = {}
         for opt in options:
             for name in opt.long_names:
                 by_name.setdefault(name, opt)
@@ -748,7 +735,7 @@ class Checker:
         text = self.text(path)
         if text is None:
             return
-        env = checks.parse_env(text)
+        env = envfile.parse_env(text)
         for line in env.bad_lines:
             self.add("error", "env.syntax", path, "not a KEY=value line",
                      "write KEY=value (comments start with #)", line=line)
@@ -759,7 +746,7 @@ class Checker:
                          "switch datasets, and a value here would win over docker run -e",
                          "delete the line; tc dev-run sets DATASET_ID for you", line=entry.line)
                 continue
-            kind = checks.secret_kind(entry.key, entry.value)
+            kind = envfile.secret_kind(entry.key, entry.value)
             if kind:
                 self.add("error", "env.secret", path,
                          f"{entry.key} looks like {kind}: .env is uploaded with the template",
@@ -771,18 +758,18 @@ class Checker:
         text = self.text(path)
         if text is None:
             return
-        instructions = checks.parse_dockerfile(text)
-        entry = checks.entrypoint(instructions)
+        instructions = dockerfile.parse_dockerfile(text)
+        entry = dockerfile.entrypoint(instructions)
         if entry is None:
             self.add("error", "dockerfile.entrypoint", path,
                      "no ENTRYPOINT: the container would not run docker-entrypoint.sh",
                      'add ENTRYPOINT ["/docker-entrypoint.sh"]')
         elif not any(PurePosixPath(w).name == "docker-entrypoint.sh"
-                     for w in checks.entrypoint_words(entry)):
+                     for w in dockerfile.entrypoint_words(entry)):
             self.add("error", "dockerfile.entrypoint", path,
                      "ENTRYPOINT does not run docker-entrypoint.sh (mount, setup.py, train.py)",
                      'use ENTRYPOINT ["/docker-entrypoint.sh"]', line=entry.line)
-        for spec in checks.copy_specs(instructions):
+        for spec in dockerfile.copy_specs(instructions):
             if spec.from_stage is not None:
                 continue
             for src in spec.sources:
@@ -800,7 +787,7 @@ class Checker:
         text = self.text(path)
         if text is None:
             return
-        for line, req in checks.unpinned_requirements(text):
+        for line, req in requirements.unpinned_requirements(text):
             self.add("warning", "requirements.unpinned", path,
                      f"{req!r} is not pinned: a rebuild may install another version",
                      "pin it with ==, e.g. name==1.2.3", line=line)
@@ -814,17 +801,6 @@ class Checker:
             if refusal.code == "env.secret":
                 continue  # reported by _check_env, with its line
             self.add("error", refusal.code, refusal.path, refusal.message, refusal.fix)
-
-
-# --------------------------------------------------------------------------- schema helpers
-
-
-def form_defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    """The instance the platform's form starts with: each property's ``default``."""
-    props = schema.get("properties", {})
-    if not isinstance(props, dict):
-        return {}
-    return {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
 
 
 # --------------------------------------------------------------------------- ZIP safety
@@ -882,7 +858,8 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                 continue
             if not info.is_dir() and info.file_size > max_file_size:
                 add("package.oversize", name,
-                    f"{_size(info.file_size)} is over the {_size(max_file_size)} limit",
+                    f"{human_bytes(info.file_size, 'MB')} is over the "
+                    f"{human_bytes(max_file_size, 'MB')} limit",
                     "keep large files (weights, data) out of the template")
                 continue
             if name.split("/", 1)[0] != PUBLISH_DIR:
@@ -909,14 +886,6 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
             if mode:
                 os.chmod(target, mode | 0o600)
     return findings, zip_tree(dest)
-
-
-def _size(n: int) -> str:
-    if n >= 1000 * 1000:
-        return f"{n / 1e6:.1f} MB"
-    if n >= 1000:
-        return f"{n / 1e3:.1f} kB"
-    return f"{n} B"
 
 
 # --------------------------------------------------------------------------- entry points
@@ -964,8 +933,3 @@ def validate_zip(zip_path: Path | str, *, log: Path | None = None,
         findings = member_findings + checker.run()
     findings.sort(key=Finding.sort_key)
     return Report("zip", zip_path.resolve(), [r.key for r in tree.templates], findings)
-
-
-def iter_findings(reports: list[Report]) -> Iterator[Finding]:
-    for report in reports:
-        yield from report.findings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tcli import console
+from tcli.errors import ChecksFailed
 
 EPILOG = "Exit code 1 when a check fails (warnings do not fail). Details: docs/doctor.md"
 
@@ -44,4 +45,4 @@ def command(
         warns = sum(1 for c in report.checks if c.status == "warn")
         con.print(f"{summary} ({warns} warnings)", markup=False)
     if not report.ok:
-        raise typer.Exit(1)
+        raise ChecksFailed("some checks failed")

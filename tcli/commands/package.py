@@ -49,10 +49,11 @@ def command(
     from tcli import validate
     from tcli.commands.validate import render_reports
     from tcli.project import Project
+    from tcli.units import parse_size
 
     if template and all_templates:
         raise InputError("--template and --all exclude each other", "pass one of them")
-    limit = core.parse_size(max_file_size)
+    limit = parse_size(max_file_size)
     project = Project.load(path)
     refs = project.templates() if all_templates else [project.select(template)]
     if not refs:

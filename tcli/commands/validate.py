@@ -77,7 +77,7 @@ def command(
     Example: tc validate my-container --strict
     """
     from tcli import validate
-    from tcli.package import parse_size
+    from tcli.units import parse_size
 
     limit = parse_size(max_file_size)
     reports = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tcli import package
+from tcli import package, units
 from tcli.errors import InputError
 from tcli.project import Project
 from tests.validate_helpers import KEY, fresh, tdir
@@ -164,12 +164,12 @@ def test_output_path_rules(proj: Path, tmp_path: Path) -> None:
     ("1.5GB", 1_500_000_000),
 ])
 def test_parse_size(text: str, value: int) -> None:
-    assert package.parse_size(text) == value
+    assert units.parse_size(text) == value
 
 
 def test_parse_size_rejects_garbage() -> None:
     with pytest.raises(InputError):
-        package.parse_size("ten megabytes")
+        units.parse_size("ten megabytes")
 
 
 def test_verify_passes_on_a_fresh_zip(proj: Path, tmp_path: Path) -> None:
