@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import typer
 
-from tcli import __version__, console
+from tcli import __version__
 from tcli.errors import TcError
+from tcli.ui import console
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
 from tcli.errors import InputError, ValidationFailed
+from tcli.ui import console
 
 EPILOG = (
     "Examples: tc package --verify  |  tc package my-container --template P/C/A -o out.zip  |  "
@@ -47,8 +47,8 @@ def command(
     """
     from tcli import package as core
     from tcli import validate
-    from tcli.commands.validate import render_reports
     from tcli.project import Project
+    from tcli.ui.findings import render_reports
     from tcli.units import parse_size
 
     if template and all_templates:

@@ -182,9 +182,9 @@ def test_demo_dataset_and_task(tmp_path: Path) -> None:
 
 def test_options_conflicts() -> None:
     with pytest.raises(InputError, match="--demo and --dataset exclude each other"):
-        devrun._check_options(devrun.DevRunOptions(demo=True, dataset=Path("x")))
+        devrun.check_options(devrun.DevRunOptions(demo=True, dataset=Path("x")))
     with pytest.raises(InputError, match="--no-cache cannot be used with --rerun"):
-        devrun._check_options(devrun.DevRunOptions(rerun=True, no_cache=True))
+        devrun.check_options(devrun.DevRunOptions(rerun=True, no_cache=True))
 
 
 def test_human_bytes() -> None:
