@@ -132,7 +132,7 @@ def cycles(pkg: Path = PKG) -> list[list[str]]:
         stack.append(node)
         for nxt in adj[node]:
             if state.get(nxt) == 1:
-                found.append(stack[stack.index(nxt):] + [nxt])
+                found.append([*stack[stack.index(nxt):], nxt])
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
