@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tcli.contract import RUNTIME_FILES
 from tcli.errors import InputError
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
@@ -106,10 +105,6 @@ class Project:
                 return ref
         names = ", ".join(r.key for r in refs)
         raise InputError(f"--template {key!r} not found; available: {names}")
-
-    def runtime_file(self, name: str) -> Path:
-        """Project path of a flat runtime file (``config.py`` -> ``common/config.py``)."""
-        return self.root / RUNTIME_FILES[name]
 
     @property
     def export_dir(self) -> Path:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from tcli.contract import DEFAULT_MAX_FILE_SIZE_TEXT
 from tcli.errors import InputError, ValidationFailed
 from tcli.ui import console
 
@@ -34,7 +35,8 @@ def command(
         False, "--no-validate", help="Package even when tc validate finds errors (not advised)."
     ),
     max_file_size: str = typer.Option(
-        "10MB", "--max-file-size", help="Refuse files larger than this (e.g. 10MB, 2MiB)."
+        DEFAULT_MAX_FILE_SIZE_TEXT, "--max-file-size",
+        help="Refuse files larger than this (e.g. 10MB, 2MiB)."
     ),
 ) -> None:
     """Package one template as the platform's train-container-publish.zip.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tcli.contract import DEFAULT_MAX_FILE_SIZE_TEXT
 from tcli.errors import ValidationFailed
 
 EPILOG = (
@@ -33,7 +34,8 @@ def command(
         None, "--template", "-t", help="Only this PROVIDER/CATEGORY/ARCHITECTURE (repeatable)."
     ),
     max_file_size: str = typer.Option(
-        "10MB", "--max-file-size", help="Largest file tc package accepts (e.g. 10MB, 2MiB)."
+        DEFAULT_MAX_FILE_SIZE_TEXT, "--max-file-size",
+        help="Largest file tc package accepts (e.g. 10MB, 2MiB)."
     ),
 ) -> None:
     """Check a project (and/or a packaged ZIP) against everything the platform checks.

@@ -24,17 +24,16 @@ def check(ctx: Context, ref: TemplateRef) -> None:
     dock = ref.docker_dir
     for path in sorted(dock.glob("*.py")) if dock.is_dir() else []:
         ctx.python_syntax(path)
-    _check_env(ctx, dock / ".env")
-    _check_dockerfile(ctx, dock / "Dockerfile")
-    _check_requirements(ctx, dock / "requirements.txt")
+    for name, rule in ((".env", _check_env), ("Dockerfile", _check_dockerfile),
+                       ("requirements.txt", _check_requirements)):
+        text = ctx.text(dock / name)
+        if text is not None:
+            rule(ctx, dock / name, text)
     if ctx.tree.kind == "project":
         _check_package_safety(ctx, ref)
 
 
-def _check_env(ctx: Context, path: Path) -> None:
-    text = ctx.text(path)
-    if text is None:
-        return
+def _check_env(ctx: Context, path: Path, text: str) -> None:
     env = envfile.parse_env(text)
     for line in env.bad_lines:
         ctx.add("error", "env.syntax", path, "not a KEY=value line",
@@ -54,10 +53,7 @@ def _check_env(ctx: Context, path: Path) -> None:
                      line=entry.line)
 
 
-def _check_dockerfile(ctx: Context, path: Path) -> None:
-    text = ctx.text(path)
-    if text is None:
-        return
+def _check_dockerfile(ctx: Context, path: Path, text: str) -> None:
     instructions = dockerfile.parse_dockerfile(text)
     entry = dockerfile.entrypoint(instructions)
     if entry is None:
@@ -83,10 +79,7 @@ def _check_dockerfile(ctx: Context, path: Path) -> None:
                          line=spec.line)
 
 
-def _check_requirements(ctx: Context, path: Path) -> None:
-    text = ctx.text(path)
-    if text is None:
-        return
+def _check_requirements(ctx: Context, path: Path, text: str) -> None:
     for line, req in requirements.unpinned_requirements(text):
         ctx.add("warning", "requirements.unpinned", path,
                  f"{req!r} is not pinned: a rebuild may install another version",

@@ -60,27 +60,28 @@ def _walk_spec(ctx: Context, node: dict[str, Any], actual: Path, source: str,
                 _walk_spec(ctx, entry, path, source, severity)
             continue
         ctx.structure_seen.add(path)
-        if entry.get("type") == "directory":
-            if path.is_dir():
-                _walk_spec(ctx, entry, path, source, severity)
-            elif path.exists():
-                ctx.add(severity, "structure.not-a-folder", path,
-                         f"expected a folder, found a file (required by {source})",
-                         "replace it with a folder")
-            else:
-                ctx.add(severity, "structure.missing", path,
-                         f"missing folder (required by {source})",
-                         "restore it ('tc update' restores tc's scaffold files)")
-        elif path.is_file() or path.is_symlink():
+        folder = entry.get("type") == "directory"
+        if folder and path.is_dir():
+            _walk_spec(ctx, entry, path, source, severity)
             continue
-        elif path.exists():
-            ctx.add(severity, "structure.not-a-file", path,
-                     f"expected a file, found a folder (required by {source})",
-                     "replace the folder with the file")
+        if not folder and (path.is_file() or path.is_symlink()):
+            continue
+        kind = "folder" if folder else "file"
+        if path.exists():
+            code, message, fix = _WRONG_KIND[kind]
+            ctx.add(severity, code, path, f"{message} (required by {source})", fix)
         else:
-            ctx.add(severity, "structure.missing", path,
-                     f"missing file (required by {source})",
-                     "restore it ('tc update' restores tc's scaffold files)")
+            ctx.add(severity, "structure.missing", path, f"missing {kind} (required by {source})",
+                    "restore it ('tc update' restores tc's scaffold files)")
+
+
+#: (code, message, fix) when a folder or a file is expected and the other kind is there.
+_WRONG_KIND = {
+    "folder": ("structure.not-a-folder", "expected a folder, found a file",
+               "replace it with a folder"),
+    "file": ("structure.not-a-file", "expected a file, found a folder",
+             "replace the folder with the file"),
+}
 
 
 def _unexpected_in_common(ctx: Context) -> None:
