@@ -2,9 +2,9 @@
 
 Checks: the Docker daemon (reachable, version), the NVIDIA container runtime and GPUs, free
 disk space where Docker keeps its images, the base image, and FUSE (``/dev/fuse`` and s3fs,
-used by the platform's dataset mount). Each check is a :class:`Check` of a :class:`DoctorReport`,
-with a status
-``ok``/``warn``/``fail``, a one-line detail and, unless ok, a fix.
+used by the platform's dataset mount). Each check is a :class:`Check` of a
+:class:`DoctorReport`, with a status ``ok``/``warn``/``fail``, a one-line detail and, unless
+ok, a fix. No drawing here: :mod:`tcli.ui.doctor_view` shows the report.
 """
 
 from __future__ import annotations

@@ -11,14 +11,13 @@ class TcError(Exception):
     """Base of every error tc reports to a user (exit 1)."""
 
     exit_code = 1
+    #: True when the command already showed the problem (then no ``error:`` line is added)
+    reported = False
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
-
-    #: True when the command already showed the problem (then no ``error:`` line is added)
-    reported = False
 
 
 class InputError(TcError):
