@@ -32,33 +32,46 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 say() { printf '\n== %s\n' "$*"; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# --- provision: Docker engine (+ debootstrap) -------------------------------------------------
+# --- provision Docker, install tc, and meanwhile the stand-in's root file system --------------
+# (three independent jobs side by side; a fresh Docker engine holds no image, so the stand-in
+# is needed unless TC_BASE_IMAGE names one or NVIDIA's image / the stand-in is already here)
+flavor=torch; [ "$TEMPLATE" = sklearn ] && flavor=sklearn
+stand_in=tc-local/pytorch:2.14.1; [ "$flavor" = sklearn ] && stand_in=tc-local/python-sklearn:bookworm
+default_base=$(sed -n '/^base_image:/,/^[a-z]/s/^  default: *//p' "$here/scaffolds/copier.yml" | head -1)
+docker_up=0; docker info >/dev/null 2>&1 && docker_up=1
+need_base=0
+if [ -z "${TC_BASE_IMAGE:-}" ]; then
+  if [ "$docker_up" = 0 ] || { ! have_image "$default_base" && ! have_image "$stand_in"; }; then need_base=1; fi
+fi
+SUDO=(); [ "$(id -u)" = 0 ] || SUDO=(sudo -n)
 t=$(now)
-if ! docker info >/dev/null 2>&1 || ! command -v debootstrap >/dev/null; then
-  say "provision: Docker engine and debootstrap (scripts/provision-docker.sh)"
-  bash "$here/scripts/provision-docker.sh" || {
+rootfs_pid=
+if [ "$need_base" = 1 ] && [ ! -s "$rootfs" ] && { [ "$docker_up" = 0 ] || ! have_image tc-local/debian-python:bookworm; }; then
+  if ! command -v debootstrap >/dev/null; then
+    say "provision: debootstrap (for the stand-in's root file system)"
+    "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends debootstrap >/dev/null
+  fi
+  say "base image: $default_base is not here; making the stand-in's Debian root file system meanwhile"
+  mkdir -p "$(dirname "$rootfs")"
+  bash "$here/scripts/build-rootfs.sh" "$rootfs" 2>"$(dirname "$rootfs")/rootfs.log" &
+  rootfs_pid=$!
+fi
+provision_pid=
+if [ "$docker_up" = 0 ] || ! command -v debootstrap >/dev/null; then
+  say "provision: Docker engine (scripts/provision-docker.sh), alongside the install"
+  bash "$here/scripts/provision-docker.sh" &
+  provision_pid=$!
+fi
+say "install: tc into .venv ($MAKE install-core)"
+"$MAKE" -s -C "$here" install-core
+t_install=$(secs "$t" "$(now)")
+if [ -n "$provision_pid" ]; then
+  wait "$provision_pid" || {
     echo "demo: no Docker engine; install docker.io and start dockerd, then run make demo again" >&2
     exit 3; }
 fi
 t_provision=$(secs "$t" "$(now)")
-
-# --- install tc, and meanwhile the stand-in's root file system --------------------------------
-flavor=torch; [ "$TEMPLATE" = sklearn ] && flavor=sklearn
-stand_in=tc-local/pytorch:2.14.1; [ "$flavor" = sklearn ] && stand_in=tc-local/python-sklearn:bookworm
-default_base=$(sed -n '/^base_image:/,/^[a-z]/s/^  default: *//p' "$here/scaffolds/copier.yml" | head -1)
-need_base=0
-if [ -z "${TC_BASE_IMAGE:-}" ] && ! have_image "$default_base" && ! have_image "$stand_in"; then need_base=1; fi
-rootfs_pid=
-if [ "$need_base" = 1 ] && ! have_image tc-local/debian-python:bookworm && [ ! -s "$rootfs" ]; then
-  say "base image: $default_base is not here; making the stand-in's Debian root file system meanwhile"
-  mkdir -p "$(dirname "$rootfs")"
-  bash "$here/scripts/build-rootfs.sh" "$rootfs" 2>"$tc_home/base-images/rootfs.log" &
-  rootfs_pid=$!
-fi
-t=$(now)
-say "install: tc into .venv ($MAKE install-core)"
-"$MAKE" -s -C "$here" install-core
-t_install=$(secs "$t" "$(now)")
 
 t=$(now)
 if [ -n "$rootfs_pid" ]; then
@@ -91,7 +104,7 @@ print(f"demo: {s['template']} {s['status']}")
 print(f"  score  {s['score_name']} {s['score']}")
 print(f"  model  {s['model_file'] or s['model_filepath']} ({size} bytes)")
 print(f"  base   {s.get('base_image')}")
-print(f"  time   provision {provision} s, install {install} s (root file system alongside), "
+print(f"  time   provision + install {provision} s (install {install} s; root file system alongside), "
       f"base image {base} s, build {d.get('build')} s, setup {d.get('setup')} s, train {d.get('train')} s")
 print(f"  total  {total} s")
 EOF

@@ -233,6 +233,7 @@ def ensure_debian_image(
                 "'bash scripts/provision-docker.sh' installs it",
             )
     if engine.image_exists(client, DEBIAN_IMAGE):
+        tarball.unlink(missing_ok=True)
         return
     if on_status:
         on_status(f"docker import -> {DEBIAN_IMAGE}")
