@@ -1,0 +1,142 @@
+"""File-system helpers: paths that must stay inside SRC, listing without following links,
+hard-link-else-copy, flat collision-free names."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from tcli.errors import InputError
+
+from . import IMAGE_EXTS
+
+
+def resolve_inside(root: Path, rel: str, where: str) -> Path:
+    """``root / rel`` resolved; InputError when it escapes ``root`` or loops.
+
+    ``where`` names the file and field the path came from (used in the message).
+    """
+    norm = rel.replace("\\", "/")
+    if not norm or "\x00" in norm:
+        raise InputError(f"{where}: empty or invalid path {rel!r}")
+    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+        raise InputError(f"{where}: absolute path {rel!r}; paths must be relative to {root}")
+    cand = root / norm
+    real = resolve_strict(cand, where, missing_ok=True)
+    if not _is_within(real, root):
+        raise InputError(f"{where}: path {rel!r} escapes the source folder {root}",
+                         hint="keep images inside SRC (no '..', no links pointing outside)")
+    return real
+
+
+def resolve_strict(path: Path, where: str, missing_ok: bool = False) -> Path:
+    """``path.resolve()`` that turns a symlink loop into an InputError."""
+    try:
+        return path.resolve(strict=not missing_ok)
+    except RuntimeError:  # Python < 3.13 raises RuntimeError on loops
+        raise InputError(f"{where}: {path} is a symbolic link loop") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{where}: {path} is a symbolic link loop") from None
+        if exc.errno == errno.ENOENT and missing_ok:
+            return path
+        raise InputError(f"{where}: {path}: {exc.strerror}") from None
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def walk_files(root: Path, skip: Path | None = None) -> Iterator[tuple[str, Path]]:
+    """(relative posix path, absolute path) of every regular, non-hidden file under ``root``,
+    sorted, without following directory links. File links are checked: one that loops or
+    points outside ``root`` raises InputError."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        d = Path(dirpath)
+        dirnames[:] = sorted(n for n in dirnames
+                             if not n.startswith(".") and (skip is None or d / n != skip))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            p = d / name
+            rel = p.relative_to(root).as_posix()
+            if p.is_symlink():
+                real = resolve_strict(p, rel)
+                if not _is_within(real, root):
+                    raise InputError(f"{rel}: symbolic link points outside the source folder "
+                                     f"({real})")
+                if not real.is_file():
+                    continue
+            yield rel, p
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTS
+
+
+class Namer:
+    """Flat, collision-free, deterministic file names.
+
+    The first file with a base name keeps it; a later one with the same base name gets its
+    folders joined in (``train/img1.jpg`` -> ``train__img1.jpg``), then ``_2``, ``_3``...
+    Names never start with ``.`` and never equal ``annotations`` (the platform's folder).
+    Records are named in the reader's order, which is sorted/source order: the same input
+    always gives the same names.
+    """
+
+    def __init__(self) -> None:
+        self.used: set[str] = {"annotations"}
+        self.renamed = 0
+
+    def name(self, rel: str) -> str:
+        parts = [p for p in rel.replace("\\", "/").split("/") if p]
+        base = _clean(parts[-1])
+        if base not in self.used:
+            self.used.add(base)
+            return base
+        self.renamed += 1
+        cand = _clean("__".join(parts))
+        stem, ext = os.path.splitext(cand)
+        k = 1
+        while cand in self.used:
+            k += 1
+            cand = f"{stem}_{k}{ext}"
+        self.used.add(cand)
+        return cand
+
+
+def _clean(name: str) -> str:
+    name = name.replace("\x00", "_")
+    if name.startswith("."):
+        name = "_" + name[1:]
+    return name or "_"
+
+
+class Linker:
+    """Hard-link when on the same file system, else copy (decided once, on the first file)."""
+
+    def __init__(self) -> None:
+        self.linked = 0
+        self.copied = 0
+        self._can_link = True
+
+    def place(self, src: Path, dst: Path) -> None:
+        if self._can_link:
+            try:
+                os.link(src, dst, follow_symlinks=True)
+                self.linked += 1
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP,
+                                     errno.EACCES):
+                    raise
+                self._can_link = False
+        shutil.copyfile(src, dst)
+        self.copied += 1
