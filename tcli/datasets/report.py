@@ -57,7 +57,7 @@ def _classes(ins: Inspection, out: Path, plt: Any) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("count")
     ax.set_title(f"Labels: annotations and images per label ({ins.images} images)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     p = out / "classes.png"
     fig.savefig(p)
@@ -86,6 +86,12 @@ def _boxes(ins: Inspection, out: Path, plt: Any) -> Path:
             a1.scatter(w[ok], h[ok], s=12, alpha=0.7, color="#3d3df5")
             a1.set_xscale("log")
             a1.set_yscale("log")
+        from matplotlib.ticker import ScalarFormatter
+
+        for axis in (a1.xaxis, a1.yaxis):
+            axis.set_major_formatter(ScalarFormatter())
+            axis.set_minor_formatter(ScalarFormatter())
+        a1.tick_params(which="minor", labelsize=7)
         a1.set_xlabel("box width (px)")
         a1.set_ylabel("box height (px)")
         a1.set_title(f"Box sizes ({int(w.size)} boxes, {int((~ok).sum())} degenerate)")
@@ -109,10 +115,16 @@ def _sheet(ins: Inspection, out: Path) -> Path:
     recs = ins.samples
     cols = 6
     rows = max(1, (len(recs) + cols - 1) // cols)
-    sheet = Image.new("RGB", (cols * CELL, rows * (CELL + 18)), (245, 245, 245))
+    top = 22
+    sheet = Image.new("RGB", (cols * CELL, top + rows * (CELL + 18)), (245, 245, 245))
     draw_s = ImageDraw.Draw(sheet)
+    lx = 4
+    for i, name in enumerate(ins.labels_list[:20]):  # colour legend
+        draw_s.rectangle([lx, 5, lx + 12, 17], fill=_rgb(_color(i)))
+        draw_s.text((lx + 16, 5), name[:20], fill=(20, 20, 20))
+        lx += 30 + 7 * len(name[:20])
     for k, rec in enumerate(recs):
-        cx, cy = (k % cols) * CELL, (k // cols) * (CELL + 18)
+        cx, cy = (k % cols) * CELL, top + (k // cols) * (CELL + 18)
         try:
             with Image.open(rec.path) as im:
                 img = im.convert("RGB")
