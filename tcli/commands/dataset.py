@@ -40,6 +40,8 @@ def import_command(
                                "(set aside; deleted only if a tc import wrote all of it)."),
     classes: str | None = typer.Option(None, "--classes", help="YOLO class names: a,b,c or "
                                        "a file with one name a line."),
+    decode: bool = typer.Option(False, "--decode", help="Decode every image first (refuse "
+                                "corrupt ones)."),
 ) -> None:
     """Import SRC into DEST/datasets/<N>/ (CVAT for images 1.1, the platform's layout).
 
@@ -47,7 +49,7 @@ def import_command(
     """
     from tcli.datasets.importer import import_dataset
 
-    res = import_dataset(src, dest, fmt, dataset_id, force, classes)
+    res = import_dataset(src, dest, fmt, dataset_id, force, classes, decode=decode)
     if res.detected:
         console.info(f"format: {res.format} (detected: {res.detected})")
     else:

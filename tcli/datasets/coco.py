@@ -276,7 +276,7 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
         fname = str(im["file_name"])
         where = f"{path}: images[{i}].file_name"
         rel_to_root = os.path.relpath(base / fname.replace("\\", "/"), root)
-        p = resolve_inside(root, rel_to_root.replace(os.sep, "/"), where)
+        p = resolve_inside(root, rel_to_root.replace(os.sep, "/"), where, repr(fname))
         if not p.is_file():
             losses.add("annotated images without a file (left out)", fname)
             continue

@@ -14,10 +14,11 @@ from tcli.errors import InputError
 from . import IMAGE_EXTS
 
 
-def resolve_inside(root: Path, rel: str, where: str) -> Path:
+def resolve_inside(root: Path, rel: str, where: str, shown: str | None = None) -> Path:
     """``root / rel`` resolved; InputError when it escapes ``root`` or loops.
 
-    ``where`` names the file and field the path came from (used in the message).
+    ``where`` names the file and field the path came from, ``shown`` the path as written
+    there (both used in the message).
     """
     norm = rel.replace("\\", "/")
     if not norm or "\x00" in norm:
@@ -27,7 +28,7 @@ def resolve_inside(root: Path, rel: str, where: str) -> Path:
     cand = root / norm
     real = resolve_strict(cand, where, missing_ok=True)
     if not _is_within(real, root):
-        raise InputError(f"{where}: path {rel!r} escapes the source folder {root}",
+        raise InputError(f"{where}: path {shown if shown else repr(rel)} escapes the source folder {root}",
                          hint="keep images inside SRC (no '..', no links pointing outside)")
     return real
 

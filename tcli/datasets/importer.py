@@ -110,8 +110,13 @@ def next_free_id(dest: Path) -> int:
 
 def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | None = None,
                    force: bool = False, classes: str | None = None,
-                   progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Import ``src`` into ``dest/datasets/<id>/``. Raises InputError for bad input."""
+                   progress: Callable[[int], None] | None = None, decode: bool = False
+                   ) -> ImportResult:
+    """Import ``src`` into ``dest/datasets/<id>/``. Raises InputError for bad input.
+
+    ``decode``: decode every image first; a corrupt one is an InputError, a size that differs
+    from the annotations is corrected to the file's and reported.
+    """
     if not src.exists() and not src.is_symlink():
         raise InputError(f"{src}: SRC does not exist")
     src_r = resolve_strict(src, "SRC")
@@ -136,7 +141,7 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
         _remove_ours(staging)
     staging.mkdir(parents=True)
     try:
-        res = _write(source, staging, progress)
+        res = _write(source, staging, progress, decode)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -160,8 +165,10 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
                         len(unref), unref[:3], kept)
 
 
-def _write(source: Source, out: Path, progress: Callable[[int], None] | None
-           ) -> tuple[int, int, Linker, Namer]:
+def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
+           decode: bool = False) -> tuple[int, int, Linker, Namer]:
+    from .imagesize import decode_check
+
     ann = out / "annotations"
     ann.mkdir()
     writer = CvatWriter(ann / "annotations.xml", task_name=source.root.name or "imported")
@@ -173,6 +180,18 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None
         for rec in source.records():
             if source.format in ("voc", "cvat") and not rec.path.is_file():
                 continue  # counted by the reader as annotated-but-missing
+            if decode:
+                got = decode_check(rec.path)
+                if isinstance(got, str):
+                    raise InputError(f"{rec.path}: corrupt image ({got})",
+                                     hint="re-export or remove the file, then import again")
+                if got != (rec.width, rec.height):
+                    source.losses.add("image sizes that differ from the annotations "
+                                      "(file's size used)", rec.rel)
+                    rec.width, rec.height = got
+                    if rec.raw_xml is not None:
+                        rec.raw_xml.set("width", str(got[0]))
+                        rec.raw_xml.set("height", str(got[1]))
             name = namer.name(rec.rel)
             linker.place(rec.path, out / name)
             writer.image(rec, name, source.labels)
