@@ -21,7 +21,7 @@ from tcli.errors import InputError
 
 from . import rle
 from .cvat_writer import mask_runs
-from .fsutil import resolve_inside
+from .fsutil import InsideResolver
 from .model import Losses, Record, Shape, Source
 
 IMAGE_KEYS = {"id", "file_name", "width", "height"}
@@ -88,7 +88,7 @@ def read_coco(root: Path, files: list[Path], losses: Losses) -> Source:
     labels: list[str] = []
     by_name: dict[str, int] = {}
     src = Source("coco", root, labels, lambda: iter(()), losses)
-    parts: list[tuple[Path, list[dict[str, Any]], dict[int, int], _Anns]] = []
+    parts: list[tuple[Path, list[dict[str, Any]], dict[Any, int], _Anns]] = []
     for path in files:
         images, cats, anns = _load(path)
         if images is None:
@@ -96,7 +96,7 @@ def read_coco(root: Path, files: list[Path], losses: Losses) -> Source:
                              hint="a COCO file has 'images', 'annotations' and 'categories'")
         if not isinstance(images, list):
             raise InputError(f"{path}: field 'images' is not a list")
-        cat_index: dict[int, int] = {}
+        cat_index: dict[Any, int] = {}
         file_names: set[str] = set()
         for k, c in enumerate(cats):
             if not isinstance(c, dict) or "id" not in c or not isinstance(c.get("name"), str):
@@ -111,7 +111,7 @@ def read_coco(root: Path, files: list[Path], losses: Losses) -> Source:
             if name not in by_name:
                 by_name[name] = len(labels)
                 labels.append(name)
-            cat_index[int(c["id"])] = by_name[name]
+            cat_index[c["id"]] = by_name[name]
             for key in c:
                 if key not in CAT_KEYS:
                     losses.add(f"category field {key!r} (not carried)", name)
@@ -154,30 +154,45 @@ class _Anns:
         self.group = 0
 
     def read(self, path: Path, anns: Iterator[dict[str, Any]], img_index: dict[Any, int],
-             cat_index: dict[int, int], src: Source) -> None:
+             cat_index: dict[Any, int], src: Source) -> None:
         losses = src.losses
         img_a, cat_a, box_a, flags_a = self.img, self.cat, self.box, self.flags
         for k, a in enumerate(anns):
             if not isinstance(a, dict):
                 raise InputError(f"{path}: annotations[{k}] is not an object")
             aid = a.get("id", k)
-            ii = img_index.get(a.get("image_id"))
-            if ii is None:
+            ii = img_index.get(a.get("image_id"), -1)
+            if ii < 0:
                 raise InputError(f"{path}: annotations[{k}] (id {aid}): image_id "
                                  f"{a.get('image_id')!r} is not in 'images'")
             try:
-                ci = cat_index[int(a.get("category_id"))]  # type: ignore[arg-type]
-            except (KeyError, TypeError, ValueError):
+                ci = cat_index[a["category_id"]]
+            except (KeyError, TypeError):
                 raise InputError(f"{path}: annotations[{k}] (id {aid}): category_id "
                                  f"{a.get('category_id')!r} is not in 'categories'") from None
-            if len(a) > 7 or any(key not in ANN_KEYS for key in a):
-                for key in a:
-                    if key not in ANN_KEYS:
-                        losses.add(f"annotation field {key!r} (not carried)", f"id {aid}")
+            extra = a.keys() - ANN_KEYS
+            if extra:
+                for key in sorted(extra):
+                    losses.add(f"annotation field {key!r} (not carried)", f"id {aid}")
             n = len(cat_a)
-            occ, z, attrs, rot = _attributes(a.get("attributes"), ci, src)
+            at = a.get("attributes")
+            occ, z, attrs, rot = _attributes(at, ci, src) if at else (False, 0, (), 0.0)
             seg = a.get("segmentation")
             bbox = a.get("bbox")
+            if not seg and not a.get("iscrowd") and type(bbox) is list and len(bbox) == 4:
+                try:  # the common case: a plain box
+                    box_a.extend(map(float, bbox))
+                except (TypeError, ValueError):
+                    raise InputError(f"{path}: annotations[{k}] (id {aid}): bbox {bbox!r} is "
+                                     "not 4 numbers") from None
+                img_a.append(ii)
+                cat_a.append(ci)
+                flags_a.append((z << 1) | occ)
+                if attrs:
+                    self.attrs[n] = attrs
+                if rot:
+                    self.rot[n] = rot
+                continue
             shapes: list[Shape] = []
             if isinstance(seg, list) and seg:
                 parts = [p for p in seg if isinstance(p, list) and len(p) >= 6]
@@ -272,14 +287,17 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
     cat, box, flags, other, attrs, rot = (store.cat, store.box, store.flags, store.other,
                                           store.attrs, store.rot)
     base = _image_base(root, path, images, subset)
+    prefix = os.path.relpath(base, root).replace(os.sep, "/")
+    prefix = "" if prefix == "." else prefix + "/"
+    resolver = InsideResolver(root)
+    root_s = str(root) + os.sep
     for i, im in enumerate(images):
         fname = str(im["file_name"])
-        where = f"{path}: images[{i}].file_name"
-        rel_to_root = os.path.relpath(base / fname.replace("\\", "/"), root)
-        p = resolve_inside(root, rel_to_root.replace(os.sep, "/"), where, repr(fname))
-        if not p.is_file():
+        p = resolver.file(prefix + fname, f"{path}: images[{i}].file_name", repr(fname))
+        if p is None:
             losses.add("annotated images without a file (left out)", fname)
             continue
+        rel = p[len(root_s):] if p.startswith(root_s) else os.path.basename(p)
         shapes: list[Shape] = []
         for j in order_l[starts[i]:starts[i + 1]]:
             o = other.get(j)
@@ -289,7 +307,8 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
             x, y, w, h = box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3]
             f = flags[j]
             shapes.append(Shape("box", cat[j], (x, y, x + w, y + h), bool(f & 1), f >> 1,
-                                attrs.get(j, ()), 0, rot.get(j, 0.0)))
+                                attrs.get(j, ()) if attrs else (), 0,
+                                rot.get(j, 0.0) if rot else 0.0))
         try:
             w, h = int(im.get("width") or 0), int(im.get("height") or 0)
         except (TypeError, ValueError):
@@ -297,8 +316,8 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
         if w <= 0 or h <= 0:
             from .imagesize import size_of
 
-            w, h = size_of(p, where)
-        yield Record(p, p.relative_to(root).as_posix(), w, h, shapes, subset)
+            w, h = size_of(Path(p), f"{path}: images[{i}]")
+        yield Record(p, rel.replace(os.sep, "/"), w, h, shapes, subset)
 
 
 def _image_base(root: Path, path: Path, images: list[dict[str, Any]], subset: str | None

@@ -75,7 +75,7 @@ def read_cvat(root: Path, losses: Losses, xml: Path | None = None, flat: bool = 
         from lxml import etree
 
         index: dict[str, int] = {}
-        seen: set[Path] = set()
+        seen: set[str] = set()
         ctx = etree.iterparse(str(xml), events=("end",), tag=("image", "meta", "track"),
                               resolve_entities=False, no_network=True, load_dtd=False,
                               remove_comments=True)
@@ -101,16 +101,15 @@ def read_cvat(root: Path, losses: Losses, xml: Path | None = None, flat: bool = 
                                      "the task as 'CVAT for images 1.1'")
                 else:
                     rec = _record(root, xml, el, by_base, index, labels, src, flat)
-                    if rec is not None:
-                        seen.add(rec.path)
-                        yield rec
+                    if not rec.missing:
+                        seen.add(rec.rel)
+                    yield rec
                 el.clear(keep_tail=False)
                 while el.getprevious() is not None:
                     del parent[0]
         except etree.XMLSyntaxError as exc:
             raise InputError(f"{xml}: malformed XML ({exc})") from None
-        src.unreferenced = [r for r in all_rel
-                            if (root / r).resolve() not in seen and (root / r) not in seen]
+        src.unreferenced = [r for r in all_rel if r not in seen]
 
     src.records = records
     return src
@@ -129,7 +128,7 @@ def _f(el: Any, k: str, where: str) -> float:
 
 def _record(root: Path, xml: Path, el: Any, by_base: dict[str, list[Path]],
             index: dict[str, int], labels: list[str], src: Source, flat: bool
-            ) -> Record | None:
+            ) -> Record:
     name = el.get("name") or ""
     where = f"{xml}: <image id={el.get('id')!r} name={name!r}>"
     norm = name.replace("\\", "/")
@@ -157,6 +156,20 @@ def _record(root: Path, xml: Path, el: Any, by_base: dict[str, list[Path]],
         kind = ch.tag
         if kind not in SHAPES:
             continue
+        get = ch.get
+        if kind == "box" and not len(ch):
+            li_fast = index.get(get("label") or "", -1)
+            if li_fast >= 0:
+                try:
+                    data4: tuple[float, ...] = (
+                        float(get("xtl")), float(get("ytl")),
+                        float(get("xbr")), float(get("ybr")))
+                except (TypeError, ValueError):
+                    data4 = tuple(_f(ch, k, where) for k in ("xtl", "ytl", "xbr", "ybr"))
+                z_s = get("z_order")
+                shapes.append(Shape("box", li_fast, data4, get("occluded") == "1",
+                                    int(z_s) if z_s and z_s != "0" else 0))
+                continue
         lab_name = ch.get("label")
         if lab_name is None:
             raise InputError(f"{where}: <{kind}> without a label")
@@ -170,7 +183,8 @@ def _record(root: Path, xml: Path, el: Any, by_base: dict[str, list[Path]],
             z = int(ch.get("z_order") or 0)
         except ValueError:
             z = 0
-        attrs = tuple((a.get("name") or "", a.text or "") for a in ch.iterfind("attribute"))
+        attrs = tuple((a.get("name") or "", a.text or "") for a in ch.iterfind("attribute")
+                      ) if len(ch) else ()
         if kind == "box":
             data: Any = tuple(_f(ch, k, where) for k in ("xtl", "ytl", "xbr", "ybr"))
         elif kind in ("polygon", "polyline", "points"):
@@ -191,6 +205,8 @@ def _record(root: Path, xml: Path, el: Any, by_base: dict[str, list[Path]],
         shapes.append(Shape(kind, li, data, occ, z, attrs))
     if path is None:
         src.losses.add("annotated images without a file (left out)", name)
-        return Record(root / base, base, w, h, shapes, el.get("subset"), None)
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else base
+        return Record(root / base, base, w, h, shapes, el.get("subset"), None, missing=True)
+    rel = base
+    if not flat and path.is_relative_to(root):
+        rel = path.relative_to(root).as_posix()
     return Record(path, rel, w, h, shapes, el.get("subset"), el)

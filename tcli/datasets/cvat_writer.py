@@ -7,6 +7,7 @@ run lengths over the mask's box (``left top width height``), row by row, startin
 of 0s, written as ``"n1, n2, ..."``.
 """
 
+# ruff: noqa: UP031  (printf-style formatting is the fast path for a million boxes)
 from __future__ import annotations
 
 import os
@@ -40,8 +41,9 @@ class CvatWriter:
 
     def _lab(self, labels: list[str], i: int) -> str:
         la = self._label_attr
-        while len(la) < len(labels):
-            la.append(quoteattr(labels[len(la)]))
+        if i >= len(la):
+            while len(la) < len(labels):
+                la.append(quoteattr(labels[len(la)]))
         return la[i]
 
     def image(self, rec: Record, name: str, labels: list[str]) -> None:
@@ -62,8 +64,15 @@ class CvatWriter:
             sub = f" subset={quoteattr(rec.subset)}" if rec.subset else ""
             buf.append(f'  <image id="{iid}" name={quoteattr(name)} width="{rec.width}" '
                        f'height="{rec.height}"{sub}>\n')
+            lab = self._lab
             for s in rec.shapes:
-                buf.append(self._shape(s, labels))
+                if s.kind == "box" and not s.attrs and not s.rotation and not s.group:
+                    x0, y0, x1, y1 = s.data
+                    buf.append('    <box label=%s source="manual" occluded="%d" xtl="%.10g" '
+                               'ytl="%.10g" xbr="%.10g" ybr="%.10g" z_order="%d">\n    </box>\n'
+                               % (lab(labels, s.label), s.occluded, x0, y0, x1, y1, s.z_order))
+                else:
+                    buf.append(self._shape(s, labels))
             buf.append("  </image>\n")
             self.shapes += len(rec.shapes)
         if len(buf) > 4096:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,47 @@ def resolve_inside(root: Path, rel: str, where: str, shown: str | None = None) -
         raise InputError(f"{where}: path {shown if shown else repr(rel)} escapes the source folder {root}",
                          hint="keep images inside SRC (no '..', no links pointing outside)")
     return real
+
+
+class InsideResolver:
+    """:func:`resolve_inside` for many paths: folders are resolved once (cached), a file only
+    when it is a symbolic link; the rest is string work. Returns the real path (a str), or
+    None for a missing file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root_s = str(root)
+        self._dirs: dict[str, str] = {}
+
+    def file(self, rel: str, where: str, shown: str | None = None) -> str | None:
+        norm = rel.replace("\\", "/")
+        if not norm or "\x00" in norm or norm.startswith("/") or (
+                len(norm) > 1 and norm[1] == ":"):
+            return str(resolve_inside(self.root, rel, where, shown))  # raises the message
+        joined = os.path.normpath(os.path.join(self.root_s, norm))
+        d, base = os.path.split(joined)
+        real_d = self._dirs.get(d)
+        if real_d is None:
+            real = resolve_strict(Path(d), where, missing_ok=True)
+            if not _is_within(real, self.root):
+                raise InputError(f"{where}: path {shown if shown else repr(rel)} escapes the "
+                                 f"source folder {self.root}",
+                                 hint="keep images inside SRC (no '..', no links pointing "
+                                      "outside)")
+            real_d = self._dirs[d] = str(real)
+        full = os.path.join(real_d, base)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise InputError(f"{where}: {full}: {exc.strerror}") from None
+        if stat.S_ISREG(st.st_mode):
+            return full
+        if stat.S_ISLNK(st.st_mode):
+            p = resolve_inside(self.root, os.path.relpath(full, self.root_s), where, shown)
+            return str(p) if p.is_file() else None
+        return None
 
 
 def resolve_strict(path: Path, where: str, missing_ok: bool = False) -> Path:
@@ -128,7 +170,7 @@ class Linker:
         self.copied = 0
         self._can_link = True
 
-    def place(self, src: Path, dst: Path) -> None:
+    def place(self, src: Path | str, dst: Path | str) -> None:
         if self._can_link:
             try:
                 os.link(src, dst, follow_symlinks=True)

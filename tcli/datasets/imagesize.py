@@ -18,7 +18,7 @@ def size_of(path: Path, where: str) -> tuple[int, int]:
         raise InputError(f"{where}: {path.name} is not a readable image ({exc})") from None
 
 
-def decode_check(path: Path) -> tuple[int, int] | str:
+def decode_check(path: str | Path) -> tuple[int, int] | str:
     """Fully decode ``path``: its (width, height), or the error text when it is corrupt."""
     from PIL import Image
 

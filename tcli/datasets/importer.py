@@ -176,9 +176,11 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     mapping: list[str] = []
     images = 0
     dump = json.dumps
+    out_s = str(out)
+    join = os.path.join
     try:
         for rec in source.records():
-            if source.format in ("voc", "cvat") and not rec.path.is_file():
+            if rec.missing:
                 continue  # counted by the reader as annotated-but-missing
             if decode:
                 got = decode_check(rec.path)
@@ -193,7 +195,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
                         rec.raw_xml.set("width", str(got[0]))
                         rec.raw_xml.set("height", str(got[1]))
             name = namer.name(rec.rel)
-            linker.place(rec.path, out / name)
+            linker.place(rec.path, join(out_s, name))
             writer.image(rec, name, source.labels)
             mapping.append(f"{dump(name)}: {dump(rec.rel)}")
             images += 1

@@ -40,8 +40,8 @@ class Inspection:
     labels: list[tuple[str, int, int]]  # name, shapes, images
     per_image: list[tuple[str, int]]  # bucket label, images
     per_image_max: int
-    box_w: array = field(repr=False)
-    box_h: array = field(repr=False)
+    box_w: array[float] = field(repr=False)
+    box_h: array[float] = field(repr=False)
     problems: list[Problem]
     samples: list[Record] = field(repr=False, default_factory=list)
     labels_list: list[str] = field(default_factory=list)
@@ -130,9 +130,8 @@ def _scan(folder: Path, source: Source, platform: bool, decode: bool) -> Inspect
     names: Counter[str] = Counter()
     n_img = n_shapes = per_max = 0
     for rec in source.records():
-        exists = rec.path.is_file()
-        base = rec.path.name if platform else rec.rel
-        if not exists:
+        base = rec.rel
+        if rec.missing:
             continue  # the reader counted it in its losses (annotations without files)
         names[rec.rel.rsplit("/", 1)[-1]] += 1
         n_img += 1

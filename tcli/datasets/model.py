@@ -40,7 +40,7 @@ class Shape:
 class Record:
     """One image: where its file is (absolute, inside SRC) and what is annotated on it."""
 
-    path: Path
+    path: str | Path  # a str on the fast paths (pathlib objects cost more than the work)
     rel: str  # path relative to SRC, with '/', used for naming and messages
     width: int
     height: int
@@ -49,6 +49,8 @@ class Record:
     #: a CVAT source: the original ``<image>`` element (lxml), written back with only its
     #: ``id`` and ``name`` replaced, so nothing CVAT carries is lost
     raw_xml: Any = None
+    #: annotated, but the file is not there (counted in the losses; never imported)
+    missing: bool = False
 
 
 @dataclass

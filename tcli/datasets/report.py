@@ -11,6 +11,7 @@ matplotlib is imported here only (extra ``tc-cli[report]``).
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,7 @@ def _sheet(ins: Inspection, out: Path) -> Path:
                 tags.append(ins.labels_list[s.label] if s.label < len(ins.labels_list) else "?")
         thumb = Image.alpha_composite(thumb, overlay).convert("RGB")
         sheet.paste(thumb, (cx + (CELL - tw) // 2, cy + (CELL - th) // 2))
-        caption = rec.path.name[:28]
+        caption = os.path.basename(rec.path)[:28]
         if tags:
             caption = "[" + ",".join(tags)[:18] + "] " + caption
         draw_s.text((cx + 4, cy + CELL + 2), caption, fill=(20, 20, 20))

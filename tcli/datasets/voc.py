@@ -150,5 +150,6 @@ def _record(root: Path, x: Path, rel: str, doc: Any, by_base: dict[str, list[Pat
         x0, y0 = _num(bb, "xmin", where), _num(bb, "ymin", where)
         x1, y1 = _num(bb, "xmax", where), _num(bb, "ymax", where)
         shapes.append(Shape("box", li, (x0, y0, x1, y1), occ, 0, tuple(attrs)))
+    missing = not cand.is_file()
     return Record(cand, cand.relative_to(root).as_posix() if cand.is_relative_to(root)
-                  else fname, w, h, shapes, None)
+                  else fname, w, h, shapes, None, missing=missing)
