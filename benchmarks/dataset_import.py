@@ -91,7 +91,15 @@ def _child_baseline(root: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0}
 
 
-CHILDREN = {"import": _child_import, "inspect": _child_inspect, "baseline": _child_baseline}
+def _child_json(root: str) -> dict[str, float]:
+    """The floor of any COCO reader in Python: json.load of the file, nothing else."""
+    t0 = time.perf_counter()
+    with open(Path(root) / "coco" / "instances.json", "rb") as fh:
+        json.load(fh)
+    return {"seconds": time.perf_counter() - t0}
+
+
+CHILDREN = {"json": _child_json, "import": _child_import, "inspect": _child_inspect, "baseline": _child_baseline}
 
 DATUMARO = """
 import sys, time, resource
@@ -162,6 +170,9 @@ def main() -> int:
             js = (tmp / "coco" / "instances.json").stat().st_size / 2**20
             print(f"{case}: {n} images / {n * per} boxes, COCO JSON {js:.0f} MB, generated in "
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
+            floor = _measure("json", tmp)
+            print(f"  json.load of the file (floor) : {floor['seconds']:6.2f} s  (load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
             runs = sorted((_measure("import", tmp) for _ in range(RUNS)),
                           key=lambda r: r["seconds"])
             med = runs[len(runs) // 2]
@@ -170,7 +181,8 @@ def main() -> int:
             mem[case] = (med["peak_rss_mb"], out_mb, n * per)
             print(f"  import (COCO -> platform layout): {med['seconds']:6.2f} s  peak "
                   f"{med['peak_rss_mb']:5.0f} MB  output XML {out_mb:.0f} MB  (median of "
-                  f"{len(runs)}: " + ", ".join(f"{r['seconds']:.2f}" for r in runs) + ")",
+                  f"{len(runs)}: " + ", ".join(f"{r['seconds']:.2f}" for r in runs) + f"; "
+                  f"{med['seconds'] / floor['seconds']:.1f}x the json.load floor)",
                   flush=True)
             ins = sorted((_measure("inspect", tmp) for _ in range(RUNS)),
                          key=lambda r: r["seconds"])

@@ -178,6 +178,18 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     dump = json.dumps
     out_s = str(out)
     join = os.path.join
+    # links/copies run in a thread while this one reads and writes XML (os.link and file
+    # copies release the GIL, so the two overlap on two cores)
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    futures: list[Future[None]] = []
+    batch: list[tuple[str | Path, str]] = []
+
+    def place_all(jobs: list[tuple[str | Path, str]]) -> None:
+        for a, b in jobs:
+            linker.place(a, b)
+
     try:
         for rec in source.records():
             if rec.missing:
@@ -195,17 +207,27 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
                         rec.raw_xml.set("width", str(got[0]))
                         rec.raw_xml.set("height", str(got[1]))
             name = namer.name(rec.rel)
-            linker.place(rec.path, join(out_s, name))
+            batch.append((rec.path, join(out_s, name)))
+            if len(batch) >= 256:
+                futures.append(pool.submit(place_all, batch))
+                batch = []
             writer.image(rec, name, source.labels)
             mapping.append(f"{dump(name)}: {dump(rec.rel)}")
             images += 1
             if progress is not None and not images % 1000:
                 progress(images)
+        futures.append(pool.submit(place_all, batch))
         writer.close(source.labels, source.label_attrs,
                      source.raw_meta if source.format == "cvat" else None)
+        for f in futures:
+            f.result()  # re-raises an OSError of a link or copy
     except BaseException:
+        for f in futures:
+            f.cancel()
+        pool.shutdown(wait=True)
         writer.abort()
         raise
+    pool.shutdown(wait=True)
     if images == 0:
         raise InputError(f"{source.root}: no images found to import (format {source.format})")
     head = {"version": 1, "tool": "tc dataset import", "format": source.format,
