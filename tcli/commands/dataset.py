@@ -140,8 +140,8 @@ def _render(ins: Inspection) -> None:
     t.add_row(*(str(n) for _b, n in ins.per_image))
     out.print(t)
     summ = ins.box_summary()
-    if summ.get("boxes"):
-        t = Table(title="box sizes (px)", title_justify="left")
+    if summ.get("boxes+extents"):
+        t = Table(title="box sizes (px; boxes and polygon/mask extents)", title_justify="left")
         for k in summ:
             t.add_column(k, justify="right")
         t.add_row(*(str(v) for v in summ.values()))

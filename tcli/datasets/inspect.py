@@ -50,12 +50,12 @@ class Inspection:
         import numpy as np
 
         if not len(self.box_w):
-            return {"boxes": 0}
+            return {"boxes+extents": 0}
         w = np.frombuffer(self.box_w, dtype=np.float32)
         h = np.frombuffer(self.box_h, dtype=np.float32)
         area = w.astype(np.float64) * h
         q = np.percentile(np.sqrt(np.maximum(area, 0)), [5, 50, 95])
-        return {"boxes": int(w.size), "small (<32²)": int((area < 32 ** 2).sum()),
+        return {"boxes+extents": int(w.size), "small (<32²)": int((area < 32 ** 2).sum()),
                 "medium": int(((area >= 32 ** 2) & (area < 96 ** 2)).sum()),
                 "large (≥96²)": int((area >= 96 ** 2).sum()),
                 "sqrt(area) p5": round(float(q[0]), 1), "median": round(float(q[1]), 1),
@@ -162,6 +162,13 @@ def _scan(folder: Path, source: Source, platform: bool, decode: bool) -> Inspect
                                           or y1 > H + 0.5):
                     problem("boxes outside the image",
                             f"{base}: ({x0:.1f},{y0:.1f})-({x1:.1f},{y1:.1f}) in {W}x{H}")
+            elif s.kind == "polygon" and s.data:  # its extent joins the size distribution
+                xs, ys = s.data[0::2], s.data[1::2]
+                bw.append(max(xs) - min(xs))
+                bh.append(max(ys) - min(ys))
+            elif s.kind == "mask":
+                bw.append(s.data[2])
+                bh.append(s.data[3])
         for li in seen:
             images_per_label[li] += 1
         if rec.shapes:

@@ -95,7 +95,8 @@ def _boxes(ins: Inspection, out: Path, plt: Any) -> Path:
         a1.tick_params(which="minor", labelsize=7)
         a1.set_xlabel("box width (px)")
         a1.set_ylabel("box height (px)")
-        a1.set_title(f"Box sizes ({int(w.size)} boxes, {int((~ok).sum())} degenerate)")
+        a1.set_title(f"Box sizes ({int(w.size)} boxes and shape extents, "
+                     f"{int((~ok).sum())} degenerate)")
         side = np.sqrt(np.maximum(w.astype(np.float64) * h, 0))
         a2.hist(side, bins=40, color="#34d1b7", edgecolor="#1b7f6f")
         for edge, txt in ((32, "32 px"), (96, "96 px")):
@@ -146,13 +147,18 @@ def _sheet(ins: Inspection, out: Path) -> Path:
                 pts = [(s.data[i] * scale, s.data[i + 1] * scale)
                        for i in range(0, len(s.data) - 1, 2)]
                 if s.kind == "polygon" and len(pts) >= 3:
-                    d.polygon(pts, fill=(*col, 90), outline=(*col, 255))
+                    d.polygon(pts, fill=(*col, 70))
+                    d.line([*pts, pts[0]], fill=(*col, 255), width=2)
                 else:
                     d.line(pts, fill=(*col, 255), width=2)
             elif s.kind == "mask":
                 _draw_mask(overlay, s.data, scale, col)
             elif s.kind == "tag":
-                tags.append(ins.labels_list[s.label] if s.label < len(ins.labels_list) else "?")
+                name = ins.labels_list[s.label] if s.label < len(ins.labels_list) else "?"
+                ty = 14 * len(tags)
+                d.rectangle([0, ty, 8 + 6 * len(name[:24]), ty + 13], fill=(*col, 210))
+                d.text((3, ty + 1), name[:24], fill=(255, 255, 255, 255))
+                tags.append(name)
         thumb = Image.alpha_composite(thumb, overlay).convert("RGB")
         sheet.paste(thumb, (cx + (CELL - tw) // 2, cy + (CELL - th) // 2))
         caption = os.path.basename(rec.path)[:28]
