@@ -137,7 +137,7 @@ def _sheet(ins: Inspection, out: Path) -> Path:
         thumb = img.resize((tw, th)).convert("RGBA")
         overlay = Image.new("RGBA", thumb.size, (0, 0, 0, 0))
         d = ImageDraw.Draw(overlay)
-        tags = []
+        tags: list[str] = []
         for s in rec.shapes:
             col = _rgb(_color(s.label))
             if s.kind == "box":
