@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: a mask larger than this (a 16k x 16k image) is refused before anything is allocated
+MAX_PIXELS = 1 << 28
+
 
 def coco_counts(counts: Any) -> list[int]:
     """Run lengths of a COCO RLE ``counts`` (a list, or pycocotools' compressed string)."""
@@ -40,6 +43,8 @@ def decode(seg: dict[str, Any]) -> Any:
     import numpy as np
 
     h, w = (int(v) for v in seg["size"])
+    if h <= 0 or w <= 0 or h * w > MAX_PIXELS:
+        raise ValueError(f"size {h}x{w} is empty or over {MAX_PIXELS} pixels")
     runs = coco_counts(seg["counts"])
     if any(r < 0 for r in runs) or sum(runs) != h * w:
         raise ValueError(f"RLE covers {sum(runs)} pixels, size is {h}x{w}")

@@ -25,6 +25,20 @@ def test_compressed_rle_matches_pycocotools() -> None:
         assert np.array_equal(rle.decode(seg), m)
 
 
+def test_huge_rle_is_refused_before_allocating(tmp_path: Path) -> None:
+    import pytest
+
+    from tcli.errors import InputError
+
+    doc = synth.make_coco(tmp_path / "src", n=2)
+    doc["annotations"][2]["segmentation"] = {"size": [100000, 100000], "counts": "0"}
+    (tmp_path / "src" / "annotations" / "instances.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError, match=r"annotations\[2\] \(id 3\): segmentation RLE is "
+                       r"invalid \(size 100000x100000 is empty or over"):
+        import_dataset(tmp_path / "src", tmp_path / "minio")
+    assert not (tmp_path / "minio" / "datasets" / "1").exists()
+
+
 def test_inspect_finds_box_problems(tmp_path: Path) -> None:
     doc = synth.make_coco(tmp_path / "src", n=3)
     doc["annotations"][0]["bbox"] = [5, 5, 0.5, 10]  # degenerate
