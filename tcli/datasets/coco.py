@@ -21,7 +21,7 @@ from tcli.errors import InputError
 
 from . import rle
 from .cvat_writer import mask_runs
-from .fsutil import InsideResolver
+from .fsutil import InsideResolver, unreferenced_images
 from .model import Losses, Record, Shape, Source
 
 IMAGE_KEYS = {"id", "file_name", "width", "height"}
@@ -83,7 +83,8 @@ def _subset(path: Path, several: bool) -> str | None:
     return stem
 
 
-def read_coco(root: Path, files: list[Path], losses: Losses) -> Source:
+def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None = None
+              ) -> Source:
     """Read one or more COCO JSON files under ``root`` (several: one subset each)."""
     labels: list[str] = []
     by_name: dict[str, int] = {}
@@ -133,8 +134,12 @@ def read_coco(root: Path, files: list[Path], losses: Losses) -> Source:
     several = len(files) > 1
 
     def records() -> Iterator[Record]:
+        used: set[str] = set()
         for path, images, _idx, store in parts:
-            yield from _records(root, path, images, store, src, _subset(path, several))
+            for rec in _records(root, path, images, store, src, _subset(path, several)):
+                used.add(rec.rel)
+                yield rec
+        src.unreferenced = unreferenced_images(root, used, skip)
 
     src.records = records
     return src

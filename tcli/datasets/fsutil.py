@@ -183,3 +183,8 @@ class Linker:
                 self._can_link = False
         shutil.copyfile(src, dst)
         self.copied += 1
+
+
+def unreferenced_images(root: Path, used: set[str], skip: Path | None = None) -> list[str]:
+    """Image files under ``root`` (relative, sorted) that are not in ``used``."""
+    return [rel for rel, _p in walk_files(root, skip) if is_image_name(rel) and rel not in used]

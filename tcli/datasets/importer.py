@@ -73,7 +73,7 @@ def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
             files = coco or files[:1]
         if not files:
             raise InputError(f"{src}: no COCO .json file found")
-        return read_coco(root, files, losses), reason
+        return read_coco(root, files, losses, skip), reason
     if not root.is_dir():
         raise InputError(f"{src}: not a folder")
     if fmt == "yolo":
@@ -146,6 +146,8 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
         shutil.rmtree(staging, ignore_errors=True)
         raise
     kept = None
+    if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+        target.rmdir()  # an empty folder: nothing to keep
     if target.exists() or target.is_symlink():
         aside = dest_r / "datasets" / f".{n}.replaced"
         k = 1

@@ -66,6 +66,7 @@ def read_voc(root: Path, xmls: list[Path], losses: Losses, skip: Path | None = N
         from lxml import etree
 
         parser = _parser()
+        used: set[str] = set()
         for x in xmls:
             rel = x.relative_to(root).as_posix()
             try:
@@ -74,7 +75,11 @@ def read_voc(root: Path, xmls: list[Path], losses: Losses, skip: Path | None = N
                 raise InputError(f"{rel}: malformed XML ({exc})") from None
             if doc.getroottree().docinfo.doctype:
                 raise InputError(f"{rel}: has a DOCTYPE; refused")
-            yield _record(root, x, rel, doc, by_base, label, src)
+            rec = _record(root, x, rel, doc, by_base, label, src)
+            if not rec.missing:
+                used.add(rec.rel)
+            yield rec
+        src.unreferenced = [r for r, _p in all_files if is_image_name(r) and r not in used]
 
     src.records = records
     return src

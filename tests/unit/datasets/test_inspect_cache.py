@@ -55,6 +55,9 @@ def test_inspect_finds_box_problems(tmp_path: Path) -> None:
     assert kinds["duplicate file names"].examples == ["img0.png (2x)"]
     assert [n for n, _s, _i in ins.labels] == ["weed", "crop", "stone", "never"]
     assert ins.images == 3 and ins.shapes == 9
+    assert kinds["files without annotations (not referenced)"].examples == ["images/stray.png"]
+    res = import_dataset(tmp_path / "src", tmp_path / "minio")
+    assert (res.unreferenced, res.unreferenced_examples) == (1, ["images/stray.png"])
 
 
 def test_ensure_platform_layout_caches_by_content(tmp_path: Path) -> None:
