@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from pycocotools import mask as mask_util
 
 from tcli.datasets import rle
@@ -26,8 +27,6 @@ def test_compressed_rle_matches_pycocotools() -> None:
 
 
 def test_huge_rle_is_refused_before_allocating(tmp_path: Path) -> None:
-    import pytest
-
     from tcli.errors import InputError
 
     doc = synth.make_coco(tmp_path / "src", n=2)
@@ -76,3 +75,17 @@ def test_ensure_platform_layout_caches_by_content(tmp_path: Path) -> None:
     # a dataset already in the platform layout is used as it is
     res = import_dataset(src, tmp_path / "minio")
     assert ensure_platform_layout(res.target, cache) == res.target
+
+
+def test_copies_when_hard_links_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    def no_link(*_a: object, **_k: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    synth.make_imagefolder(tmp_path / "src")
+    monkeypatch.setattr(os, "link", no_link)
+    res = import_dataset(tmp_path / "src", tmp_path / "minio")
+    assert (res.linked, res.copied) == (0, 15)
+    some = next(p for p in res.target.iterdir() if p.is_file())
+    assert some.stat().st_nlink == 1 and some.read_bytes()[:4] == b"\x89PNG"
