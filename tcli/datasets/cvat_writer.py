@@ -64,13 +64,15 @@ class CvatWriter:
             sub = f" subset={quoteattr(rec.subset)}" if rec.subset else ""
             buf.append(f'  <image id="{iid}" name={quoteattr(name)} width="{rec.width}" '
                        f'height="{rec.height}"{sub}>\n')
-            lab = self._lab
+            if len(self._label_attr) < len(labels):
+                self._lab(labels, len(labels) - 1)
+            la = self._label_attr
+            fmt = ('    <box label=%s source="manual" occluded="%d" xtl="%.10g" ytl="%.10g" '
+                   'xbr="%.10g" ybr="%.10g" z_order="%d">\n    </box>\n')
             for s in rec.shapes:
                 if s.kind == "box" and not s.attrs and not s.rotation and not s.group:
                     x0, y0, x1, y1 = s.data
-                    buf.append('    <box label=%s source="manual" occluded="%d" xtl="%.10g" '
-                               'ytl="%.10g" xbr="%.10g" ybr="%.10g" z_order="%d">\n    </box>\n'
-                               % (lab(labels, s.label), s.occluded, x0, y0, x1, y1, s.z_order))
+                    buf.append(fmt % (la[s.label], s.occluded, x0, y0, x1, y1, s.z_order))
                 else:
                     buf.append(self._shape(s, labels))
             buf.append("  </image>\n")
