@@ -189,3 +189,16 @@ def test_inspect_report_writes_pngs(tmp_path: Path) -> None:
             assert im.width > 300
     html = (tmp_path / "rep" / "index.html").read_text()
     assert all(f'src="{n}"' in html for n in ("classes.png", "box_sizes.png", "samples.png"))
+
+
+def test_inspect_table_output(tmp_path: Path) -> None:
+    synth.make_voc(tmp_path / "voc", n=2)
+    code, out = _run("inspect", tmp_path / "voc")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == f"{tmp_path / 'voc'} (voc, source layout): 2 images, 4 annotations (4 box)"
+    assert lines[1] == "labels"
+    assert "│ cat    │           1 │      1 │" in lines
+    assert "│ person │           2 │      2 │" in lines
+    assert ("│     2 │ classes too small for a stratified split (< 2 images) │ cat: 1; dog: 1 │"
+            in lines)
