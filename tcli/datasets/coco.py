@@ -16,11 +16,12 @@ from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 from tcli.errors import InputError
 
 from . import rle
-from .cvat_writer import mask_runs
+from .cvat_writer import BOX_XML, mask_runs
 from .fsutil import InsideResolver, unreferenced_images
 from .model import Losses, Record, Shape, Source
 
@@ -296,6 +297,8 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
     prefix = "" if prefix == "." else prefix + "/"
     resolver = InsideResolver(root)
     root_s = str(root) + os.sep
+    # import only: plain boxes go straight to their CVAT lines (no Shape objects)
+    labq = [quoteattr(n) for n in src.labels] if src.prerender else None
     for i, im in enumerate(images):
         fname = str(im["file_name"])
         p = resolver.file(prefix + fname, f"{path}: images[{i}].file_name", repr(fname))
@@ -304,6 +307,7 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
             continue
         rel = p[len(root_s):] if p.startswith(root_s) else os.path.basename(p)
         shapes: list[Shape] = []
+        block: list[str] | None = [] if labq is not None else None
         for j in order_l[starts[i]:starts[i + 1]]:
             o = other.get(j)
             if o is not None:
@@ -311,9 +315,13 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
                 continue
             x, y, w, h = box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3]
             f = flags[j]
+            a = attrs.get(j, ()) if attrs else ()
+            r = rot.get(j, 0.0) if rot else 0.0
+            if block is not None and labq is not None and not a and not r:
+                block.append(BOX_XML % (labq[cat[j]], f & 1, x, y, x + w, y + h, f >> 1))
+                continue
             shapes.append(Shape("box", cat[j], (x, y, x + w, y + h), bool(f & 1), f >> 1,
-                                attrs.get(j, ()) if attrs else (), 0,
-                                rot.get(j, 0.0) if rot else 0.0))
+                                a, 0, r))
         try:
             w, h = int(im.get("width") or 0), int(im.get("height") or 0)
         except (TypeError, ValueError):
@@ -322,7 +330,10 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
             from .imagesize import size_of
 
             w, h = size_of(Path(p), f"{path}: images[{i}]")
-        yield Record(p, rel.replace(os.sep, "/"), w, h, shapes, subset)
+        rec = Record(p, rel.replace(os.sep, "/"), w, h, shapes, subset)
+        if block:
+            rec.box_xml, rec.box_count = "".join(block), len(block)
+        yield rec
 
 
 def _image_base(root: Path, path: Path, images: list[dict[str, Any]], subset: str | None

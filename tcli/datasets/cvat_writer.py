@@ -7,7 +7,6 @@ run lengths over the mask's box (``left top width height``), row by row, startin
 of 0s, written as ``"n1, n2, ..."``.
 """
 
-# ruff: noqa: UP031  (printf-style formatting is the fast path for a million boxes)
 from __future__ import annotations
 
 import os
@@ -20,6 +19,11 @@ from .model import Record, Shape
 
 PALETTE = ("#fa3253", "#3d3df5", "#34d1b7", "#ff6037", "#b83df5", "#ffcc33", "#33ddff",
            "#8c78f0", "#2a7dd1", "#83e070", "#f078f0", "#ff007c", "#aaf0d1", "#fafa37")
+
+
+#: one plain ``<box>`` line: label (quoted), occluded, xtl, ytl, xbr, ybr, z_order
+BOX_XML = ('    <box label=%s source="manual" occluded="%d" xtl="%.10g" ytl="%.10g" '
+           'xbr="%.10g" ybr="%.10g" z_order="%d">\n    </box>\n')
 
 
 def _g(v: float) -> str:
@@ -67,16 +71,17 @@ class CvatWriter:
             if len(self._label_attr) < len(labels):
                 self._lab(labels, len(labels) - 1)
             la = self._label_attr
-            fmt = ('    <box label=%s source="manual" occluded="%d" xtl="%.10g" ytl="%.10g" '
-                   'xbr="%.10g" ybr="%.10g" z_order="%d">\n    </box>\n')
+            fmt = BOX_XML
             for s in rec.shapes:
                 if s.kind == "box" and not s.attrs and not s.rotation and not s.group:
                     x0, y0, x1, y1 = s.data
                     buf.append(fmt % (la[s.label], s.occluded, x0, y0, x1, y1, s.z_order))
                 else:
                     buf.append(self._shape(s, labels))
+            if rec.box_xml:
+                buf.append(rec.box_xml)
             buf.append("  </image>\n")
-            self.shapes += len(rec.shapes)
+            self.shapes += len(rec.shapes) + rec.box_count
         if len(buf) > 4096:
             self._body.write("".join(buf))
             buf.clear()

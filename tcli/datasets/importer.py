@@ -171,6 +171,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
            decode: bool = False) -> tuple[int, int, Linker, Namer]:
     from .imagesize import decode_check
 
+    source.prerender = True
     ann = out / "annotations"
     ann.mkdir()
     writer = CvatWriter(ann / "annotations.xml", task_name=source.root.name or "imported")

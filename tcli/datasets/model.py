@@ -49,6 +49,9 @@ class Record:
     #: a CVAT source: the original ``<image>`` element (lxml), written back with only its
     #: ``id`` and ``name`` replaced, so nothing CVAT carries is lost
     raw_xml: Any = None
+    #: plain boxes already as CVAT lines (a reader's fast path for import) and their number
+    box_xml: str = ""
+    box_count: int = 0
     #: annotated, but the file is not there (counted in the losses; never imported)
     missing: bool = False
 
@@ -88,6 +91,8 @@ class Source:
     #: files under SRC that are images but no record refers to (filled by the reader)
     unreferenced: list[str] = field(default_factory=list)
     note: str = ""
+    #: set by the importer: readers may hand plain boxes over as CVAT lines (Record.box_xml)
+    prerender: bool = False
 
     def note_attr(self, label: int, name: str) -> None:
         names = self.label_attrs.setdefault(label, [])
