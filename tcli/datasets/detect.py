@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tcli.errors import InputError
 
-from .fsutil import is_image_name, walk_files
+from .fsutil import is_image_name, walk_rels
 
 
 def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
@@ -26,7 +26,7 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
         with open(xml, "rb") as fh:
             if b"<annotations" in fh.read(4096):
                 return "cvat", f"found {xml.relative_to(src)} (<annotations>)"
-    files = [rel for rel, _p in walk_files(src, skip)]
+    files = list(walk_rels(src, skip))
     jsons = [r for r in files if r.endswith(".json")]
     for r in jsons:
         if looks_like_coco(src / r):

@@ -97,27 +97,47 @@ def _is_within(path: Path, root: Path) -> bool:
     return True
 
 
-def walk_files(root: Path, skip: Path | None = None) -> Iterator[tuple[str, Path]]:
-    """(relative posix path, absolute path) of every regular, non-hidden file under ``root``,
-    sorted, without following directory links. File links are checked: one that loops or
-    points outside ``root`` raises InputError."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames
-                             if not n.startswith(".") and (skip is None or d / n != skip))
-        for name in sorted(filenames):
-            if name.startswith("."):
+def walk_rels(root: Path, skip: Path | None = None) -> Iterator[str]:
+    """Relative posix paths of every regular, non-hidden file under ``root``, sorted, without
+    following directory links. File links are checked: one that loops or points outside
+    ``root`` raises InputError (named by its relative path)."""
+    skip_s = str(skip) if skip is not None else None
+
+    def walk(d: str, prefix: str) -> Iterator[str]:
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise InputError(f"{prefix or '.'}: cannot list the folder ({exc.strerror})"
+                             ) from None
+        subdirs = []
+        for e in entries:
+            if e.name.startswith("."):
                 continue
-            p = d / name
-            rel = p.relative_to(root).as_posix()
-            if p.is_symlink():
-                real = resolve_strict(p, rel)
+            rel = prefix + e.name
+            if e.is_symlink():
+                real = resolve_strict(Path(e.path), rel)
                 if not _is_within(real, root):
                     raise InputError(f"{rel}: symbolic link points outside the source folder "
                                      f"({real})")
-                if not real.is_file():
-                    continue
-            yield rel, p
+                if real.is_file():
+                    yield rel
+            elif e.is_dir(follow_symlinks=False):
+                if e.path != skip_s:
+                    subdirs.append(e)
+            elif e.is_file(follow_symlinks=False):
+                yield rel
+        for e in subdirs:
+            yield from walk(e.path, prefix + e.name + "/")
+
+    # files of a folder first, then its subfolders (each sorted): a stable order
+    yield from walk(str(root), "")
+
+
+def walk_files(root: Path, skip: Path | None = None) -> Iterator[tuple[str, Path]]:
+    """(relative posix path, absolute path) for :func:`walk_rels`."""
+    for rel in walk_rels(root, skip):
+        yield rel, root / rel
 
 
 def is_image_name(name: str) -> bool:
@@ -187,4 +207,4 @@ class Linker:
 
 def unreferenced_images(root: Path, used: set[str], skip: Path | None = None) -> list[str]:
     """Image files under ``root`` (relative, sorted) that are not in ``used``."""
-    return [rel for rel, _p in walk_files(root, skip) if is_image_name(rel) and rel not in used]
+    return [rel for rel in walk_rels(root, skip) if is_image_name(rel) and rel not in used]
