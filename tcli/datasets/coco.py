@@ -15,7 +15,7 @@ import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from xml.sax.saxutils import quoteattr
 
 from tcli.errors import InputError
@@ -163,34 +163,26 @@ class _Anns:
              cat_index: dict[Any, int], src: Source) -> None:
         losses = src.losses
         img_a, cat_a, box_a, flags_a = self.img, self.cat, self.box, self.flags
+        n = len(cat_a)
         for k, a in enumerate(anns):
-            if not isinstance(a, dict):
-                raise InputError(f"{path}: annotations[{k}] is not an object")
-            aid = a.get("id", k)
-            ii = img_index.get(a.get("image_id"), -1)
-            if ii < 0:
-                raise InputError(f"{path}: annotations[{k}] (id {aid}): image_id "
-                                 f"{a.get('image_id')!r} is not in 'images'")
-            try:
+            try:  # the common case first; the messages are made only on the error path
+                ii = img_index[a["image_id"]]
                 ci = cat_index[a["category_id"]]
             except (KeyError, TypeError):
-                raise InputError(f"{path}: annotations[{k}] (id {aid}): category_id "
-                                 f"{a.get('category_id')!r} is not in 'categories'") from None
-            extra = a.keys() - ANN_KEYS
-            if extra:
-                for key in sorted(extra):
-                    losses.add(f"annotation field {key!r} (not carried)", f"id {aid}")
-            n = len(cat_a)
+                self._bad_ref(path, k, a, img_index)
+            if not a.keys() <= ANN_KEYS:
+                for key in sorted(a.keys() - ANN_KEYS):
+                    losses.add(f"annotation field {key!r} (not carried)", f"id {a.get('id', k)}")
             at = a.get("attributes")
             occ, z, attrs, rot = _attributes(at, ci, src) if at else (False, 0, (), 0.0)
             seg = a.get("segmentation")
             bbox = a.get("bbox")
-            if not seg and not a.get("iscrowd") and type(bbox) is list and len(bbox) == 4:
+            if not seg and type(bbox) is list and len(bbox) == 4 and not a.get("iscrowd"):
                 try:  # the common case: a plain box
-                    box_a.extend(map(float, bbox))
-                except (TypeError, ValueError):
-                    raise InputError(f"{path}: annotations[{k}] (id {aid}): bbox {bbox!r} is "
-                                     "not 4 numbers") from None
+                    box_a.extend(bbox)
+                except TypeError:
+                    raise InputError(f"{path}: annotations[{k}] (id {a.get('id', k)}): bbox "
+                                     f"{bbox!r} is not 4 numbers") from None
                 img_a.append(ii)
                 cat_a.append(ci)
                 flags_a.append((z << 1) | occ)
@@ -198,7 +190,9 @@ class _Anns:
                     self.attrs[n] = attrs
                 if rot:
                     self.rot[n] = rot
+                n += 1
                 continue
+            aid = a.get("id", k)
             shapes: list[Shape] = []
             if isinstance(seg, list) and seg:
                 parts = [p for p in seg if isinstance(p, list) and len(p) >= 6]
@@ -252,6 +246,20 @@ class _Anns:
                 self.attrs[n] = attrs
             if rot:
                 self.rot[n] = rot
+            n += 1
+
+    @staticmethod
+    def _bad_ref(path: Path, k: int, a: Any, img_index: dict[Any, int]) -> NoReturn:
+        if not isinstance(a, dict):
+            raise InputError(f"{path}: annotations[{k}] is not an object")
+        aid = a.get("id", k)
+        try:
+            img_index[a.get("image_id")]
+        except (KeyError, TypeError):
+            raise InputError(f"{path}: annotations[{k}] (id {aid}): image_id "
+                             f"{a.get('image_id')!r} is not in 'images'") from None
+        raise InputError(f"{path}: annotations[{k}] (id {aid}): category_id "
+                         f"{a.get('category_id')!r} is not in 'categories'")
 
 
 def _attributes(value: Any, label: int, src: Source
