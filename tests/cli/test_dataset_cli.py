@@ -202,3 +202,11 @@ def test_inspect_table_output(tmp_path: Path) -> None:
     assert "│ person │           2 │      2 │" in lines
     assert ("│     2 │ classes too small for a stratified split (< 2 images) │ cat: 1; dog: 1 │"
             in lines)
+
+
+def test_cvat_with_doctype_is_refused(tmp_path: Path) -> None:
+    xml = synth.make_cvat(tmp_path / "src")
+    evil = xml.replace('<?xml version="1.0" encoding="utf-8"?>\n',
+                       '<?xml version="1.0"?>\n<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n')
+    (tmp_path / "src" / "annotations.xml").write_text(evil)
+    _bad(tmp_path, tmp_path / "src", "annotations.xml: has a DOCTYPE/ENTITY declaration; refused")
