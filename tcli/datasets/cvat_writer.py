@@ -41,6 +41,7 @@ class CvatWriter:
         self._label_attr: list[str] = []
         self._n = 0
         self._buf: list[str] = []
+        self._block_chars = 0
         self.shapes = 0
 
     def _lab(self, labels: list[str], i: int) -> str:
@@ -82,9 +83,13 @@ class CvatWriter:
                 buf.append(rec.box_xml)
             buf.append("  </image>\n")
             self.shapes += len(rec.shapes) + rec.box_count
-        if len(buf) > 4096:
+        if rec.box_xml:
+            self._block_chars += len(rec.box_xml)
+        if len(buf) > 4096 or self._block_chars > 1 << 20:
+            # about a megabyte at most, whether lines come one by one or a block per image
             self._body.write("".join(buf))
             buf.clear()
+            self._block_chars = 0
 
     def _shape(self, s: Shape, labels: list[str]) -> str:
         lab = self._lab(labels, s.label)
