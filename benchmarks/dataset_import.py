@@ -121,7 +121,9 @@ import datumaro as dm
 t0 = time.perf_counter()
 ds = dm.Dataset.import_from(sys.argv[1], "coco_instances")
 ds.export(sys.argv[2], "cvat", save_media=True)
-print(time.perf_counter() - t0)
+dt = time.perf_counter() - t0
+hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")][0].split()[1]
+print(dt, int(hwm) / 1024)
 """
 
 
@@ -143,7 +145,7 @@ def _datumaro_python() -> str | None:
     return str(cand) if ok.returncode == 0 else None
 
 
-def _datumaro(py: str, root: Path) -> float:
+def _datumaro(py: str, root: Path) -> tuple[float, float]:
     # datumaro's COCO importer wants <root>/annotations/instances_default.json + images/
     d = root / "dm-src"
     (d / "annotations").mkdir(parents=True)
@@ -151,7 +153,8 @@ def _datumaro(py: str, root: Path) -> float:
     os.symlink(root / "coco" / "images", d / "images")
     out = subprocess.run([py, "-c", DATUMARO, str(d), str(root / "dm-out")],
                          capture_output=True, text=True, check=True).stdout
-    return float(out.strip().splitlines()[-1])
+    secs, mb = out.strip().splitlines()[-1].split()
+    return float(secs), float(mb)
 
 
 def _bench_dir() -> str | None:
@@ -216,10 +219,10 @@ def main() -> int:
                           "`pip install datumaro`, or set BENCH_DATUMARO_PYTHON); ratio not "
                           "measured", flush=True)
                 else:
-                    dm_s = _datumaro(py_dm, tmp)
+                    dm_s, dm_mb = _datumaro(py_dm, tmp)
                     ratio = dm_s / med["seconds"]
-                    print(f"  datumaro COCO -> CVAT         : {dm_s:6.2f} s  ratio datumaro / "
-                          f"ours {ratio:.1f}x (target >= 10x)", flush=True)
+                    print(f"  datumaro COCO -> CVAT           : {dm_s:6.2f} s  peak {dm_mb:5.0f} MB"
+                          f"  ratio datumaro / ours {ratio:.1f}x (target >= 10x)", flush=True)
                     ok &= ratio >= 10
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -288,6 +288,10 @@ def _attributes(value: Any, label: int, src: Source
     return occ, z, tuple(out), rot
 
 
+#: images whose box lines are formatted together (bounded memory, numpy-sized batches)
+CHUNK = 1024
+
+
 def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns, src: Source,
              subset: str | None) -> Iterator[Record]:
     import numpy as np
@@ -297,51 +301,79 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
     img = np.frombuffer(store.img, dtype=np.int32) if len(store.img) else np.zeros(0, np.int32)
     order = np.argsort(img, kind="stable")
     starts = np.searchsorted(img[order], np.arange(n_img + 1)).tolist()
-    order_l = order.tolist()
     cat, box, flags, other, attrs, rot = (store.cat, store.box, store.flags, store.other,
                                           store.attrs, store.rot)
+    n_ann = len(cat)
+    boxes = np.frombuffer(box, dtype=np.float64).reshape(-1, 4) if n_ann else np.zeros((0, 4))
+    cats = np.frombuffer(cat, dtype=np.int32) if n_ann else np.zeros(0, np.int32)
+    flg = np.frombuffer(flags, dtype=np.int64) if n_ann else np.zeros(0, np.int64)
+    special = np.zeros(n_ann, dtype=bool)  # needs a Shape: polygon/mask, attributes, rotation
+    for d in (other, attrs, rot):
+        if d:
+            special[np.fromiter(d.keys(), dtype=np.int64, count=len(d))] = True
     base = _image_base(root, path, images, subset)
     prefix = os.path.relpath(base, root).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"
     resolver = InsideResolver(root)
     root_s = str(root) + os.sep
-    # import only: plain boxes go straight to their CVAT lines (no Shape objects)
+    # import only: plain boxes go straight to their CVAT lines (no Shape objects), formatted
+    # a chunk of images at a time from numpy columns
     labq = [quoteattr(n) for n in src.labels] if src.prerender else None
-    for i, im in enumerate(images):
-        fname = str(im["file_name"])
-        p = resolver.file(prefix + fname, f"{path}: images[{i}].file_name", repr(fname))
-        if p is None:
-            losses.add("annotated images without a file (left out)", fname)
-            continue
-        rel = p[len(root_s):] if p.startswith(root_s) else os.path.basename(p)
-        shapes: list[Shape] = []
-        block: list[str] | None = [] if labq is not None else None
-        for j in order_l[starts[i]:starts[i + 1]]:
-            o = other.get(j)
-            if o is not None:
-                shapes.extend(o)
+    for c0 in range(0, n_img, CHUNK):
+        c1 = min(n_img, c0 + CHUNK)
+        a0, a1 = starts[c0], starts[c1]
+        idx = order[a0:a1]
+        idx_l = idx.tolist()
+        spec = np.concatenate(([0], np.cumsum(special[idx]))).tolist()
+        lines: list[str] | None = None
+        if labq is not None and a1 > a0:
+            b = boxes[idx]
+            f = flg[idx]
+            lines = [BOX_XML % t for t in zip(
+                [labq[c] for c in cats[idx].tolist()], (f & 1).tolist(), b[:, 0].tolist(),
+                b[:, 1].tolist(), (b[:, 0] + b[:, 2]).tolist(), (b[:, 1] + b[:, 3]).tolist(),
+                (f >> 1).tolist(), strict=True)]
+        for i in range(c0, c1):
+            im = images[i]
+            fname = str(im["file_name"])
+            p = resolver.file(prefix + fname, f"{path}: images[{i}].file_name", repr(fname))
+            if p is None:
+                losses.add("annotated images without a file (left out)", fname)
                 continue
-            x, y, w, h = box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3]
-            f = flags[j]
-            a = attrs.get(j, ()) if attrs else ()
-            r = rot.get(j, 0.0) if rot else 0.0
-            if block is not None and labq is not None and not a and not r:
-                block.append(BOX_XML % (labq[cat[j]], f & 1, x, y, x + w, y + h, f >> 1))
-                continue
-            shapes.append(Shape("box", cat[j], (x, y, x + w, y + h), bool(f & 1), f >> 1,
-                                a, 0, r))
-        try:
-            w, h = int(im.get("width") or 0), int(im.get("height") or 0)
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: images[{i}]: width/height are not integers") from None
-        if w <= 0 or h <= 0:
-            from .imagesize import size_of
+            rel = p[len(root_s):] if p.startswith(root_s) else os.path.basename(p)
+            s0, s1 = starts[i] - a0, starts[i + 1] - a0
+            shapes: list[Shape] = []
+            block: list[str] = []
+            if lines is not None and spec[s1] == spec[s0]:
+                block = lines[s0:s1]  # all plain boxes: the lines as they are
+            else:
+                for k in range(s0, s1):
+                    j = idx_l[k]
+                    o = other.get(j)
+                    if o is not None:
+                        shapes.extend(o)
+                        continue
+                    a = attrs.get(j, ()) if attrs else ()
+                    r = rot.get(j, 0.0) if rot else 0.0
+                    if lines is not None and not a and not r:
+                        block.append(lines[k])
+                        continue
+                    x, y, w, h = box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3]
+                    fj = flags[j]
+                    shapes.append(Shape("box", cat[j], (x, y, x + w, y + h), bool(fj & 1),
+                                        fj >> 1, a, 0, r))
+            try:
+                w, h = int(im.get("width") or 0), int(im.get("height") or 0)
+            except (TypeError, ValueError):
+                raise InputError(f"{path}: images[{i}]: width/height are not integers") from None
+            if w <= 0 or h <= 0:
+                from .imagesize import size_of
 
-            w, h = size_of(Path(p), f"{path}: images[{i}]")
-        rec = Record(p, rel.replace(os.sep, "/"), w, h, shapes, subset)
-        if block:
-            rec.box_xml, rec.box_count = "".join(block), len(block)
-        yield rec
+                w, h = size_of(Path(p), f"{path}: images[{i}]")
+            rec = Record(p, rel.replace(os.sep, "/"), w, h, shapes, subset)
+            if block:
+                rec.box_xml, rec.box_count = "".join(block), len(block)
+            yield rec
 
 
 def _image_base(root: Path, path: Path, images: list[dict[str, Any]], subset: str | None

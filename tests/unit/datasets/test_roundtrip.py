@@ -195,3 +195,37 @@ def test_import_is_deterministic_and_links(tmp_path: Path, fmt: str) -> None:
     assert a.linked == a.images and a.copied == 0
     some = next(p for p in a.target.iterdir() if p.is_file())
     assert some.stat().st_nlink >= 2  # a hard link, not a copy
+
+
+def test_coco_plain_boxes_fast_path_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    """Plain boxes (no attributes) take the chunked line-formatting path: chunks of 2 images
+    here, mixed with polygons and images without annotations."""
+    from tcli.datasets import coco
+
+    monkeypatch.setattr(coco, "CHUNK", 2)
+    src = tmp_path / "coco"
+    images, anns = [], []
+    for i in range(7):
+        synth.png(src / f"p{i}.png", shade=i)
+        images.append({"id": i + 1, "file_name": f"p{i}.png", "width": synth.W, "height": synth.H})
+        for k in range(i % 3):
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1 + k % 2,
+                         "bbox": [k + 0.333, i + 0.5, 10.125, 3 + k]})
+        if i == 4:
+            anns.append({"id": len(anns) + 1, "image_id": 5, "category_id": 2,
+                         "segmentation": [[1, 1, 9, 1, 9, 9]], "bbox": [1, 1, 8, 8]})
+    doc = {"images": images, "annotations": anns[::-1],  # not grouped by image
+           "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
+    (src / "coco.json").write_text(json.dumps(doc))
+    import_dataset(src, tmp_path / "minio")
+    det = run_prepare(tmp_path / "minio", 1, tmp_path / "det", "detection")
+    for im in images:
+        want = sorted((("a", "b")[a["category_id"] - 1], a["bbox"]) for a in anns
+                      if a["image_id"] == im["id"] and "segmentation" not in a)
+        got = _boxes(det["per_image"][im["file_name"]])
+        assert len(got) == len(want)
+        for (gc, gb), (wc, wb) in zip(got, want, strict=True):
+            assert gc == wc and _close(gb, wb)
+    assert [a["segmentation"] for a in det["per_image"]["p4.png"] if "segmentation" in a] == \
+        [[[1, 1, 9, 1, 9, 9]]]
