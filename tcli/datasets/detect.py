@@ -42,7 +42,7 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
                else "found a YOLO class-name file")
         return "yolo", why
     if images:
-        depth = 3 if split_layout(src) else 2
+        depth = 3 if split_layout(src, skip) else 2
         if all(len(r.split("/")) == depth for r in images):
             return "imagefolder", "every image is in a <class>/ folder"
     if jsons:

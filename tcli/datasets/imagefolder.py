@@ -16,13 +16,14 @@ from .model import Losses, Record, Shape, Source
 SPLITS = {"train", "val", "valid", "validation", "test"}
 
 
-def split_layout(root: Path) -> bool:
-    dirs = [d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
+def split_layout(root: Path, skip: Path | None = None) -> bool:
+    dirs = [d.name for d in root.iterdir()
+            if d.is_dir() and not d.name.startswith(".") and d != skip]
     return bool(dirs) and all(d.lower() in SPLITS for d in dirs)
 
 
 def read_imagefolder(root: Path, losses: Losses, skip: Path | None = None) -> Source:
-    depth = 3 if split_layout(root) else 2
+    depth = 3 if split_layout(root, skip) else 2
     items: list[tuple[str, Path, str, str | None]] = []
     for rel, p in walk_files(root, skip):
         parts = rel.split("/")

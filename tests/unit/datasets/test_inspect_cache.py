@@ -89,3 +89,13 @@ def test_copies_when_hard_links_fail(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (res.linked, res.copied) == (0, 15)
     some = next(p for p in res.target.iterdir() if p.is_file())
     assert some.stat().st_nlink == 1 and some.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dest_inside_src_is_not_imported_again(tmp_path: Path) -> None:
+    src = tmp_path / "flowers"
+    synth.make_imagefolder(src)
+    first = import_dataset(src, src / "minio")
+    assert first.format == "imagefolder" and first.images == 15
+    second = import_dataset(src, src / "minio")  # the first import is not part of SRC
+    assert (second.format, second.images, second.dataset_id) == ("imagefolder", 15, 2)
+    assert second.losses == {}
