@@ -1,22 +1,18 @@
 """tc dataset import|inspect: bring any dataset into the platform's layout, and look at it.
 
 A Typer sub-app (``app``); cli.py registers it under ``dataset``. The core lives in
-:mod:`tcli.datasets`; the Rich tables are made here (until the UI layer exists: then they
-move to ``tcli/ui/``).
+:mod:`tcli.datasets` (features layer); the Rich tables in :mod:`tcli.ui.dataset_view`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
-from tcli import console
-
-if TYPE_CHECKING:
-    from tcli.datasets.inspect import Inspection
+from tcli.ui import console
 
 app = typer.Typer(
     name="dataset", no_args_is_help=True,
@@ -110,7 +106,9 @@ def inspect_command(
             doc["report"] = [str(p) for p in pics]
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        _render(ins)
+        from tcli.ui.dataset_view import render_inspection
+
+        render_inspection(ins)
         if pics:
             console.success(f"report: {pics[-1]} ({', '.join(p.name for p in pics[:-1])})")
     if decode and any(p.kind.startswith("corrupt") for p in ins.problems):
@@ -119,40 +117,3 @@ def inspect_command(
         bad = next(p for p in ins.problems if p.kind.startswith("corrupt"))
         raise InputError(f"{bad.count} corrupt image(s), e.g. {bad.examples[0]}")
 
-
-def _render(ins: Inspection) -> None:
-    from rich.table import Table
-
-    out = console.out()
-    kinds = ", ".join(f"{v} {k}" for k, v in sorted(ins.kinds.items())) or "none"
-    out.print(f"{ins.path} ({ins.format}, {ins.layout} layout): {ins.images} images, "
-              f"{ins.shapes} annotations ({kinds})", markup=False, highlight=False)
-    t = Table(title="labels", title_justify="left")
-    t.add_column("label")
-    t.add_column("annotations", justify="right")
-    t.add_column("images", justify="right")
-    for name, s, i in ins.labels:
-        t.add_row(name, str(s), str(i))
-    out.print(t)
-    t = Table(title="annotations per image", title_justify="left")
-    for b, _n in ins.per_image:
-        t.add_column(b, justify="right")
-    t.add_row(*(str(n) for _b, n in ins.per_image))
-    out.print(t)
-    summ = ins.box_summary()
-    if summ.get("boxes+extents"):
-        t = Table(title="box sizes (px; boxes and polygon/mask extents)", title_justify="left")
-        for k in summ:
-            t.add_column(k, justify="right")
-        t.add_row(*(str(v) for v in summ.values()))
-        out.print(t)
-    if not ins.problems:
-        out.print("problems: none found", markup=False)
-        return
-    t = Table(title="problems", title_justify="left")
-    t.add_column("count", justify="right")
-    t.add_column("problem")
-    t.add_column("examples")
-    for p in ins.problems:
-        t.add_row(str(p.count), p.kind, "; ".join(p.examples))
-    out.print(t)
