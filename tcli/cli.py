@@ -30,7 +30,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# (module in tcli.commands, command name) in the order `tc --help` lists them
+# (module in tcli.commands, command name) in the order `tc --help` lists them; a module with
+# an ``app`` (a typer.Typer) instead of ``command`` is registered as a group of sub-commands
 COMMANDS: list[tuple[str, str]] = [
     ("new", "new"),
     ("update", "update"),
@@ -40,6 +41,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("dev_run", "dev-run"),
     ("doctor", "doctor"),
     ("base_image", "base-image"),
+    ("dataset", "dataset"),
 ]
 
 
@@ -90,6 +92,13 @@ def _main(
 def _register() -> None:
     for module_name, name in COMMANDS:
         module = importlib.import_module(f"tcli.commands.{module_name}")
+        sub = getattr(module, "app", None)
+        if isinstance(sub, typer.Typer):
+            for info in sub.registered_commands:
+                if info.callback is not None:
+                    info.callback = handle_errors(info.callback)
+            app.add_typer(sub, name=name)
+            continue
         app.command(name, epilog=getattr(module, "EPILOG", None))(handle_errors(module.command))
 
 

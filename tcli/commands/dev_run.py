@@ -22,7 +22,9 @@ def command(
     ),
     dataset: Path = typer.Option(
         None, "--dataset", metavar="DIR",
-        help="Your CVAT dataset: samples + annotations/annotations.xml (linked, never copied).",
+        help="Your dataset: CVAT (samples + annotations/annotations.xml; linked, never copied), "
+             "or COCO, YOLO, Pascal VOC, ImageFolder, a CVAT export (imported once into "
+             ".tc/imports, cached by content).",
     ),
     demo: bool = typer.Option(False, "--demo", help="Use a synthetic demo dataset."),
     demo_images: int = typer.Option(

@@ -27,6 +27,8 @@ class DatasetLayout:
     samples: int
     mode: str  # "hardlink", "symlink", "demo", "existing"
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the source's format when ``--dataset`` was not CVAT and was imported (tcli.datasets)
+    imported_from: str | None = None
 
 
 def minio_root(project: Project) -> Path:
@@ -159,11 +161,39 @@ def template_task(project: Project, template: TemplateRef) -> str:
         ) from None
 
 
+def platform_source(project: Project, source: Path) -> tuple[Path, str | None]:
+    """(folder to link, format imported from). ``source`` itself when it is a CVAT dataset with
+    its samples beside the annotations; any other format (COCO, YOLO, VOC, ImageFolder, a CVAT
+    export with an images/ folder) is imported once into ``<project>/.tc/imports/<content
+    key>/datasets/1`` and reused while the source is unchanged (see docs/datasets.md)."""
+    src = source.expanduser()
+    if not src.exists():
+        return src, None  # link_dataset says "no such folder"
+    if src.is_dir():
+        try:
+            if _samples_of(src, _annotations_of(src)):
+                return src, None
+        except InputError:
+            pass
+    from tcli.datasets.importer import MAPPING, ensure_platform_layout
+
+    target = ensure_platform_layout(src, project.tc_dir / "imports")
+    if target == src.resolve():
+        return src, None
+    import json
+
+    fmt = json.loads((target / "annotations" / MAPPING).read_text(encoding="utf-8"))["format"]
+    return target, str(fmt)
+
+
 def prepare_dataset(
     project: Project, template: TemplateRef, opts: DevRunOptions, dataset_id: int
 ) -> DatasetLayout:
     if opts.dataset is not None:
-        return link_dataset(project, opts.dataset, dataset_id)
+        source, fmt = platform_source(project, opts.dataset)
+        layout = link_dataset(project, source, dataset_id)
+        layout.imported_from = fmt
+        return layout
     if opts.demo:
         return demo_dataset(project, template_task(project, template), dataset_id, opts.demo_images)
     return existing_dataset(project, dataset_id)
@@ -178,4 +208,7 @@ def describe(project: Project, layout: DatasetLayout) -> str:
         "existing": "already in place",
     }[layout.mode]
     rel = os.path.relpath(layout.path, project.root)
-    return f"dataset {layout.dataset_id}: {layout.samples} samples ({how}) in {rel}"
+    line = f"dataset {layout.dataset_id}: {layout.samples} samples ({how}) in {rel}"
+    if layout.imported_from:
+        line += f", imported from {layout.imported_from} (cached in .tc/imports)"
+    return line

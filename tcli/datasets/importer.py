@@ -1,0 +1,308 @@
+"""``tc dataset import``: any supported format -> the platform's layout ``DEST/datasets/<N>/``.
+
+Everything is built in ``DEST/datasets/.tc-import-<N>`` and renamed into place at the end, so
+a failure leaves no half dataset; ``--force`` moves an existing ``<N>`` aside and deletes it
+only when it holds nothing but what a previous import wrote (else it is kept, and said so).
+Nothing is written outside DEST. :func:`ensure_platform_layout` is the cached variant for
+``tc dev-run --dataset``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcli.errors import InputError
+
+from . import FORMATS
+from .cvat_writer import CvatWriter
+from .fsutil import Linker, Namer, resolve_strict
+from .model import Losses, Source
+
+MAPPING = "mapping.json"
+REPORT = "import-report.json"
+
+
+@dataclass
+class ImportResult:
+    format: str
+    detected: str | None  # why auto-detection chose the format, None when --format was given
+    target: Path
+    dataset_id: int
+    images: int
+    shapes: int
+    labels: list[str]
+    linked: int
+    copied: int
+    renamed: int
+    losses: dict[str, Any]
+    unreferenced: int
+    unreferenced_examples: list[str] = field(default_factory=list)
+    kept_old: Path | None = None
+
+
+def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
+                skip: Path | None = None) -> tuple[Source, str | None]:
+    """Read ``src`` in ``fmt`` (``auto``: detect). Returns the source and the detection reason."""
+    from .detect import detect
+
+    if fmt not in ("auto", *FORMATS):
+        raise InputError(f"--format: unknown format {fmt!r}", hint="use auto, " +
+                         ", ".join(FORMATS))
+    losses = Losses()
+    root = src.parent if src.is_file() else src
+    reason: str | None = None
+    if fmt == "auto":
+        fmt, reason = detect(src, skip)
+    if fmt == "coco":
+        from .coco import looks_like_coco, read_coco
+
+        if src.is_file():
+            files = [src]
+        else:
+            files = sorted(p for p in root.rglob("*.json")
+                           if not any(x.startswith(".") for x in p.relative_to(root).parts)
+                           and (skip is None or not p.is_relative_to(skip)))
+            coco = [p for p in files if looks_like_coco(p)]
+            files = coco or files[:1]
+        if not files:
+            raise InputError(f"{src}: no COCO .json file found")
+        return read_coco(root, files, losses, skip), reason
+    if not root.is_dir():
+        raise InputError(f"{src}: not a folder")
+    if fmt == "yolo":
+        from .yolo import read_yolo
+
+        return read_yolo(root, losses, classes, skip), reason
+    if fmt == "voc":
+        from .voc import is_voc_xml, read_voc
+
+        xmls = sorted(p for p in root.rglob("*.xml") if is_voc_xml(p)
+                      and (skip is None or not p.is_relative_to(skip)))
+        if not xmls:
+            raise InputError(f"{src}: no Pascal VOC .xml files (<annotation> root) found")
+        return read_voc(root, xmls, losses, skip), reason
+    if fmt == "imagefolder":
+        from .imagefolder import read_imagefolder
+
+        return read_imagefolder(root, losses, skip), reason
+    from .cvat import read_cvat
+
+    return read_cvat(root, losses, skip=skip), reason
+
+
+def _non_empty(d: Path) -> bool:
+    return d.is_dir() and any(d.iterdir())
+
+
+def next_free_id(dest: Path) -> int:
+    n = 1
+    while _non_empty(dest / "datasets" / str(n)):
+        n += 1
+    return n
+
+
+def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | None = None,
+                   force: bool = False, classes: str | None = None,
+                   progress: Callable[[int], None] | None = None, decode: bool = False
+                   ) -> ImportResult:
+    """Import ``src`` into ``dest/datasets/<id>/``. Raises InputError for bad input.
+
+    ``decode``: decode every image first; a corrupt one is an InputError, a size that differs
+    from the annotations is corrected to the file's and reported.
+    """
+    if not src.exists() and not src.is_symlink():
+        raise InputError(f"{src}: SRC does not exist")
+    src_r = resolve_strict(src, "SRC")
+    dest_r = resolve_strict(dest, "DEST", missing_ok=True)
+    if src_r == dest_r:
+        raise InputError(f"SRC and DEST are the same folder ({src_r}); give DEST a new folder "
+                         "(it will hold datasets/<N>/)")
+    if dest_r.exists() and not dest_r.is_dir():
+        raise InputError(f"DEST {dest}: exists and is not a folder")
+    if dataset_id is not None and dataset_id < 1:
+        raise InputError(f"--id {dataset_id}: must be a positive integer")
+    n = dataset_id if dataset_id is not None else next_free_id(dest_r)
+    target = dest_r / "datasets" / str(n)
+    if src_r == target or src_r.is_relative_to(target):
+        raise InputError(f"SRC {src_r} is inside the target {target}; choose another DEST or --id")
+    if _non_empty(target) and not force:
+        raise InputError(f"{target}: exists and is not empty; pass --force to replace it "
+                         "(the old folder is set aside, your files are never deleted)")
+    source, reason = open_source(src_r, fmt, classes, skip=dest_r)
+    staging = dest_r / "datasets" / f".tc-import-{n}"
+    if staging.exists():
+        _remove_ours(staging)
+    staging.mkdir(parents=True)
+    try:
+        res = _write(source, staging, progress, decode)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    kept = None
+    if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+        target.rmdir()  # an empty folder: nothing to keep
+    if target.exists() or target.is_symlink():
+        aside = dest_r / "datasets" / f".{n}.replaced"
+        k = 1
+        while aside.exists():
+            k += 1
+            aside = dest_r / "datasets" / f".{n}.replaced-{k}"
+        os.rename(target, aside)
+        if _only_ours(aside):
+            shutil.rmtree(aside)
+        else:
+            kept = aside
+    os.rename(staging, target)
+    images, shapes, linker, namer = res
+    unref = source.unreferenced
+    return ImportResult(source.format, reason, target, n, images, shapes, list(source.labels),
+                        linker.linked, linker.copied, namer.renamed, source.losses.as_dict(),
+                        len(unref), unref[:3], kept)
+
+
+def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
+           decode: bool = False) -> tuple[int, int, Linker, Namer]:
+    from .imagesize import decode_check
+
+    source.prerender = True
+    ann = out / "annotations"
+    ann.mkdir()
+    writer = CvatWriter(ann / "annotations.xml", task_name=source.root.name or "imported")
+    namer, linker = Namer(), Linker()
+    mapping: list[str] = []
+    images = 0
+    dump = json.dumps
+    out_s = str(out)
+    join = os.path.join
+    # links/copies run in a thread while this one reads and writes XML (os.link and file
+    # copies release the GIL, so the two overlap on two cores)
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    futures: list[Future[None]] = []
+    batch: list[tuple[str | Path, str]] = []
+
+    def place_all(jobs: list[tuple[str | Path, str]]) -> None:
+        for a, b in jobs:
+            linker.place(a, b)
+
+    try:
+        for rec in source.records():
+            if rec.missing:
+                continue  # counted by the reader as annotated-but-missing
+            if decode:
+                got = decode_check(rec.path)
+                if isinstance(got, str):
+                    raise InputError(f"{rec.path}: corrupt image ({got})",
+                                     hint="re-export or remove the file, then import again")
+                if got != (rec.width, rec.height):
+                    source.losses.add("image sizes that differ from the annotations "
+                                      "(file's size used)", rec.rel)
+                    rec.width, rec.height = got
+                    if rec.raw_xml is not None:
+                        rec.raw_xml.set("width", str(got[0]))
+                        rec.raw_xml.set("height", str(got[1]))
+            name = namer.name(rec.rel)
+            batch.append((rec.path, join(out_s, name)))
+            if len(batch) >= 256:
+                futures.append(pool.submit(place_all, batch))
+                batch = []
+            writer.image(rec, name, source.labels)
+            mapping.append(f"{dump(name)}: {dump(rec.rel)}")
+            images += 1
+            if progress is not None and not images % 1000:
+                progress(images)
+        futures.append(pool.submit(place_all, batch))
+        writer.close(source.labels, source.label_attrs,
+                     source.raw_meta if source.format == "cvat" else None)
+        for f in futures:
+            f.result()  # re-raises an OSError of a link or copy
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        pool.shutdown(wait=True)
+        writer.abort()
+        raise
+    pool.shutdown(wait=True)
+    if images == 0:
+        raise InputError(f"{source.root}: no images found to import (format {source.format})")
+    head = {"version": 1, "tool": "tc dataset import", "format": source.format,
+            "source": str(source.root)}
+    (ann / MAPPING).write_text(dump(head, indent=2)[:-2] + ',\n  "files": {\n    ' +
+                               ",\n    ".join(mapping) + "\n  }\n}\n", encoding="utf-8")
+    report = {"format": source.format, "images": images, "shapes": writer.shapes,
+              "labels": source.labels, "renamed": namer.renamed,
+              "not_carried": source.losses.as_dict(),
+              "unreferenced_files": {"count": len(source.unreferenced),
+                                     "examples": source.unreferenced[:3]}}
+    (ann / REPORT).write_text(dump(report, indent=2) + "\n", encoding="utf-8")
+    return images, writer.shapes, linker, namer
+
+
+def _only_ours(folder: Path) -> bool:
+    """True when ``folder`` holds exactly what a tc import wrote (per its mapping file)."""
+    mp = folder / "annotations" / MAPPING
+    try:
+        doc = json.loads(mp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if doc.get("tool") != "tc dataset import":
+        return False
+    ours = set(doc.get("files", {}))
+    for p in folder.iterdir():
+        if p.name == "annotations":
+            extra = {q.name for q in p.iterdir()} - {"annotations.xml", MAPPING, REPORT}
+            if extra:
+                return False
+        elif p.name not in ours or not p.is_file():
+            return False
+    return True
+
+
+def _remove_ours(staging: Path) -> None:
+    """A staging folder left by an interrupted import: it is tc's own, remove it."""
+    shutil.rmtree(staging)
+
+
+def source_digest(src: Path) -> str:
+    """Content key of a source folder: every file's path, size and mtime, plus the bytes of
+    every non-image file (annotations, class lists): a changed label re-imports."""
+    from .fsutil import is_image_name, walk_files
+
+    h = hashlib.sha256(b"tc-dataset-import-1\0")
+    root = src.parent if src.is_file() else src
+    for rel, p in walk_files(root):
+        st = p.stat()
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        if not is_image_name(rel) and st.st_size < 512 << 20:
+            h.update(p.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def ensure_platform_layout(src: Path, cache_root: Path, fmt: str = "auto",
+                           classes: str | None = None) -> Path:
+    """The dataset folder (``<minio>/datasets/<id>``) to train on for ``src`` in any format.
+
+    A folder already in the platform layout (``annotations/annotations.xml`` beside flat
+    samples) is returned as it is. Anything else is imported once into
+    ``cache_root/<content key>/datasets/1`` and reused while the source is unchanged: the
+    MinIO root is ``result.parents[1]``, the dataset id ``result.name``.
+    """
+    src = resolve_strict(src, "--dataset")
+    if (src / "annotations" / "annotations.xml").is_file() and any(
+            p.is_file() and not p.name.startswith(".") for p in src.iterdir()):
+        return src
+    key = source_digest(src)
+    minio = cache_root / key
+    target = minio / "datasets" / "1"
+    if (target / "annotations" / "annotations.xml").is_file():
+        return target
+    import_dataset(src, minio, fmt, 1, force=True, classes=classes)
+    return target

@@ -1,0 +1,218 @@
+"""``tc dataset inspect --report OUT``: PNG pictures and an ``index.html`` that shows them.
+
+- ``classes.png``: shapes and images per label (horizontal bars, matplotlib);
+- ``box_sizes.png``: box width vs height (log-log hexbin) and the sqrt(area) histogram;
+- ``samples.png``: a contact sheet of sample images with boxes, polygons, masks and tags
+  drawn in the label's colour (Pillow).
+
+matplotlib is imported here only (extra ``tc-cli[report]``).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+from tcli.errors import InputError
+
+from .cvat_writer import PALETTE
+from .inspect import Inspection
+
+CELL = 200
+
+
+def write_report(ins: Inspection, out: Path) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError("--report needs matplotlib", hint="pip install 'tc-cli[report]'"
+                         ) from None
+    out.mkdir(parents=True, exist_ok=True)
+    written = [_classes(ins, out, plt), _boxes(ins, out, plt), _sheet(ins, out)]
+    written.append(_index(ins, out, written))
+    return written
+
+
+def _color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _classes(ins: Inspection, out: Path, plt: Any) -> Path:
+    names = [n for n, _s, _i in ins.labels] or ["(no labels)"]
+    shapes = [s for _n, s, _i in ins.labels] or [0]
+    images = [i for _n, _s, i in ins.labels] or [0]
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.45 * len(names) + 1.2)), dpi=100)
+    ys = range(len(names))
+    ax.barh([y + 0.2 for y in ys], shapes, height=0.4, color=[_color(i) for i in ys],
+            label="annotations")
+    ax.barh([y - 0.2 for y in ys], images, height=0.4, color="#999999", label="images")
+    for y, (s, i) in enumerate(zip(shapes, images, strict=True)):
+        ax.text(s, y + 0.2, f" {s}", va="center", fontsize=8)
+        ax.text(i, y - 0.2, f" {i}", va="center", fontsize=8, color="#555555")
+    ax.set_yticks(list(ys), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("count")
+    ax.set_title(f"Labels: annotations and images per label ({ins.images} images)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    fig.tight_layout()
+    p = out / "classes.png"
+    fig.savefig(p)
+    plt.close(fig)
+    return p
+
+
+def _boxes(ins: Inspection, out: Path, plt: Any) -> Path:
+    import numpy as np
+
+    w = np.frombuffer(ins.box_w, dtype=np.float32) if len(ins.box_w) else np.zeros(0)
+    h = np.frombuffer(ins.box_h, dtype=np.float32) if len(ins.box_h) else np.zeros(0)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=100)
+    p = out / "box_sizes.png"
+    if not w.size:
+        for a in (a1, a2):
+            a.text(0.5, 0.5, "no boxes", ha="center", va="center", transform=a.transAxes)
+            a.set_axis_off()
+    else:
+        ok = (w > 0) & (h > 0)
+        if ok.sum() > 200:
+            hb = a1.hexbin(w[ok], h[ok], gridsize=40, xscale="log", yscale="log", bins="log",
+                           cmap="viridis", mincnt=1)
+            fig.colorbar(hb, ax=a1, label="boxes")
+        else:
+            a1.scatter(w[ok], h[ok], s=12, alpha=0.7, color="#3d3df5")
+            a1.set_xscale("log")
+            a1.set_yscale("log")
+        from matplotlib.ticker import ScalarFormatter
+
+        for axis in (a1.xaxis, a1.yaxis):
+            axis.set_major_formatter(ScalarFormatter())
+            axis.set_minor_formatter(ScalarFormatter())
+        a1.tick_params(which="minor", labelsize=7)
+        a1.set_xlabel("box width (px)")
+        a1.set_ylabel("box height (px)")
+        a1.set_title(f"Box sizes ({int(w.size)} boxes and shape extents, "
+                     f"{int((~ok).sum())} degenerate)")
+        side = np.sqrt(np.maximum(w.astype(np.float64) * h, 0))
+        a2.hist(side, bins=40, color="#34d1b7", edgecolor="#1b7f6f")
+        for edge, txt in ((32, "32 px"), (96, "96 px")):
+            a2.axvline(edge, color="#ff6037", linestyle="--", linewidth=1)
+            a2.text(edge, a2.get_ylim()[1] * 0.95, f" {txt}", color="#ff6037", fontsize=8)
+        a2.set_xlabel("sqrt(box area) (px) — COCO small < 32 ≤ medium < 96 ≤ large")
+        a2.set_ylabel("boxes")
+        a2.set_title("Box size distribution")
+    fig.tight_layout()
+    fig.savefig(p)
+    plt.close(fig)
+    return p
+
+
+def _sheet(ins: Inspection, out: Path) -> Path:
+    from PIL import Image, ImageDraw
+
+    recs = ins.samples
+    cols = 6
+    rows = max(1, (len(recs) + cols - 1) // cols)
+    top = 22
+    sheet = Image.new("RGB", (cols * CELL, top + rows * (CELL + 18)), (245, 245, 245))
+    draw_s = ImageDraw.Draw(sheet)
+    lx = 4
+    for i, name in enumerate(ins.labels_list[:20]):  # colour legend
+        draw_s.rectangle([lx, 5, lx + 12, 17], fill=_rgb(_color(i)))
+        draw_s.text((lx + 16, 5), name[:20], fill=(20, 20, 20))
+        lx += 30 + 7 * len(name[:20])
+    for k, rec in enumerate(recs):
+        cx, cy = (k % cols) * CELL, top + (k // cols) * (CELL + 18)
+        try:
+            with Image.open(rec.path) as im:
+                img = im.convert("RGB")
+        except Exception:  # an undecodable sample still gets its cell
+            img = Image.new("RGB", (max(rec.width, 1), max(rec.height, 1)), (80, 0, 0))
+        scale = min((CELL - 4) / img.width, (CELL - 4) / img.height)
+        tw, th = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+        thumb = img.resize((tw, th)).convert("RGBA")
+        overlay = Image.new("RGBA", thumb.size, (0, 0, 0, 0))
+        d = ImageDraw.Draw(overlay)
+        tags: list[str] = []
+        for s in rec.shapes:
+            col = _rgb(_color(s.label))
+            if s.kind == "box":
+                x0, y0, x1, y1 = (v * scale for v in s.data)
+                d.rectangle([x0, y0, max(x0, x1), max(y0, y1)], outline=(*col, 255), width=2)
+            elif s.kind in ("polygon", "polyline", "points") and s.data:
+                pts = [(s.data[i] * scale, s.data[i + 1] * scale)
+                       for i in range(0, len(s.data) - 1, 2)]
+                if s.kind == "polygon" and len(pts) >= 3:
+                    d.polygon(pts, fill=(*col, 70))
+                    d.line([*pts, pts[0]], fill=(*col, 255), width=2)
+                else:
+                    d.line(pts, fill=(*col, 255), width=2)
+            elif s.kind == "mask":
+                _draw_mask(overlay, s.data, scale, col)
+            elif s.kind == "tag":
+                name = ins.labels_list[s.label] if s.label < len(ins.labels_list) else "?"
+                ty = 14 * len(tags)
+                d.rectangle([0, ty, 8 + 6 * len(name[:24]), ty + 13], fill=(*col, 210))
+                d.text((3, ty + 1), name[:24], fill=(255, 255, 255, 255))
+                tags.append(name)
+        thumb = Image.alpha_composite(thumb, overlay).convert("RGB")
+        sheet.paste(thumb, (cx + (CELL - tw) // 2, cy + (CELL - th) // 2))
+        caption = os.path.basename(rec.path)[:28]
+        if tags:
+            caption = "[" + ",".join(tags)[:18] + "] " + caption
+        draw_s.text((cx + 4, cy + CELL + 2), caption, fill=(20, 20, 20))
+    p = out / "samples.png"
+    sheet.save(p)
+    return p
+
+
+def _draw_mask(overlay: Any, data: Any, scale: float, col: tuple[int, int, int]) -> None:
+    import numpy as np
+    from PIL import Image
+
+    left, top, w, h, runs = data
+    if w <= 0 or h <= 0 or sum(runs) != w * h:
+        return
+    flat = np.zeros(w * h, dtype=np.uint8)
+    pos, val = 0, 0
+    for r in runs:
+        if val:
+            flat[pos:pos + r] = 150
+        pos += r
+        val ^= 1
+    alpha = Image.fromarray(flat.reshape(h, w))
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    alpha = alpha.resize((sw, sh))
+    layer = Image.new("RGBA", (sw, sh), (*col, 0))
+    layer.putalpha(alpha)
+    overlay.alpha_composite(layer, (round(left * scale), round(top * scale)))
+
+
+def _rgb(hexcol: str) -> tuple[int, int, int]:
+    return int(hexcol[1:3], 16), int(hexcol[3:5], 16), int(hexcol[5:7], 16)
+
+
+def _index(ins: Inspection, out: Path, pics: list[Path]) -> Path:
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(n)}</td><td>{s}</td><td>{i}</td></tr>"
+                   for n, s, i in ins.labels)
+    probs = "".join(f"<li><b>{p.count}</b> {e(p.kind)}: {e('; '.join(p.examples))}</li>"
+                    for p in ins.problems) or "<li>none found</li>"
+    box = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in ins.box_summary().items())
+    imgs = "".join(f'<h2>{e(p.stem.replace("_", " "))}</h2><img src="{e(p.name)}" '
+                   f'alt="{e(p.stem)}">' for p in pics)
+    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>dataset report</title>"
+            "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%;border:1px solid"
+            " #ccc}td,th{padding:2px 10px;text-align:left}</style></head><body>"
+            f"<h1>Dataset {e(str(ins.path))}</h1><p>{ins.images} images, {ins.shapes} "
+            f"annotations, {len(ins.labels)} labels ({e(ins.format)}, {e(ins.layout)} layout)"
+            f"</p><h2>Labels</h2><table><tr><th>label</th><th>annotations</th><th>images</th>"
+            f"</tr>{rows}</table><h2>Box sizes</h2><table>{box}</table><h2>Problems</h2>"
+            f"<ul>{probs}</ul>{imgs}</body></html>\n")
+    p = out / "index.html"
+    p.write_text(text, encoding="utf-8")
+    return p

@@ -1,0 +1,160 @@
+"""Pascal VOC XML reader (``Annotations/*.xml`` + ``JPEGImages/``, or XML beside the images).
+
+Boxes keep VOC's numbers as they are (``xmin`` -> ``xtl``, ``xmax`` -> ``xbr``; no 1-pixel
+shift, as datumaro and CVAT's VOC importer do). ``occluded`` -> CVAT occluded; ``truncated``,
+``difficult``, ``pose`` and CVAT-style ``<attributes>`` -> ``<attribute>``. Label order:
+``labelmap.txt`` when present, else first appearance (files sorted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tcli.errors import InputError
+
+from .fsutil import is_image_name, resolve_inside, walk_files
+from .model import Losses, Record, Shape, Source
+
+OBJ_ATTRS = ("truncated", "difficult", "pose")
+
+
+def _parser() -> Any:
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, remove_comments=True)
+
+
+def is_voc_xml(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b"<annotation" in head and b"<annotations" not in head
+
+
+def read_voc(root: Path, xmls: list[Path], losses: Losses, skip: Path | None = None
+             ) -> Source:
+    labels: list[str] = []
+    lm = next((p for p in (root / "labelmap.txt", root / "labels.txt") if p.is_file()), None)
+    if lm is not None:
+        for line in lm.read_text(encoding="utf-8").splitlines():
+            name = line.split(":", 1)[0].strip()
+            if name and not name.startswith("#") and name not in labels:
+                labels.append(name)
+    index = {n: i for i, n in enumerate(labels)}
+    all_files = list(walk_files(root, skip))
+    by_base: dict[str, list[Path]] = {}
+    for rel, p in all_files:
+        if is_image_name(rel):
+            by_base.setdefault(rel.rsplit("/", 1)[-1], []).append(p)
+    if any("SegmentationClass" in rel or "SegmentationObject" in rel for rel, _ in all_files):
+        losses.add("VOC segmentation PNGs (SegmentationClass/Object) not imported")
+    src = Source("voc", root, labels, lambda: iter(()), losses)
+
+    def label(name: str) -> int:
+        i = index.get(name)
+        if i is None:
+            i = index[name] = len(labels)
+            labels.append(name)
+        return i
+
+    def records() -> Iterator[Record]:
+        from lxml import etree
+
+        parser = _parser()
+        used: set[str] = set()
+        for x in xmls:
+            rel = x.relative_to(root).as_posix()
+            try:
+                doc = etree.parse(str(x), parser).getroot()
+            except etree.XMLSyntaxError as exc:
+                raise InputError(f"{rel}: malformed XML ({exc})") from None
+            if doc.getroottree().docinfo.doctype:
+                raise InputError(f"{rel}: has a DOCTYPE; refused")
+            rec = _record(root, x, rel, doc, by_base, label, src)
+            if not rec.missing:
+                used.add(rec.rel)
+            yield rec
+        src.unreferenced = [r for r, _p in all_files if is_image_name(r) and r not in used]
+
+    src.records = records
+    return src
+
+
+def _num(el: Any, tag: str, where: str) -> float:
+    t = el.findtext(tag)
+    if t is None or not t.strip():
+        raise InputError(f"{where}: <{tag}> is missing")
+    try:
+        return float(t)
+    except ValueError:
+        raise InputError(f"{where}: <{tag}>{t.strip()}</{tag}> is not a number") from None
+
+
+def _record(root: Path, x: Path, rel: str, doc: Any, by_base: dict[str, list[Path]],
+            label: Any, src: Source) -> Record:
+    fname = (doc.findtext("filename") or "").strip()
+    if not fname:
+        raise InputError(f"{rel}: <filename> is missing")
+    size = doc.find("size")
+    if size is None:
+        raise InputError(f"{rel}: <size> is missing (needs <width> and <height>)")
+    w = int(_num(size, "width", f"{rel}: <size>"))
+    h = int(_num(size, "height", f"{rel}: <size>"))
+    folder = (doc.findtext("folder") or "").strip()
+    cand = None
+    for base in (root / "JPEGImages", x.parent, root, root / folder if folder else None):
+        if base is None:
+            continue
+        try:
+            p = resolve_inside(root, (base / fname).relative_to(root).as_posix(),
+                               f"{rel}: <filename>")
+        except ValueError:
+            continue
+        if p.is_file():
+            cand = p
+            break
+    if cand is None:
+        found = by_base.get(fname.rsplit("/", 1)[-1])
+        if found and len(found) == 1:
+            cand = found[0]
+    if cand is None:
+        src.losses.add("annotation files whose image is missing (left out)", rel)
+        cand = root / fname  # a record without a file: the importer skips it
+    shapes: list[Shape] = []
+    for k, obj in enumerate(doc.iterfind("object")):
+        where = f"{rel}: <object> {k + 1}"
+        name = (obj.findtext("name") or "").strip()
+        if not name:
+            raise InputError(f"{where}: <name> is missing")
+        li = label(name)
+        bb = obj.find("bndbox")
+        attrs: list[tuple[str, str]] = []
+        for a in OBJ_ATTRS:
+            t = obj.findtext(a)
+            if t is not None and t.strip():
+                attrs.append((a, t.strip()))
+                src.note_attr(li, a)
+        for a in obj.iterfind("attributes/attribute"):
+            an, av = (a.findtext("name") or "").strip(), (a.findtext("value") or "").strip()
+            if an and an not in ("occluded", "rotation"):
+                attrs.append((an, av))
+                src.note_attr(li, an)
+        occ = (obj.findtext("occluded") or "0").strip() in ("1", "true", "True")
+        if obj.find("part") is not None:
+            src.losses.add("VOC <part> (person layout) not carried", rel)
+        if obj.find("actions") is not None:
+            src.losses.add("VOC <actions> not carried", rel)
+        if bb is None:
+            src.losses.add("objects without <bndbox> (skipped)", where)
+            continue
+        x0, y0 = _num(bb, "xmin", where), _num(bb, "ymin", where)
+        x1, y1 = _num(bb, "xmax", where), _num(bb, "ymax", where)
+        shapes.append(Shape("box", li, (x0, y0, x1, y1), occ, 0, tuple(attrs)))
+    missing = not cand.is_file()
+    return Record(cand, cand.relative_to(root).as_posix() if cand.is_relative_to(root)
+                  else fname, w, h, shapes, None, missing=missing)
