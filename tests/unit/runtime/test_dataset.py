@@ -52,10 +52,14 @@ def test_detection_coco_output_with_negatives(tmp_path: Path) -> None:
     a = anns[0]
     assert set(a) == {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "attributes"}
     assert a["bbox"] == [1.5, 2, 10, 10] and a["area"] == 100 and a["iscrowd"] == 0
+    # one link to the dataset folder, per-file links through it: short targets that
+    # resolve to the sample in $MINIO_ROOT/datasets/<id>/
+    assert os.readlink(root / "images" / ".src") == str(d)
     for split, coco in (("train", train), ("val", val)):
         for img in coco["images"]:
             link = root / "images" / split / img["file_name"]
-            assert os.readlink(link) == str(d / img["file_name"])
+            assert os.readlink(link) == "../.src/" + img["file_name"]
+            assert os.path.realpath(link) == os.path.realpath(d / img["file_name"])
     manifest = json.loads((root / "split_manifest.json").read_text())
     assert len(manifest["samples"]) == 11
     # one negative: its class "<none>" has a single sample -> random split, reason recorded
@@ -133,7 +137,10 @@ def test_switching_dataset_leaves_nothing_stale(tmp_path: Path) -> None:
     _prepare(tmp_path, "classification", ds_id="7")
     _prepare(tmp_path, "classification", ds_id="8")
     links = [p for p in (tmp_path / "datasets").rglob("*") if p.is_symlink()]
-    assert links and all("/datasets/8/" in os.readlink(p) for p in links)
+    ds8 = os.path.realpath(tmp_path / "minio/datasets/8")
+    assert links and all(os.path.realpath(p).startswith(ds8) for p in links)
+    assert all(os.path.realpath(p) == os.path.join(ds8, p.name) for p in links
+               if p.name != ".src")
     assert (tmp_path / "datasets/keep.txt").read_text() == "not ours"
 
 
@@ -208,28 +215,28 @@ def test_split_is_stratified_and_seeded() -> None:
         dataset.split_samples(keys, 0.9, 0.2, 42)
 
 
-def test_split_worker_gives_the_same_tree_as_in_process(tmp_path: Path, monkeypatch) -> None:
-    """Large datasets split in a forked worker (scikit-learn imported while parsing); the
-    result must not depend on where the split ran."""
+def test_link_worker_gives_the_same_tree_as_in_process(tmp_path: Path, monkeypatch) -> None:
+    """Large datasets get their links from a worker process (started before the parse);
+    the result must not depend on where the links were made."""
     make_dataset(tmp_path / "minio", 7, 40)
-    monkeypatch.setenv("TC_SPLIT_WORKER", "0")
-    res, _ = _prepare(tmp_path)
+    monkeypatch.setenv("TC_LINK_WORKER", "0")
+    res, _ = _prepare(tmp_path, "classification")
     in_process = _tree(tmp_path / "datasets")
-    monkeypatch.setenv("TC_SPLIT_WORKER", "1")
-    monkeypatch.setenv("TC_SPLIT_WORKER_MIN", "1")
+    monkeypatch.setenv("TC_LINK_WORKER", "1")
+    monkeypatch.setenv("TC_LINK_WORKER_MIN", "1")
     import dataset
 
     started: list[object] = []
-    real = dataset._SplitWorker.start
+    real = dataset._Linker.start
 
     def spy(n: int):
         w = real(n)
-        started.append(w)
+        started.append(w.in_worker)
         return w
 
-    monkeypatch.setattr(dataset._SplitWorker, "start", staticmethod(spy))
-    res2, _ = _prepare(tmp_path)
-    assert started and started[0] is not None, "the worker did not start"
+    monkeypatch.setattr(dataset._Linker, "start", staticmethod(spy))
+    res2, _ = _prepare(tmp_path, "classification")
+    assert started == [True], "the link worker did not start"
     assert _tree(tmp_path / "datasets") == in_process
     assert res2["stratified"] == res["stratified"] and res2["counts"] == res["counts"]
     assert set(res2["timings"]) == {"list", "parse", "match", "split", "write"}
