@@ -264,8 +264,8 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
     label_index: dict[str, int] = {}
     labels: list[str] = []
     boxes = BoxStore()
-    bx, by, bw, bh, bl, bf = (a.append for a in (boxes.x, boxes.y, boxes.w, boxes.h,
-                                                 boxes.label, boxes.flags))
+    bx, by, bw, bh = boxes.x.append, boxes.y.append, boxes.w.append, boxes.h.append
+    bl, bf = boxes.label.append, boxes.flags.append
     blabel = boxes.label
     battrs = boxes.attrs
     images: dict[str, CvatImage] = {}
