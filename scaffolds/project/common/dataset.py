@@ -540,20 +540,25 @@ def write_manifest(ctx: StageContext, path: Path, manifest: dict[str, Any],
     enc = json.JSONEncoder(ensure_ascii=False).encode
     labels_json: dict[tuple[int, ...], str] = {}
     split_json = {split: enc(split) for split in splits}
-    rows = []
-    for _id, split, s in order:
-        img = s.image
-        key = tuple(s.labels)
-        lj = labels_json.get(key)
-        if lj is None:
-            lj = labels_json[key] = enc([labels[i] for i in key])
-        rows.append('{"file_name": %s, "split": %s, "labels": %s, "xml_name": %s, "subset": %s}'
-                    % (enc(s.file_name), split_json[split], lj,
-                       enc(img.xml_name) if img else "null",
-                       enc(img.subset) if img else "null"))
-    text = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "samples": [\n    ' + \
-        ",\n    ".join(rows) + "\n  ]\n}\n"
-    _write_text(path, text)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "samples": [\n    ')
+        rows: list[str] = []
+        for n, (_id, split, s) in enumerate(order):
+            img = s.image
+            key = tuple(s.labels)
+            lj = labels_json.get(key)
+            if lj is None:
+                lj = labels_json[key] = enc([labels[i] for i in key])
+            rows.append('{"file_name": %s, "split": %s, "labels": %s, "xml_name": %s, '
+                        '"subset": %s}' % (enc(s.file_name), split_json[split], lj,
+                                           enc(img.xml_name) if img else "null",
+                                           enc(img.subset) if img else "null"))
+            if len(rows) >= 20000:  # streamed in chunks: memory stays flat
+                fh.write(",\n    ".join(rows) + (",\n    " if n + 1 < len(order) else ""))
+                rows.clear()
+        fh.write(",\n    ".join(rows) + "\n  ]\n}\n")
+    os.replace(tmp, path)
 
 
 def class_folder(name: str) -> str:
@@ -665,13 +670,15 @@ class _Linker:
             _link_in_process(jobs)
             return
         enc = os.fsencode
-        fields: list[bytes] = []
-        for folder, prefix, items in jobs:
-            fields += [enc(str(folder)), enc(prefix), b"%d" % len(items)]
-            fields += [enc(s.file_name) for s in items]
         try:
             assert self.proc.stdin is not None
-            self.proc.stdin.write(b"\0".join(fields))
+            write = self.proc.stdin.write
+            sep = b""
+            for folder, prefix, items in jobs:  # streamed per 20k names: memory stays flat
+                write(sep + b"\0".join((enc(str(folder)), enc(prefix), b"%d" % len(items))))
+                sep = b"\0"
+                for i in range(0, len(items), 20000):
+                    write(b"\0" + b"\0".join([enc(s.file_name) for s in items[i:i + 20000]]))
             self.proc.stdin.close()
         except OSError:  # pragma: no cover - the worker died: link here
             self._fallback()
