@@ -288,7 +288,8 @@ def bench_case(case: str, kind: str, dm_py: Path | None, runs: int) -> dict[str,
                   f"{d / res['first']:.1f}x faster (first run), {d / res['rerun']:.1f}x (rerun)",
                   flush=True)
         else:
-            print("  datumaro: not installed", flush=True)
+            print("  datumaro: " + ("skipped (BENCH_DATUMARO=0)" if os.environ.get(
+                "BENCH_DATUMARO") == "0" else "not installed"), flush=True)
         return res
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -303,7 +304,8 @@ def main() -> int:
           "(BENCH_RUNS), medians", flush=True)
     dm_py = datumaro_python()
     if dm_py is None:
-        print("datumaro: not installed", flush=True)
+        print("datumaro: " + ("skipped (BENCH_DATUMARO=0)" if os.environ.get("BENCH_DATUMARO")
+                              == "0" else "not installed"), flush=True)
     results = [bench_case(c, k, dm_py, runs) for c in cases for k in kinds]
     print("summary (median wall s; ratios in the same run):", flush=True)
     print("  case  names  floor  first  rerun  first/floor  rerun/floor  datumaro  dm/first  "
