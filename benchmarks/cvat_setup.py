@@ -2,7 +2,7 @@
 
 For each case — 10k images / 100k boxes and 100k / 1M (``BENCH_CASES``, default
 ``10k,100k``), each with short file names (``img_000000.jpg``, link targets under 60 bytes
-like the platform's ``/minio/datasets/1/img_000000.jpg``) and with 90-byte names (camera
+like the platform's ``/minio/datasets/1/img_000000.jpg``) and with 79-byte names (camera
 timestamp + UUID: every target 60 bytes or longer, which ext4 stores out of the inode) —
 this measures, interleaved, ``BENCH_RUNS`` (default 5) times each, every one a fresh process:
 
