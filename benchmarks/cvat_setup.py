@@ -292,6 +292,7 @@ def bench_case(case: str, kind: str, dm_py: Path | None, runs: int) -> dict[str,
                 "BENCH_DATUMARO") == "0" else "not installed"), flush=True)
         return res
     finally:
+        settle(root / "out-0", timeout=60)  # a detached deleter may still be at work
         shutil.rmtree(root, ignore_errors=True)
 
 
