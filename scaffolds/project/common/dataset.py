@@ -5,15 +5,26 @@ non-hidden files directly in it; ``annotations/annotations.xml`` in CVAT for ima
 matches samples to ``<image>`` entries by file name (one dict lookup each), splits them
 (stratified, fixed seed) and writes under ``$DATASETS_ROOT``::
 
-    images/{train,val[,test]}/<file>          symlinks into MinIO
+    images/.src -> $MINIO_ROOT/datasets/<id>       one link to the dataset folder
+    images/{train,val[,test]}/<file> -> ../.src/<file>   short relative links through it
     labels/{train,val[,test]}/labels.json     COCO
     labels/<split>/<stem>.txt + data.yaml     YOLO (format "yolo")
-    imagefolder/<split>/<class>/<file>        ImageFolder (format "imagefolder")
+    imagefolder/<split>/<class>/<file>        ImageFolder (format "imagefolder"), through
+                                               imagefolder/.src like images/
     split_manifest.json                        every sample and its split
 
 Every output is built in ``$DATASETS_ROOT/.tc-staging`` and renamed into place, so a rerun
-(``docker start``, maybe with another DATASET_ID) succeeds and leaves nothing stale.
-The exact layout is documented in docs/runtime.md. Plain module: ``main(argv) -> int``.
+(``docker start``, maybe with another DATASET_ID) succeeds and leaves nothing stale; the
+previous version is renamed into ``.tc-trash/`` and deleted there, by a detached process for
+large datasets (off the critical path; a crash leaves only trash, never a half-deleted
+output). The exact layout is documented in docs/runtime.md. Plain module: ``main(argv) -> int``.
+
+Speed (see docs/performance.md): no scikit-learn or numpy on the import path (the stratified
+split is our own, below); the symlinks are made by a small worker process, started before
+the parse and fed after the split, while this process writes the label files.
+
+Longer than ~400 lines because the image's runtime files are fixed by the platform
+(``validation/common.json``): the split, the writers and the stage live in this one file.
 """
 
 # ruff: noqa: UP031  (printf-style formatting is the fast path for millions of lines)
@@ -22,12 +33,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +69,54 @@ KEEP: dict[str, frozenset[str]] = {
 OWNED = ("images", "labels", "imagefolder", "data.yaml", "split_manifest.json")
 STAGING = ".tc-staging"
 TRASH = ".tc-trash"
+#: the directory link inside images/ and imagefolder/ that the per-file links go through:
+#: their targets stay short (ext4 keeps a target under 60 bytes in the inode, a longer one
+#: costs a data block per link) whatever MINIO_ROOT and the dataset id are
+SRC_LINK = ".src"
 NONE_LABEL = "<none>"
 DATASET_ID_RE = re.compile(r"^[1-9][0-9]{0,17}$")
+#: from this many samples on, the links are made by a worker process (started before the
+#: parse) and the previous output is deleted by a detached process (env overrides below)
+WORKER_MIN = 2000
 
 
 class DatasetError(Exception):
     """A dataset problem the user must fix; the message names the file or variable."""
+
+
+@dataclass
+class StageContext:
+    """Everything one run of the stage needs besides the data: settings, output, log."""
+
+    task: str
+    dataset_id: str
+    src: Path  # $MINIO_ROOT/datasets/<id>
+    out_root: Path  # $DATASETS_ROOT
+    formats: tuple[str, ...]
+    seed: int
+    train: float
+    test: float
+    say: Callable[[str], None]
+    t0: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    warn: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def staging(self) -> Path:
+        return self.out_root / STAGING
+
+    def lap(self, name: str, since: float) -> float:
+        """Record the time since ``since`` under ``name``; returns now."""
+        now = time.perf_counter()
+        self.timings[name] = now - since
+        return now
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name) or default)
+    except ValueError:
+        return default
 
 
 # ----------------------------------------------------------------------------- paths
@@ -118,8 +174,9 @@ def split_samples(keys: Sequence[str], train: float, test: float, seed: int
     """Assign each sample to train/val(/test).
 
     ``test`` is the fraction for ``val`` (the platform's test split); when
-    ``train + test < 1`` the remainder goes to ``test``. Stratified on ``keys`` when
-    scikit-learn can, else random (returns the reason). Deterministic for a seed.
+    ``train + test < 1`` the remainder goes to ``test``. Stratified on ``keys`` (see
+    :func:`stratified_split`) when every class has 2 samples or more, else random (returns
+    the reason). Deterministic for a seed.
     """
     n = len(keys)
     if train < 0 or test < 0 or train + test > 1 + 1e-9:
@@ -128,19 +185,25 @@ def split_samples(keys: Sequence[str], train: float, test: float, seed: int
     rest = max(0.0, 1.0 - train - test)
     if rest < 1e-9:
         rest = 0.0
-    out = ["train"] * n
     if n == 0:
-        return out, False, "empty"
-    idx = list(range(n))
-    try:
-        assign = _stratified(idx, list(keys), train, test, rest, seed)
-        return [assign[i] for i in idx], True, None
-    except ValueError as exc:
-        reason = str(exc).splitlines()[0]
-    import numpy as np
+        return [], False, "empty"
+    counts = Counter(keys)
+    small = sorted(k for k, c in counts.items() if c < 2)
+    if len(counts) < 2:
+        reason = "only one class: nothing to stratify"
+    elif small:
+        reason = f"classes with fewer than 2 samples: {', '.join(small[:5])}"
+    elif train <= 0 or test <= 0:
+        reason = "a split fraction is 0"
+    else:
+        return stratified_split(keys, train, test, seed), True, None
+    return _random_split(n, train, test, rest, seed), False, reason
 
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(n).tolist()
+
+def _random_split(n: int, train: float, test: float, rest: float, seed: int) -> list[str]:
+    out = ["train"] * n
+    perm = list(range(n))
+    random.Random(seed).shuffle(perm)
     n_val = round(test * n)
     n_test = round(rest * n)
     if test > 0 and n_val == 0 and n > 1:
@@ -153,90 +216,74 @@ def split_samples(keys: Sequence[str], train: float, test: float, seed: int
     if train == 0:
         for i in perm[n_val + n_test:]:
             out[i] = "val"
-    return out, False, reason
+    return out
 
 
-def _stratified(idx: list[int], keys: list[str], train: float, test: float, rest: float,
-                seed: int) -> dict[int, str]:
-    from sklearn.model_selection import train_test_split
-
-    counts = Counter(keys)
-    if len(counts) < 2:
-        raise ValueError("only one class: nothing to stratify")
-    small = sorted(k for k, c in counts.items() if c < 2)
-    if small:
-        raise ValueError(f"classes with fewer than 2 samples: {', '.join(small[:5])}")
-    if train <= 0 or test <= 0:
-        raise ValueError("a split fraction is 0")
-    held = test + rest
-    tr, ho, _ktr, kho = train_test_split(idx, keys, train_size=train, test_size=held,
-                                         stratify=keys, random_state=seed)
-    assign = dict.fromkeys(tr, "train")
-    if rest > 0:
-        va, te = train_test_split(ho, test_size=rest / held, stratify=kho, random_state=seed)
-        assign.update(dict.fromkeys(va, "val"))
-        assign.update(dict.fromkeys(te, "test"))
-    else:
-        assign.update(dict.fromkeys(ho, "val"))
-    return assign
+def _raise_some(base: list[int], free: list[tuple[float, int]], total: int,
+                rank: list[int]) -> list[int]:
+    """``base`` plus one for as many ``free`` classes (priority, class) as bring the sum
+    nearest to ``total``: highest priority first, ties in the seeded order ``rank``."""
+    need = max(0, min(total - sum(base), len(free)))
+    out = list(base)
+    for _prio, c in sorted(free, key=lambda t: (-t[0], rank[t[1]]))[:need]:
+        out[c] += 1
+    return out
 
 
-#: datasets with at least this many files import scikit-learn in a forked worker while the
-#: parent parses the XML (uses a second core; the import alone takes about a second)
-SPLIT_WORKER_MIN = 2000
+def stratified_split(keys: Sequence[str], train: float, test: float, seed: int
+                     ) -> list[str]:
+    """Stratified split with scikit-learn's guarantees, without importing it.
 
-
-def _warm_split() -> None:
-    # an import failure is fine: split_samples falls back to a random split by itself
-    with contextlib.suppress(Exception):
-        import sklearn.model_selection  # noqa: F401
-
-
-class _SplitWorker:
-    """A one-process pool that runs :func:`split_samples` after importing scikit-learn.
-
-    Started before parsing, so the import overlaps with the parse on another core. The
-    result is the same function's result: only where it is computed differs. Any trouble
-    with the worker (no ``fork``, no /dev/shm, a crash) falls back to the in-process call.
+    Per class of ``n_c`` samples, each split gets ``floor`` or ``ceil`` of
+    ``n_c * fraction`` (so within one sample of its exact share), every class at least one
+    training sample, and the split totals as near ``n * fraction`` as that allows; which
+    classes round up (largest remainder first, ties in seeded order) and which samples go
+    where (a seeded shuffle per class) come from ``random.Random(seed)``. Needs ``train``
+    and ``test`` > 0 and every class with 2 samples or more (:func:`split_samples` checks).
     """
+    rest = max(0.0, 1.0 - train - test)
+    if rest < 1e-9:
+        rest = 0.0
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    classes = sorted(groups)
+    sizes = [len(groups[c]) for c in classes]
+    n = len(keys)
+    rank = list(range(len(classes)))
+    rng.shuffle(rank)
 
-    def __init__(self) -> None:
-        import multiprocessing as mp
-
-        self._pool: Any = mp.get_context("fork").Pool(1, initializer=_warm_split)
-
-    @classmethod
-    def start(cls, n_files: int) -> _SplitWorker | None:
-        if n_files < int(os.environ.get("TC_SPLIT_WORKER_MIN") or SPLIT_WORKER_MIN) or \
-                os.environ.get("TC_SPLIT_WORKER") == "0":
-            return None
-        try:
-            return cls()
-        except Exception:  # pragma: no cover - platform without fork/semaphores
-            return None
-
-    def submit(self, keys: Sequence[str], train: float, test: float, seed: int) -> None:
-        self._args = (list(keys), train, test, seed)
-        self._pending = self._pool.apply_async(split_samples, self._args)
-
-    def ready(self) -> bool:
-        return bool(self._pending.ready())
-
-    def result(self) -> tuple[list[str], bool, str | None]:
-        try:
-            res: tuple[list[str], bool, str | None] = self._pending.get()
-            return res
-        except DatasetError:
-            raise
-        except Exception:  # pragma: no cover - worker died: compute here
-            return split_samples(*self._args)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
+    # train: floor or ceil of the share; a class whose share is below one gets one
+    q_tr = [round(s * train, 9) for s in sizes]
+    base = [max(1, int(q)) for q in q_tr]
+    free = [(q - int(q), c) for c, q in enumerate(q_tr) if int(q) >= 1 and q > int(q)]
+    n_tr = _raise_some(base, free, round(n * train), rank)
+    if rest:
+        # val among the held-out samples: round so that test stays within one sample too
+        # (test deviation = (q_tr - n_tr) + (q_val - n_val); round val up when that is >= 1
+        # rounded down, down when it is <= 0 rounded down, else either way)
+        base, free = [], []
+        for c, s in enumerate(sizes):
+            q_val = round(s * test, 9)
+            low = int(q_val)
+            key = (q_val - low) + (q_tr[c] - n_tr[c])
+            base.append(low + 1 if key >= 1 - 1e-9 else low)
+            if 1e-9 < key < 1 - 1e-9 and q_val > low:
+                free.append((key, c))
+        n_val = _raise_some(base, free, round(n * test), rank)
+    else:
+        n_val = [s - t for s, t in zip(sizes, n_tr, strict=True)]
+    out = ["test"] * n
+    for c, name in enumerate(classes):
+        idx = groups[name]
+        rng.shuffle(idx)
+        t, v = n_tr[c], n_val[c]
+        for i in idx[:t]:
+            out[i] = "train"
+        for i in idx[t:t + v]:
+            out[i] = "val"
+    return out
 
 
 # ----------------------------------------------------------------------------- records
@@ -262,7 +309,6 @@ def _labels_of(img: cvat.CvatImage | None, ann: cvat.CvatAnnotations, task: str,
     """(distinct label indexes in first-appearance order, primary label or -1)."""
     if img is None:
         return [], -1
-    seen: dict[int, None] = {}
     if task in ("classification", "sklearn"):
         tags = [s[1] for s in (img.shapes or ()) if s[0] == "tag"]
         if tags:
@@ -276,310 +322,25 @@ def _labels_of(img: cvat.CvatImage | None, ann: cvat.CvatAnnotations, task: str,
         if shape_labels:
             warn["images with shapes of several labels and no tag (no class)"] += 1
         return [], -1
-    for lab in ann.boxes.label[img.b0:img.b1]:
-        seen[lab] = None
-    for s in img.shapes or ():
-        seen[s[1]] = None
-    labels = list(seen)
+    if img.shapes:
+        labels = list(dict.fromkeys([*ann.boxes.label[img.b0:img.b1],
+                                     *(s[1] for s in img.shapes)]))
+    elif img.b1 - img.b0 > 1:
+        labels = list(dict.fromkeys(ann.boxes.label[img.b0:img.b1]))
+    else:
+        labels = list(ann.boxes.label[img.b0:img.b1])
     return labels, (labels[0] if labels else -1)
 
 
-# ----------------------------------------------------------------------------- writers
-
-def _g(v: float) -> str:
-    return "%.10g" % v
-
-
-def _attrs_json(occluded: bool, z: int, extra: Iterable[tuple[str, str]] | None) -> str:
-    s = '{"occluded":%s,"z_order":%d' % ("true" if occluded else "false", z)
-    if extra:
-        for k, v in extra:
-            s += "," + json.dumps(k) + ":" + json.dumps(v)
-    return s + "}"
-
-
-class BoxTails:
-    """COCO annotation lines of an image's boxes, without the leading ``{"id":N``.
-
-    The annotation id is the only part that depends on the split, so these can be made
-    before the split is known (while the split worker finishes) and joined to ids later.
-    """
-
-    def __init__(self, ann: cvat.CvatAnnotations, seg: bool) -> None:
-        self.b = ann.boxes
-        self.seg = seg
-        self.plain_attrs: dict[int, str] = {}  # flags -> attributes JSON without extras
-
-    def __call__(self, iid: int, img: cvat.CvatImage) -> list[str]:
-        b = self.b
-        bx, by, bw, bh, bl, bf, ba = b.x, b.y, b.w, b.h, b.label, b.flags, b.attrs
-        plain_attrs = self.plain_attrs
-        out = []
-        for k in range(img.b0, img.b1):
-            x, y, w, h = bx[k], by[k], bw[k], bh[k]
-            f = bf[k]
-            at = (_attrs_json(bool(f & 1), f >> 1, ba[k]) if ba and k in ba
-                  else plain_attrs.get(f))
-            if at is None:
-                at = plain_attrs[f] = _attrs_json(bool(f & 1), f >> 1, None)
-            if self.seg:
-                x2, y2 = x + w, y + h
-                out.append(
-                    ',"image_id":%d,"category_id":%d,"bbox":[%s,%s,%s,%s],'
-                    '"area":%s,"iscrowd":0,"segmentation":[[%s,%s,%s,%s,%s,%s,%s,%s]],'
-                    '"attributes":%s}'
-                    % (iid, bl[k] + 1, _g(x), _g(y), _g(w), _g(h), _g(w * h),
-                       _g(x), _g(y), _g(x2), _g(y), _g(x2), _g(y2), _g(x), _g(y2), at))
-            else:
-                out.append(
-                    ',"image_id":%d,"category_id":%d,"bbox":[%.10g,%.10g,%.10g,'
-                    '%.10g],"area":%.10g,"iscrowd":0,"attributes":%s}'
-                    % (iid, bl[k] + 1, x, y, w, h, w * h, at))
-        return out
-
-
-def prerender_boxes(samples: Sequence[Sample], ann: cvat.CvatAnnotations, task: str,
-                    done: Callable[[], bool]) -> dict[int, list[str]]:
-    """Box lines of samples in order until ``done()`` (checked every 256 samples): work that
-    fills the wait for the split worker and no more, so peak memory stays that of a run
-    without it once the worker is ready first (large datasets)."""
-    out: dict[int, list[str]] = {}
-    if task not in ("detection", "segmentation"):
-        return out
-    tails = BoxTails(ann, task == "segmentation")
-    for i, s in enumerate(samples):
-        if not i & 255 and done():
-            break
-        img = s.image
-        if img is not None and img.b1 > img.b0:
-            out[s.id] = tails(s.id, img)
-    return out
-
-
-def write_coco(path: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations | None,
-               labels: Sequence[str], task: str, info: dict[str, Any], next_ann_id: int,
-               warn: Counter[str], pre: dict[int, list[str]] | None = None) -> int:
-    """Write one COCO ``labels.json``, streaming. Returns the next free annotation id.
-
-    ``pre`` holds box lines made by :func:`prerender_boxes` (used and removed per image).
-    """
-    seg = task == "segmentation"
-    det = task in ("detection", "segmentation")
-    parts: list[str] = []
-    head = {"info": info, "licenses": [],
-            "categories": [{"id": i + 1, "name": n, "supercategory": ""}
-                           for i, n in enumerate(labels)]}
-    parts.append(json.dumps(head)[:-1] + ',"images":[\n')
-    parts.append(",\n".join(
-        '{"id":%d,"file_name":%s,"width":%d,"height":%d}'
-        % (s.id, json.dumps(s.file_name), s.width, s.height) for s in samples))
-    parts.append('\n],"annotations":[\n')
-    tmp = path.with_name(path.name + ".tmp")
-    fh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed below, streamed in chunks
-    fh.write("".join(parts))
-    lines: list[str] = []
-    first_chunk = True
-
-    def flush() -> None:
-        nonlocal first_chunk
-        if lines:
-            fh.write(("" if first_chunk else ",\n") + ",\n".join(lines))
-            first_chunk = False
-            lines.clear()
-
-    aid = next_ann_id
-    if ann is not None:
-        box_tails = BoxTails(ann, seg)
-        for s in samples:
-            img = s.image
-            if img is None:
-                continue
-            if len(lines) >= 20000:
-                flush()
-            iid = s.id
-            if not det:
-                if s.labels:
-                    tags = [t for t in (img.shapes or ()) if t[0] == "tag"]
-                    if tags:
-                        for t in tags:
-                            lines.append('{"id":%d,"image_id":%d,"category_id":%d}'
-                                         % (aid, iid, t[1] + 1))
-                            aid += 1
-                    else:
-                        lines.append('{"id":%d,"image_id":%d,"category_id":%d}'
-                                     % (aid, iid, s.primary + 1))
-                        aid += 1
-                continue
-            if img.b1 > img.b0:
-                tails = pre.pop(iid, None) if pre else None
-                if tails is None:
-                    tails = box_tails(iid, img)
-                for tail in tails:
-                    lines.append('{"id":%d%s' % (aid, tail))
-                    aid += 1
-            for kind, lab, data, occ, z, extra in img.shapes or ():
-                a: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": lab + 1}
-                if kind == "polygon":
-                    a["bbox"] = cvat.polygon_bbox(data)
-                    a["area"] = cvat.polygon_area(data)
-                    a["iscrowd"] = 0
-                    a["segmentation"] = [data]
-                elif kind == "mask":
-                    left, top, mw, mh, rle = data
-                    if seg:
-                        try:
-                            rle_d, area, bbox = cvat.cvat_rle_to_coco(
-                                left, top, mw, mh, rle, s.width, s.height)
-                        except cvat.CvatError as exc:
-                            raise DatasetError(f"{ann.path}: image {img.xml_name!r}: {exc}"
-                                               ) from None
-                        a["bbox"], a["area"], a["iscrowd"] = bbox, area, 1
-                        a["segmentation"] = rle_d
-                    else:
-                        a["bbox"] = [float(left), float(top), float(mw), float(mh)]
-                        a["area"] = float(mw * mh)
-                        a["iscrowd"] = 0
-                else:
-                    continue
-                a["attributes"] = json.loads(_attrs_json(occ, z, extra))
-                lines.append(json.dumps(a, separators=(",", ":")))
-                aid += 1
-    flush()
-    fh.write("\n]}\n")
-    fh.close()
-    os.replace(tmp, path)
-    return aid
-
-
-def write_yolo(folder: Path, samples: Sequence[Sample], ann: cvat.CvatAnnotations,
-               task: str, warn: Counter[str]) -> None:
-    """One ``<stem>.txt`` per sample (empty for negatives), normalised coordinates."""
-    b = ann.boxes
-    for s in samples:
-        lines: list[str] = []
-        img = s.image
-        W, H = float(s.width or 1), float(s.height or 1)
-        if img is not None:
-            for k in range(img.b0, img.b1):
-                x, y, w, h = b.x[k], b.y[k], b.w[k], b.h[k]
-                if task == "segmentation":
-                    pts = (x, y, x + w, y, x + w, y + h, x, y + h)
-                    lines.append("%d " % b.label[k] + " ".join(
-                        "%.6f" % (v / (W if i % 2 == 0 else H)) for i, v in enumerate(pts)))
-                else:
-                    lines.append("%d %.6f %.6f %.6f %.6f" % (
-                        b.label[k], (x + w / 2) / W, (y + h / 2) / H, w / W, h / H))
-            for kind, lab, data, _o, _z, _a in img.shapes or ():
-                if kind == "polygon":
-                    if task == "segmentation":
-                        lines.append("%d " % lab + " ".join(
-                            "%.6f" % (v / (W if i % 2 == 0 else H)) for i, v in enumerate(data)))
-                    else:
-                        x, y, w, h = cvat.polygon_bbox(data)
-                        lines.append("%d %.6f %.6f %.6f %.6f" % (
-                            lab, (x + w / 2) / W, (y + h / 2) / H, w / W, h / H))
-                elif kind == "mask":
-                    warn["masks left out of YOLO files"] += 1
-        (folder / (os.path.splitext(s.file_name)[0] + ".txt")).write_text(
-            "".join(line + "\n" for line in lines))
-
-
-def class_folder(name: str) -> str:
-    """A safe folder name for a label (``/``, ``\\``, NUL and a leading ``.`` -> ``_``)."""
-    out = name.replace("/", "_").replace("\\", "_").replace("\x00", "_")
-    if not out or out.startswith("."):
-        out = "_" + out[1:] if out else "_"
-    return out
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def _rmtree(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path)
-
-
-def _swap_in(root: Path, staging: Path) -> None:
-    """Move every owned output from ``staging`` into ``root``; remove old versions."""
-    trash = root / TRASH
-    _rmtree(trash)
-    trash.mkdir()
-    for name in OWNED:
-        cur, new = root / name, staging / name
-        if os.path.lexists(cur):
-            os.rename(cur, trash / name)
-        if os.path.lexists(new):
-            os.rename(new, cur)
-    _rmtree(trash)
-    _rmtree(staging)
-
-
-# ----------------------------------------------------------------------------- prepare
-
-def prepare(task: str, config: dict[str, Any] | None = None, *,
-            dataset_id: str | None = None, minio: Path | None = None,
-            datasets: Path | None = None, formats: Sequence[str] | None = None,
-            seed: int | None = None, log: Callable[[str], None] | None = None
-            ) -> dict[str, Any]:
-    """Run the dataset stage. Returns a summary dict (also written as split_manifest.json
-    without the samples list). Raises DatasetError (or cvat.CvatError) for user errors."""
-    t0 = time.perf_counter()
-    say = log or (lambda m: print(f"[setup] {m}", flush=True))
-    if task not in TASKS:
-        raise DatasetError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    cfg = config or {}
-    ds_id = check_dataset_id(dataset_id if dataset_id is not None
-                             else os.environ.get("DATASET_ID"))
-    src = dataset_dir(ds_id, minio)
-    out_root = datasets or datasets_root()
-    fmts = _formats(task, formats)
-    if seed is None:
-        seed = int(os.environ.get("SPLIT_SEED") or 42)
-    train_r = float(cfg.get("train-split", 0.8))
-    test_r = float(cfg.get("test-split", 0.2))
-
-    names = list_samples(src)
-    if not names:
-        raise DatasetError(f"{src}: no samples (regular non-hidden files) in the dataset folder")
-    xml = src / "annotations" / "annotations.xml"
-    if not xml.is_file():
-        raise DatasetError(f"{xml}: missing; upload the CVAT for images 1.1 export with the "
-                           "dataset")
-    timings = {"list": time.perf_counter() - t0}
-    worker = _SplitWorker.start(len(names))
-    try:
-        return _prepare(task, ds_id, src, xml, names, out_root, fmts, seed, train_r,
-                        test_r, say, worker, timings, t0)
-    finally:
-        if worker is not None:
-            worker.close()
-
-
-def _prepare(task: str, ds_id: str, src: Path, xml: Path,
-             names: list[str], out_root: Path, fmts: tuple[str, ...], seed: int,
-             train_r: float, test_r: float, say: Callable[[str], None],
-             worker: _SplitWorker | None, timings: dict[str, float], t0: float
-             ) -> dict[str, Any]:
-    t = time.perf_counter()
-    try:
-        ann = cvat.parse_cvat(xml, KEEP[task])
-    except cvat.CvatError as exc:
-        raise DatasetError(str(exc)) from None
-    timings["parse"] = time.perf_counter() - t
-    t = time.perf_counter()
-    warn: Counter[str] = Counter(ann.warnings)
-
-    src_s = str(src)
+def match_samples(ctx: StageContext, ann: cvat.CvatAnnotations, names: list[str]
+                  ) -> list[Sample]:
+    """One Sample per usable file (ids 1.. in file-name order); counts what is left out."""
+    warn = ctx.warn
+    src_s = str(ctx.src)
     samples: list[Sample] = []
     matched = 0
     images = ann.images
+    task = ctx.task
     for name in names:
         img = images.get(name)
         w = h = 0
@@ -599,64 +360,527 @@ def _prepare(task: str, ds_id: str, src: Path, xml: Path,
         warn["annotated images without a file in the dataset (ignored)"] += missing
         on_disk = set(names)
         example = next(n for n in images if n not in on_disk)
-        say(f"note: e.g. {images[example].xml_name!r} is annotated but {example!r} is not "
-            f"in {src}")
+        ctx.say(f"note: e.g. {images[example].xml_name!r} is annotated but {example!r} is "
+                f"not in {ctx.src}")
     if not samples:
-        raise DatasetError(f"{src}: no usable image samples")
+        raise DatasetError(f"{ctx.src}: no usable image samples")
     for i, s in enumerate(samples):
         s.id = i + 1
+    return samples
 
+
+# ----------------------------------------------------------------------------- writers
+
+def _attrs_json(occluded: bool, z: int, extra: Iterable[tuple[str, str]] | None) -> str:
+    s = '{"occluded":%s,"z_order":%d' % ("true" if occluded else "false", z)
+    if extra:
+        for k, v in extra:
+            s += "," + json.dumps(k) + ":" + json.dumps(v)
+    return s + "}"
+
+
+#: one COCO annotation line per <box> (detection; segmentation adds the 4-corner polygon)
+_BOX_LINE = ('{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%.10g,%.10g,%.10g,%.10g],'
+             '"area":%.10g,"iscrowd":0,"attributes":%s}')
+_SEG_BOX_LINE = ('{"id":%d,"image_id":%d,"category_id":%d,"bbox":[%.10g,%.10g,%.10g,%.10g],'
+                 '"area":%.10g,"iscrowd":0,"segmentation":[[%.10g,%.10g,%.10g,%.10g,%.10g,'
+                 '%.10g,%.10g,%.10g]],"attributes":%s}')
+
+
+def _box_lines(lines: list[str], aid: int, iid: int, img: cvat.CvatImage,
+               ann: cvat.CvatAnnotations, seg: bool, plain: dict[int, str]) -> int:
+    """Append the annotation lines of an image's boxes; returns the next annotation id.
+    ``plain`` caches the attributes JSON of boxes without CVAT attributes, by flags."""
+    b = ann.boxes
+    bx, by, bw, bh, bl, bf, ba = b.x, b.y, b.w, b.h, b.label, b.flags, b.attrs
+    add = lines.append
+    for k in range(img.b0, img.b1):
+        x, y, w, h = bx[k], by[k], bw[k], bh[k]
+        f = bf[k]
+        at = _attrs_json(bool(f & 1), f >> 1, ba[k]) if ba and k in ba else plain.get(f)
+        if at is None:
+            at = plain[f] = _attrs_json(bool(f & 1), f >> 1, None)
+        if seg:
+            x2, y2 = x + w, y + h
+            add(_SEG_BOX_LINE % (aid, iid, bl[k] + 1, x, y, w, h, w * h,
+                                 x, y, x2, y, x2, y2, x, y2, at))
+        else:
+            add(_BOX_LINE % (aid, iid, bl[k] + 1, x, y, w, h, w * h, at))
+        aid += 1
+    return aid
+
+
+def _shape_line(ctx: StageContext, aid: int, s: Sample, shape: tuple[Any, ...],
+                ann: cvat.CvatAnnotations) -> str | None:
+    """The annotation line of a polygon or mask (None for other kinds)."""
+    kind, lab, data, occ, z, extra = shape
+    a: dict[str, Any] = {"id": aid, "image_id": s.id, "category_id": lab + 1}
+    if kind == "polygon":
+        a["bbox"] = cvat.polygon_bbox(data)
+        a["area"] = cvat.polygon_area(data)
+        a["iscrowd"] = 0
+        a["segmentation"] = [data]
+    elif kind == "mask":
+        left, top, mw, mh, rle = data
+        if ctx.task == "segmentation":
+            try:
+                rle_d, area, bbox = cvat.cvat_rle_to_coco(left, top, mw, mh, rle, s.width,
+                                                          s.height)
+            except cvat.CvatError as exc:
+                xml_name = s.image.xml_name if s.image else s.file_name
+                raise DatasetError(f"{ann.path}: image {xml_name!r}: {exc}") from None
+            a["bbox"], a["area"], a["iscrowd"] = bbox, area, 1
+            a["segmentation"] = rle_d
+        else:
+            a["bbox"] = [float(left), float(top), float(mw), float(mh)]
+            a["area"] = float(mw * mh)
+            a["iscrowd"] = 0
+    else:
+        return None
+    a["attributes"] = json.loads(_attrs_json(occ, z, extra))
+    return json.dumps(a, separators=(",", ":"))
+
+
+def write_coco(ctx: StageContext, path: Path, split: str, samples: Sequence[Sample],
+               ann: cvat.CvatAnnotations, next_ann_id: int) -> int:
+    """Write one COCO ``labels.json``, streaming. Returns the next free annotation id."""
+    det = ctx.task in ("detection", "segmentation")
+    seg = ctx.task == "segmentation"
+    info = {"description": f"dataset {ctx.dataset_id}, split {split}",
+            "dataset_id": ctx.dataset_id, "split": split, "task": ctx.task}
+    head = {"info": info, "licenses": [],
+            "categories": [{"id": i + 1, "name": n, "supercategory": ""}
+                           for i, n in enumerate(ann.labels)]}
+    dumps = json.dumps
+    parts = [dumps(head)[:-1] + ',"images":[\n',
+             ",\n".join('{"id":%d,"file_name":%s,"width":%d,"height":%d}'
+                        % (s.id, dumps(s.file_name), s.width, s.height) for s in samples),
+             '\n],"annotations":[\n']
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("".join(parts))
+        lines: list[str] = []
+        first_chunk = True
+        plain: dict[int, str] = {}
+        aid = next_ann_id
+        for s in samples:
+            img = s.image
+            if img is None:
+                continue
+            if len(lines) >= 20000:
+                fh.write(("" if first_chunk else ",\n") + ",\n".join(lines))
+                first_chunk = False
+                lines.clear()
+            if not det:
+                if s.labels:
+                    tags = [t for t in (img.shapes or ()) if t[0] == "tag"]
+                    for lab in ([t[1] for t in tags] if tags else [s.primary]):
+                        lines.append('{"id":%d,"image_id":%d,"category_id":%d}'
+                                     % (aid, s.id, lab + 1))
+                        aid += 1
+                continue
+            if img.b1 > img.b0:
+                aid = _box_lines(lines, aid, s.id, img, ann, seg, plain)
+            for shape in img.shapes or ():
+                line = _shape_line(ctx, aid, s, shape, ann)
+                if line is not None:
+                    lines.append(line)
+                    aid += 1
+        if lines:
+            fh.write(("" if first_chunk else ",\n") + ",\n".join(lines))
+        fh.write("\n]}\n")
+    os.replace(tmp, path)
+    return aid
+
+
+def write_yolo(ctx: StageContext, folder: Path, samples: Sequence[Sample],
+               ann: cvat.CvatAnnotations) -> None:
+    """One ``<stem>.txt`` per sample (empty for negatives), normalised coordinates."""
+    b = ann.boxes
+    seg = ctx.task == "segmentation"
+    for s in samples:
+        lines: list[str] = []
+        img = s.image
+        W, H = float(s.width or 1), float(s.height or 1)
+        if img is not None:
+            for k in range(img.b0, img.b1):
+                x, y, w, h = b.x[k], b.y[k], b.w[k], b.h[k]
+                if seg:
+                    pts = (x, y, x + w, y, x + w, y + h, x, y + h)
+                    lines.append("%d " % b.label[k] + " ".join(
+                        "%.6f" % (v / (W if i % 2 == 0 else H)) for i, v in enumerate(pts)))
+                else:
+                    lines.append("%d %.6f %.6f %.6f %.6f" % (
+                        b.label[k], (x + w / 2) / W, (y + h / 2) / H, w / W, h / H))
+            for kind, lab, data, _o, _z, _a in img.shapes or ():
+                if kind == "polygon":
+                    if seg:
+                        lines.append("%d " % lab + " ".join(
+                            "%.6f" % (v / (W if i % 2 == 0 else H)) for i, v in enumerate(data)))
+                    else:
+                        x, y, w, h = cvat.polygon_bbox(data)
+                        lines.append("%d %.6f %.6f %.6f %.6f" % (
+                            lab, (x + w / 2) / W, (y + h / 2) / H, w / W, h / H))
+                elif kind == "mask":
+                    ctx.warn["masks left out of YOLO files"] += 1
+        (folder / (os.path.splitext(s.file_name)[0] + ".txt")).write_text(
+            "".join(line + "\n" for line in lines))
+
+
+def write_manifest(ctx: StageContext, path: Path, manifest: dict[str, Any],
+                   splits: dict[str, list[Sample]], labels: list[str]) -> None:
+    """``split_manifest.json``: the summary, then one row per sample in id order."""
+    head = dict(manifest)
+    head["warnings"] = dict(sorted(ctx.warn.items()))
+    order: list[tuple[int, str, Sample]] = []
+    for split, items in splits.items():
+        order.extend((s.id, split, s) for s in items)
+    order.sort(key=lambda t: t[0])
+    # one row per sample, formatted directly (as json.dumps of the dict would, 3x faster)
+    enc = json.JSONEncoder(ensure_ascii=False).encode
+    labels_json: dict[tuple[int, ...], str] = {}
+    split_json = {split: enc(split) for split in splits}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "samples": [\n    ')
+        rows: list[str] = []
+        for n, (_id, split, s) in enumerate(order):
+            img = s.image
+            key = tuple(s.labels)
+            lj = labels_json.get(key)
+            if lj is None:
+                lj = labels_json[key] = enc([labels[i] for i in key])
+            rows.append('{"file_name": %s, "split": %s, "labels": %s, "xml_name": %s, '
+                        '"subset": %s}' % (enc(s.file_name), split_json[split], lj,
+                                           enc(img.xml_name) if img else "null",
+                                           enc(img.subset) if img else "null"))
+            if len(rows) >= 20000:  # streamed in chunks: memory stays flat
+                fh.write(",\n    ".join(rows) + (",\n    " if n + 1 < len(order) else ""))
+                rows.clear()
+        fh.write(",\n    ".join(rows) + "\n  ]\n}\n")
+    os.replace(tmp, path)
+
+
+def class_folder(name: str) -> str:
+    """A safe folder name for a label (``/``, ``\\``, NUL and a leading ``.`` -> ``_``)."""
+    out = name.replace("/", "_").replace("\\", "_").replace("\x00", "_")
+    if not out or out.startswith("."):
+        out = "_" + out[1:] if out else "_"
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- links
+
+#: the link worker: reads NUL-separated jobs (folder, target prefix, count, names...) from
+#: stdin, makes the links, prints "ok N" or "errno NUL strerror NUL filename" (exit 1)
+_LINKER = r"""
+import os, sys
+f = sys.stdin.buffer.read().split(b"\0")
+i = n = 0
+try:
+    while i + 2 < len(f):
+        d, pre, k = f[i], f[i + 1], int(f[i + 2])
+        i += 3
+        for name in f[i:i + k]:
+            os.symlink(pre + name, d + b"/" + name)
+        i += k
+        n += k
+except OSError as e:
+    sys.stdout.write("%d\0%s\0%s" % (e.errno or 0, e.strerror or e,
+                                      os.fsdecode(e.filename or b"")))
+    sys.exit(1)
+sys.stdout.write("ok %d" % n)
+"""
+
+#: removes the trees named on its command line (niced), then their folder if it is empty
+_DELETER = r"""
+import os, shutil, sys
+try:
+    os.nice(10)
+except OSError:
+    pass
+for p in sys.argv[1:]:
+    shutil.rmtree(p, ignore_errors=True)
+try:
+    os.rmdir(os.path.dirname(sys.argv[1]))
+except OSError:
+    pass
+"""
+
+#: link jobs: (folder, target prefix, samples) -> folder/<file> -> prefix<file>
+LinkJobs = list[tuple[Path, str, list[Sample]]]
+#: detached deleters started by this process (see wait_for_cleanup)
+_DELETERS: list[subprocess.Popen[bytes]] = []
+
+
+def _link_in_process(jobs: LinkJobs, *, redo: bool = False) -> None:
+    sym = os.symlink
+    for folder, prefix, items in jobs:
+        d = str(folder) + "/"
+        for s in items:
+            try:
+                sym(prefix + s.file_name, d + s.file_name)
+            except FileExistsError:
+                if not redo:
+                    raise
+
+
+class _Linker:
+    """Makes the per-file symlinks while this process writes the label files.
+
+    From ``WORKER_MIN`` samples on (``TC_LINK_WORKER_MIN``; ``TC_LINK_WORKER=0`` turns it
+    off) a small ``python -I -S`` worker is started before the parse (its start-up overlaps
+    the parse) and fed the jobs after the split; ``os.symlink`` is a system call per link,
+    so on two cores the links and the label files are made at the same time. Without a
+    worker, or when it fails in any way other than an ``OSError`` from a link, the links
+    are made here; the result is the same either way.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes] | None) -> None:
+        self.proc = proc
+        self.jobs: LinkJobs = []
+
+    @classmethod
+    def start(cls, n_files: int) -> _Linker:
+        if n_files < _env_int("TC_LINK_WORKER_MIN", WORKER_MIN) or \
+                os.environ.get("TC_LINK_WORKER") == "0" or not sys.executable:
+            return cls(None)
+        try:
+            return cls(subprocess.Popen([sys.executable, "-I", "-S", "-c", _LINKER],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL))
+        except OSError:  # pragma: no cover - no way to start a process: link here
+            return cls(None)
+
+    @property
+    def in_worker(self) -> bool:
+        return self.proc is not None
+
+    def submit(self, jobs: LinkJobs) -> None:
+        """Start making the links (returns at once when a worker does it)."""
+        self.jobs = jobs
+        if self.proc is None:
+            _link_in_process(jobs)
+            return
+        enc = os.fsencode
+        try:
+            assert self.proc.stdin is not None
+            write = self.proc.stdin.write
+            sep = b""
+            for folder, prefix, items in jobs:  # streamed per 20k names: memory stays flat
+                write(sep + b"\0".join((enc(str(folder)), enc(prefix), b"%d" % len(items))))
+                sep = b"\0"
+                for i in range(0, len(items), 20000):
+                    write(b"\0" + b"\0".join([enc(s.file_name) for s in items[i:i + 20000]]))
+            self.proc.stdin.close()
+        except OSError:  # pragma: no cover - the worker died: link here
+            self._fallback()
+
+    def wait(self) -> None:
+        """Wait for the links; raises the OSError of a link that could not be made."""
+        proc = self.proc
+        if proc is None:
+            return
+        assert proc.stdout is not None
+        out = proc.stdout.read().decode("utf-8", "replace")
+        rc = proc.wait()
+        self.proc = None
+        if rc == 0 and out.startswith("ok "):
+            return
+        parts = out.split("\0")
+        if rc == 1 and len(parts) == 3 and parts[0].isdigit():
+            raise OSError(int(parts[0]), parts[1], parts[2])
+        self._fallback()  # pragma: no cover - crashed worker
+
+    def _fallback(self) -> None:
+        self.close()
+        _link_in_process(self.jobs, redo=True)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+# ----------------------------------------------------------------------------- swap
+
+def _rmtree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _trash_folder(root: Path) -> Path:
+    """A new, empty generation folder ``.tc-trash/<pid>-<ns>`` for outputs to delete."""
+    while True:
+        gen = root / TRASH / f"{os.getpid()}-{time.time_ns()}"
+        try:
+            os.makedirs(gen)
+            return gen
+        except FileExistsError:  # pragma: no cover - same nanosecond
+            continue
+
+
+def _discard(paths: list[Path], background: bool) -> None:
+    """Delete trash folders: by a detached, niced process when ``background`` (the caller
+    goes on at once), else here. Either way only what was moved into .tc-trash/."""
+    if not paths:
+        return
+    if background and sys.executable:
+        try:
+            _DELETERS.append(subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _DELETER, *map(str, paths)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True))
+            return
+        except OSError:  # pragma: no cover - delete here instead
+            pass
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        os.rmdir(paths[0].parent)
+
+
+def wait_for_cleanup(timeout: float | None = None) -> bool:
+    """Wait for the detached deleters this process started; True when all have ended."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for p in list(_DELETERS):
+        try:
+            p.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return False
+        _DELETERS.remove(p)
+    return True
+
+
+def _fresh_staging(ctx: StageContext, background: bool) -> None:
+    """An empty ``.tc-staging``; what a crashed run left there, and trash that a killed
+    deleter left, are deleted (in the background for large datasets)."""
+    root, staging = ctx.out_root, ctx.staging
+    old: list[Path] = []
+    trash = root / TRASH
+    if trash.is_dir():
+        old += [trash / name for name in sorted(os.listdir(trash))]
+    if os.path.lexists(staging):
+        gen = _trash_folder(root)
+        os.rename(staging, gen / STAGING)
+        old.append(gen)
+    _discard(old, background)
+    staging.mkdir()
+
+
+def _swap_in(ctx: StageContext, background: bool) -> None:
+    """Move every owned output from staging into place; the previous ones go to trash and
+    are deleted after (a crash leaves each output whole: old, new, or being rebuilt)."""
+    root, staging = ctx.out_root, ctx.staging
+    gen = _trash_folder(root)
+    for name in OWNED:
+        cur, new = root / name, staging / name
+        if os.path.lexists(cur):
+            os.rename(cur, gen / name)
+        if os.path.lexists(new):
+            os.rename(new, cur)
+    os.rmdir(staging)
+    _discard([gen], background)
+
+
+# ----------------------------------------------------------------------------- prepare
+
+def prepare(task: str, config: dict[str, Any] | None = None, *,
+            dataset_id: str | None = None, minio: Path | None = None,
+            datasets: Path | None = None, formats: Sequence[str] | None = None,
+            seed: int | None = None, log: Callable[[str], None] | None = None
+            ) -> dict[str, Any]:
+    """Run the dataset stage. Returns a summary dict (also written as split_manifest.json
+    without the samples list). Raises DatasetError (or cvat.CvatError) for user errors."""
+    t0 = time.perf_counter()
+    if task not in TASKS:
+        raise DatasetError(f"task {task!r} is not one of {', '.join(TASKS)}")
+    cfg = config or {}
+    ds_id = check_dataset_id(dataset_id if dataset_id is not None
+                             else os.environ.get("DATASET_ID"))
+    ctx = StageContext(
+        task=task, dataset_id=ds_id, src=dataset_dir(ds_id, minio),
+        out_root=datasets or datasets_root(), formats=_formats(task, formats),
+        seed=int(os.environ.get("SPLIT_SEED") or 42) if seed is None else seed,
+        train=float(cfg.get("train-split", 0.8)), test=float(cfg.get("test-split", 0.2)),
+        say=log or (lambda m: print(f"[setup] {m}", flush=True)), t0=t0)
+    names = list_samples(ctx.src)
+    if not names:
+        raise DatasetError(f"{ctx.src}: no samples (regular non-hidden files) in the dataset "
+                           "folder")
+    xml = ctx.src / "annotations" / "annotations.xml"
+    if not xml.is_file():
+        raise DatasetError(f"{xml}: missing; upload the CVAT for images 1.1 export with the "
+                           "dataset")
+    ctx.lap("list", t0)
+    linker = _Linker.start(len(names))
+    try:
+        return _run(ctx, xml, names, linker)
+    finally:
+        linker.close()
+
+
+def _run(ctx: StageContext, xml: Path, names: list[str], linker: _Linker) -> dict[str, Any]:
+    t = time.perf_counter()
+    try:
+        ann = cvat.parse_cvat(xml, KEEP[ctx.task])
+    except cvat.CvatError as exc:
+        raise DatasetError(str(exc)) from None
+    t = ctx.lap("parse", t)
+    ctx.warn.update(ann.warnings)
+    samples = match_samples(ctx, ann, names)
     labels = ann.labels
     keys = [labels[s.primary] if s.primary >= 0 else NONE_LABEL for s in samples]
-    timings["match"] = time.perf_counter() - t
-    t = time.perf_counter()
-    pre: dict[int, list[str]] = {}
-    if worker is not None:
-        worker.submit(keys, train_r, test_r, seed)
-        pre = prerender_boxes(samples, ann, task, worker.ready)
-        assign, stratified, reason = worker.result()
-    else:
-        assign, stratified, reason = split_samples(keys, train_r, test_r, seed)
-    timings["split"] = time.perf_counter() - t
-    t = time.perf_counter()
+    t = ctx.lap("match", t)
+    assign, stratified, reason = split_samples(keys, ctx.train, ctx.test, ctx.seed)
+    t = ctx.lap("split", t)
     if not stratified:
-        say(f"warning: random split (not stratified): {reason}")
+        ctx.say(f"warning: random split (not stratified): {reason}")
     splits: dict[str, list[Sample]] = {"train": [], "val": []}
     for s, sp in zip(samples, assign, strict=True):
         splits.setdefault(sp, []).append(s)
-    if "yolo" in fmts:
+    if "yolo" in ctx.formats:
         stems: dict[str, str] = {}
         for s in samples:
             stem = os.path.splitext(s.file_name)[0]
             if stem in stems:
-                raise DatasetError(f"{src}: {stems[stem]!r} and {s.file_name!r} share the stem "
-                                   f"{stem!r}; YOLO label files would collide")
+                raise DatasetError(f"{ctx.src}: {stems[stem]!r} and {s.file_name!r} share the "
+                                   f"stem {stem!r}; YOLO label files would collide")
             stems[stem] = s.file_name
-
     manifest: dict[str, Any] = {
-        "version": 1, "dataset_id": ds_id, "task": task, "seed": seed,
-        "ratios": {"train": train_r, "val": test_r,
-                   "test": round(max(0.0, 1 - train_r - test_r), 10)},
+        "version": 1, "dataset_id": ctx.dataset_id, "task": ctx.task, "seed": ctx.seed,
+        "ratios": {"train": ctx.train, "val": ctx.test,
+                   "test": round(max(0.0, 1 - ctx.train - ctx.test), 10)},
         "stratified": stratified, "fallback_reason": reason if not stratified else None,
-        "labels": list(labels), "formats": list(fmts),
+        "labels": list(labels), "formats": list(ctx.formats),
         "counts": {k: len(v) for k, v in splits.items()},
     }
     try:
-        _write_all(out_root, src_s, splits, ann, labels, task, fmts, manifest, warn, ds_id,
-                   pre)
+        _write_all(ctx, splits, ann, manifest, linker)
     except OSError as exc:
-        raise DatasetError(f"{out_root}: cannot write the dataset ({exc.strerror or exc}: "
-                           f"{exc.filename or out_root}); set DATASETS_ROOT to a writable "
+        raise DatasetError(f"{ctx.out_root}: cannot write the dataset ({exc.strerror or exc}: "
+                           f"{exc.filename or ctx.out_root}); set DATASETS_ROOT to a writable "
                            "folder") from None
-    timings["write"] = time.perf_counter() - t
-    for what, n in sorted(warn.items()):
-        say(f"warning: {n} {what}")
+    ctx.lap("write", t)
+    for what, n in sorted(ctx.warn.items()):
+        ctx.say(f"warning: {n} {what}")
     counts = " / ".join(f"{len(v)} {k}" for k, v in splits.items())
-    say(f"dataset {ds_id}: {len(samples)} samples ({counts}), {len(labels)} labels, "
-        f"{len(ann.boxes)} boxes, {'stratified' if stratified else 'random'} split; wrote "
-        f"{out_root} ({', '.join(fmts)}) in {time.perf_counter() - t0:.2f} s")
-    manifest["warnings"] = dict(sorted(warn.items()))
-    manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    ctx.say(f"dataset {ctx.dataset_id}: {len(samples)} samples ({counts}), {len(labels)} "
+            f"labels, {len(ann.boxes)} boxes, {'stratified' if stratified else 'random'} "
+            f"split; wrote {ctx.out_root} ({', '.join(ctx.formats)}) in "
+            f"{time.perf_counter() - ctx.t0:.2f} s")
+    manifest["warnings"] = dict(sorted(ctx.warn.items()))
+    manifest["timings"] = {k: round(v, 3) for k, v in ctx.timings.items()}
     return manifest
 
 
@@ -677,107 +901,70 @@ def _formats(task: str, formats: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _write_all(root: Path, src: str, splits: dict[str, list[Sample]],
-               ann: cvat.CvatAnnotations, labels: list[str], task: str,
-               fmts: Sequence[str], manifest: dict[str, Any], warn: Counter[str],
-               ds_id: str, pre: dict[int, list[str]] | None = None) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / STAGING
-    _rmtree(staging)
-    staging.mkdir()
-    sym = os.symlink
-    join = os.path.join
-    folders: dict[str, str] = {}
-    if "imagefolder" in fmts:
+def _write_all(ctx: StageContext, splits: dict[str, list[Sample]], ann: cvat.CvatAnnotations,
+               manifest: dict[str, Any], linker: _Linker) -> None:
+    """Staging folders and links (in the worker), label files (here), then the swap."""
+    labels = ann.labels
+    imagefolder = "imagefolder" in ctx.formats
+    if imagefolder:
+        folders: dict[str, str] = {}
         for name in labels:
             f = class_folder(name)
             if f in folders:
                 raise DatasetError(f"labels {folders[f]!r} and {name!r} map to the same "
                                    f"ImageFolder class folder {f!r}")
             folders[f] = name
-    cls_dir = {name: class_folder(name) for name in labels}
-    # (link folder, samples) jobs; the links are made in a thread while the label files are
-    # written here (os.symlink releases the GIL, so the two overlap on two cores)
-    jobs: list[tuple[str, list[Sample]]] = []
+    background = sum(len(v) for v in splits.values()) >= \
+        _env_int("TC_BACKGROUND_DELETE_MIN", WORKER_MIN)
+    ctx.out_root.mkdir(parents=True, exist_ok=True)
+    _fresh_staging(ctx, background)
+    staging = ctx.staging
+    src = os.path.abspath(ctx.src)
+    jobs: LinkJobs = []
+    for top in ("images", *(("imagefolder",) if imagefolder else ())):
+        (staging / top).mkdir()
+        os.symlink(src, staging / top / SRC_LINK)
     for split, items in splits.items():
-        (staging / "images" / split).mkdir(parents=True)
+        (staging / "images" / split).mkdir()
         (staging / "labels" / split).mkdir(parents=True)
-        jobs.append((str(staging / "images" / split), items))
-        if "imagefolder" in fmts:
+        jobs.append((staging / "images" / split, f"../{SRC_LINK}/", items))
+        if imagefolder:
             base = staging / "imagefolder" / split
-            base.mkdir(parents=True)
+            base.mkdir()
             by_class: dict[int, list[Sample]] = {}
             for s in items:
                 if s.primary < 0:
-                    warn["images without a class (left out of imagefolder/)"] += 1
+                    ctx.warn["images without a class (left out of imagefolder/)"] += 1
                 else:
                     by_class.setdefault(s.primary, []).append(s)
             for i, name in enumerate(labels):
-                (base / cls_dir[name]).mkdir()
+                (base / class_folder(name)).mkdir()
                 if i in by_class:
-                    jobs.append((str(base / cls_dir[name]), by_class[i]))
-
-    def link_all() -> None:
-        for d, items in jobs:
-            for s in items:
-                sym(join(src, s.file_name), join(d, s.file_name))
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(1)
-    linking = pool.submit(link_all)
-    try:
-        _write_labels(root, staging, splits, ann, labels, task, fmts, manifest, warn, ds_id,
-                      pre)
-    finally:
-        pool.shutdown(wait=True)
-    linking.result()  # re-raises an OSError from the links
-    _swap_in(root, staging)
+                    jobs.append((base / class_folder(name), f"../../{SRC_LINK}/", by_class[i]))
+    linker.submit(jobs)
+    _write_labels(ctx, splits, ann, manifest)
+    linker.wait()
+    _swap_in(ctx, background)
 
 
-def _write_labels(root: Path, staging: Path, splits: dict[str, list[Sample]],
-                  ann: cvat.CvatAnnotations, labels: list[str], task: str,
-                  fmts: Sequence[str], manifest: dict[str, Any], warn: Counter[str],
-                  ds_id: str, pre: dict[int, list[str]] | None) -> None:
+def _write_labels(ctx: StageContext, splits: dict[str, list[Sample]],
+                  ann: cvat.CvatAnnotations, manifest: dict[str, Any]) -> None:
     """COCO (and YOLO) label files per split, data.yaml, split_manifest.json (in staging)."""
+    staging = ctx.staging
     aid = 1
     for split, items in splits.items():
         lab_dir = staging / "labels" / split
-        info = {"description": f"dataset {ds_id}, split {split}", "dataset_id": ds_id,
-                "split": split, "task": task}
-        aid = write_coco(lab_dir / "labels.json", items, ann, labels, task, info, aid, warn,
-                         pre)
-        if "yolo" in fmts:
-            write_yolo(lab_dir, items, ann, task, warn)
-    if "yolo" in fmts:
-        yaml = [f"path: {json.dumps(str(root))}"]
+        aid = write_coco(ctx, lab_dir / "labels.json", split, items, ann, aid)
+        if "yolo" in ctx.formats:
+            write_yolo(ctx, lab_dir, items, ann)
+    if "yolo" in ctx.formats:
+        yaml = [f"path: {json.dumps(str(ctx.out_root))}"]
         for split in splits:
             yaml.append(f"{split}: images/{split}")
-        yaml.append(f"nc: {len(labels)}")
-        yaml.append("names: [" + ", ".join(json.dumps(n) for n in labels) + "]")
+        yaml.append(f"nc: {len(ann.labels)}")
+        yaml.append("names: [" + ", ".join(json.dumps(n) for n in ann.labels) + "]")
         _write_text(staging / "data.yaml", "\n".join(yaml) + "\n")
-    head = dict(manifest)
-    head["warnings"] = dict(sorted(warn.items()))
-    rows = []
-    order: list[tuple[int, str, Sample]] = []
-    for split, items in splits.items():
-        order.extend((s.id, split, s) for s in items)
-    order.sort(key=lambda t: t[0])
-    # one row per sample, formatted directly (as json.dumps of the dict would, 3x faster)
-    enc = json.JSONEncoder(ensure_ascii=False).encode
-    labels_json: dict[tuple[int, ...], str] = {}
-    for _id, split, s in order:
-        img = s.image
-        key = tuple(s.labels)
-        lj = labels_json.get(key)
-        if lj is None:
-            lj = labels_json[key] = enc([labels[i] for i in key])
-        rows.append('{"file_name": %s, "split": %s, "labels": %s, "xml_name": %s, "subset": %s}'
-                    % (enc(s.file_name), enc(split), lj, enc(img.xml_name) if img else "null",
-                       enc(img.subset) if img else "null"))
-    text = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "samples": [\n    ' + \
-        ",\n    ".join(rows) + "\n  ]\n}\n"
-    _write_text(staging / "split_manifest.json", text)
+    write_manifest(ctx, staging / "split_manifest.json", manifest, splits, ann.labels)
 
 
 # ----------------------------------------------------------------------------- CLI

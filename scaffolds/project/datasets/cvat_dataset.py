@@ -54,13 +54,13 @@ class CvatImage:
 class BoxStore:
     """Structure-of-arrays storage of every ``<box>``: x, y, w, h, label index, flags."""
 
-    x: array = field(default_factory=lambda: array("d"))
-    y: array = field(default_factory=lambda: array("d"))
-    w: array = field(default_factory=lambda: array("d"))
-    h: array = field(default_factory=lambda: array("d"))
-    label: array = field(default_factory=lambda: array("i"))
+    x: array[float] = field(default_factory=lambda: array("d"))
+    y: array[float] = field(default_factory=lambda: array("d"))
+    w: array[float] = field(default_factory=lambda: array("d"))
+    h: array[float] = field(default_factory=lambda: array("d"))
+    label: array[int] = field(default_factory=lambda: array("i"))
     #: occluded bit 0; z_order in the upper bits
-    flags: array = field(default_factory=lambda: array("q"))
+    flags: array[int] = field(default_factory=lambda: array("q"))
     #: sparse: box index -> tuple of (name, value) attributes
     attrs: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
@@ -215,9 +215,33 @@ def _rotated_bbox(x: float, y: float, w: float, h: float, deg: float) -> tuple[f
 
 # ----------------------------------------------------------------------------- parser
 
+#: ``rotation`` values that mean "not rotated" without parsing them
+_NO_ROTATION = ("0", "0.0", "0.00")
+#: element depths: <annotations> 1, <image>/<meta> 2, shapes 3, their <attribute>s 4
+_IMAGE, _SHAPE, _ATTR = 2, 3, 4
+#: paths (below <meta>) of the <name> elements that declare labels
+_META_LABEL_PATHS = frozenset(
+    (owner, *rest) for owner in ("task", "project", "job")
+    for rest in (("labels", "label", "name"), ("tasks", "task", "labels", "label", "name")))
+
+
+class _Target:
+    """Callbacks of the lxml target parser (set per parse as closures: no tree is built)."""
+
+    start: Any
+    end: Any
+    data: Any
+    doctype: Any
+    close: Any
+
+
 def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = ALL_KINDS
                ) -> CvatAnnotations:
     """Parse a CVAT for images 1.1 file, streaming.
+
+    lxml's *target parser* calls back on every start and end tag: no element tree is built
+    and nothing is cleared afterwards, which is what makes it faster than ``iterparse``.
+    Text is collected only where it is used (``<attribute>`` values, label names).
 
     Args:
         path: the ``annotations.xml``.
@@ -240,10 +264,15 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
     label_index: dict[str, int] = {}
     labels: list[str] = []
     boxes = BoxStore()
-    bx, by, bw, bh, bl, bf = boxes.x, boxes.y, boxes.w, boxes.h, boxes.label, boxes.flags
+    bx, by, bw, bh = boxes.x.append, boxes.y.append, boxes.w.append, boxes.h.append
+    bl, bf = boxes.label.append, boxes.flags.append
+    blabel = boxes.label
     battrs = boxes.attrs
     images: dict[str, CvatImage] = {}
     keep_box = "box" in keep
+    isfinite = math.isfinite
+    text: list[str] = []  # character data since the last clear()
+    clear = text.clear
 
     def label_id(name: str | None, where: str) -> int:
         if name is None:
@@ -255,145 +284,238 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
             labels.append(name)
         return idx
 
-    ctx = etree.iterparse(
-        spath, events=("end",), tag=("image", "meta", "track"),
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-        remove_comments=True, remove_pis=True,
-    )
-    first = True
-    count = 0
-    try:
-        for _event, el in ctx:
-            if first:
-                first = False
-                tree = el.getroottree()
-                if tree.docinfo.doctype:
-                    raise CvatError(f"{spath}: has a DOCTYPE; refused")
-                root_tag = tree.getroot().tag
-                if root_tag != "annotations":
-                    raise CvatError(f"{spath}: root element is <{root_tag}>, expected "
-                                    "<annotations> (CVAT for images 1.1)")
-            tag = el.tag
-            parent = el.getparent()
-            if parent is None or parent.getparent() is not None:
-                continue  # not a direct child of <annotations>
-            if tag == "meta":
-                declared = _meta_labels(el)
-                # declared labels come first, in meta order; earlier seen ones after them
-                seen_before = labels[:]
-                labels[:] = []
-                label_index.clear()
-                for name in declared:
-                    label_index[name] = len(labels)
-                    labels.append(name)
-                if seen_before:
-                    raise CvatError(f"{spath}: <meta> after <image> elements is not supported")
-            elif tag == "track":
-                raise CvatError(f"{spath}: has <track> elements (CVAT for video); export the "
-                                "task as 'CVAT for images 1.1'")
+    # parse state
+    depth = 0
+    shape_depth = -1  # _SHAPE while inside a top-level <image>, else -1
+    img_attrib: dict[str, str] = {}
+    where = ""
+    file_name = ""
+    b0 = 0
+    others: list[tuple[Any, ...]] | None = None
+    #: the open shape: "box" (attributes go to battrs[box_at]), a pending tuple of another
+    #: shape (kind, label, data, occluded, z_order), or None (skipped / not a shape)
+    shape: Any = None
+    box_at = 0
+    shape_attrs: list[tuple[str, str]] | None = None
+    attr_name: str | None = None
+    attr_text: str | None = None
+    meta_path: list[str] | None = None  # tags below <meta> while inside it
+    meta_names: list[tuple[int, bool, str] | None] = []
+    meta_owners = [0]  # children of <meta> seen so far
+
+    def start(tag: str, attrib: dict[str, str]) -> None:
+        nonlocal depth, shape, box_at, shape_attrs, attr_name, attr_text
+        depth += 1
+        if depth == shape_depth:
+            clear()
+            if tag == "box":
+                if not keep_box:
+                    warnings["skipped <box> shapes"] += 1
+                    shape = None
+                    return
+                get = attrib.get
+                lab = label_index.get(get("label"))  # type: ignore[arg-type]
+                if lab is None:
+                    lab = label_id(get("label"), where)
+                try:
+                    x0 = float(attrib["xtl"])
+                    y0 = float(attrib["ytl"])
+                    w = float(attrib["xbr"]) - x0
+                    h = float(attrib["ybr"]) - y0
+                except (KeyError, ValueError):
+                    for k in ("xtl", "ytl", "xbr", "ybr"):
+                        _float(get(k), k, where)
+                    raise
+                if not isfinite(x0 + y0 + w + h):
+                    for k in ("xtl", "ytl", "xbr", "ybr"):
+                        _float(get(k), k, where)
+                rot = get("rotation")
+                if rot and rot not in _NO_ROTATION:
+                    deg = _float(rot, "rotation", where)
+                    if deg:
+                        x0, y0, w, h = _rotated_bbox(x0, y0, w, h, deg)
+                if w < 0 or h < 0:
+                    warnings["boxes with negative size (skipped)"] += 1
+                    shape = None
+                    return
+                z = get("z_order")
+                bf((_int(z) << 1 if z and z != "0" else 0) | (get("occluded") == "1"))
+                bx(x0)
+                by(y0)
+                bw(w)
+                bh(h)
+                bl(lab)
+                shape = "box"
+                box_at = len(blabel) - 1
+                shape_attrs = None
+            elif tag in ALL_KINDS:
+                shape = _shape_start(tag, attrib)
+                shape_attrs = None
             else:
-                count += 1
-                xml_name = el.get("name") or ""
-                where = f"{spath}: <image id={el.get('id')!r} name={xml_name!r}>"
-                file_name = safe_file_name(xml_name, where)
-                b0 = len(bl)
-                others: list[tuple[Any, ...]] | None = None
-                for ch in el:
-                    kind = ch.tag
-                    if kind == "box":
-                        if not keep_box:
-                            warnings["skipped <box> shapes"] += 1
-                            continue
-                        get = ch.get
-                        lab = label_index.get(get("label"))  # type: ignore[arg-type]
-                        if lab is None:
-                            lab = label_id(get("label"), where)
-                        try:
-                            x0 = float(get("xtl"))  # type: ignore[arg-type]
-                            y0 = float(get("ytl"))  # type: ignore[arg-type]
-                            w = float(get("xbr")) - x0  # type: ignore[arg-type]
-                            h = float(get("ybr")) - y0  # type: ignore[arg-type]
-                        except (TypeError, ValueError):
-                            for k in ("xtl", "ytl", "xbr", "ybr"):
-                                _float(get(k), k, where)
-                            raise
-                        if not math.isfinite(x0 + y0 + w + h):
-                            for k in ("xtl", "ytl", "xbr", "ybr"):
-                                _float(get(k), k, where)
-                        rot = ch.get("rotation")
-                        if rot and rot not in ("0", "0.0", "0.00"):
-                            deg = _float(rot, "rotation", where)
-                            if deg:
-                                x0, y0, w, h = _rotated_bbox(x0, y0, w, h, deg)
-                        if w < 0 or h < 0:
-                            warnings["boxes with negative size (skipped)"] += 1
-                            continue
-                        z = ch.get("z_order")
-                        bf.append((_int(z) << 1 if z and z != "0" else 0)
-                                  | (ch.get("occluded") == "1"))
-                        bx.append(x0)
-                        by.append(y0)
-                        bw.append(w)
-                        bh.append(h)
-                        bl.append(lab)
-                        if len(ch):
-                            a = _attrs(ch)
-                            if a:
-                                battrs[len(bl) - 1] = a
-                    elif kind in ALL_KINDS:
-                        if kind not in keep:
-                            warnings[f"skipped <{kind}> shapes"] += 1
-                            continue
-                        lab = label_id(ch.get("label"), where)
-                        if kind == "polygon":
-                            data: Any = _points(ch.get("points"), where)
-                            if len(data) < 6:
-                                warnings["polygons with fewer than 3 points (skipped)"] += 1
-                                continue
-                        elif kind == "mask":
-                            data = (_int(ch.get("left")), _int(ch.get("top")),
-                                    _int(ch.get("width")), _int(ch.get("height")),
-                                    ch.get("rle") or "")
-                        elif kind in ("polyline", "points"):
-                            data = _points(ch.get("points"), where)
-                        else:
-                            data = None
-                        if others is None:
-                            others = []
-                        others.append((kind, lab, data, ch.get("occluded") == "1",
-                                       _int(ch.get("z_order")), _attrs(ch)))
-                img = CvatImage(xml_name, file_name, _int(el.get("width")),
-                                _int(el.get("height")), el.get("subset"), b0, len(bl),
-                                others, el.get("id"))
-                prev = images.get(file_name)
-                if prev is None:
-                    images[file_name] = img
-                elif _same_content(prev, img, boxes):
-                    warnings["duplicate <image> entries with identical annotations (merged)"] += 1
-                    # keep the first; drop the boxes just appended
-                    _truncate(boxes, b0)
-                else:
-                    raise CvatError(
-                        f"{spath}: file name {file_name!r} is used by two different images: "
-                        f"{prev.xml_name!r} (subset {prev.subset!r}) and {xml_name!r} "
-                        f"(subset {img.subset!r}); samples are matched by file name — rename "
-                        "one of them")
-            # free memory: this element and everything before it
-            el.clear(keep_tail=False)
-            while el.getprevious() is not None:
-                del parent[0]
+                shape = None
+            return
+        if meta_path is not None:
+            meta_path.append(tag)
+            clear()
+            if depth == _SHAPE:
+                meta_owners[0] += 1
+        elif depth == _ATTR and shape is not None:
+            if tag == "attribute":
+                clear()
+                attr_name = attrib.get("name") or ""
+                attr_text = None
+            else:
+                attr_name = None
+        elif depth > _ATTR:
+            if attr_name is not None and attr_text is None:
+                attr_text = "".join(text)  # .text of <attribute>: before its first child
+        elif depth == _IMAGE:
+            clear()
+            _top_start(tag, attrib)
+        elif depth == 1 and tag != "annotations":
+            raise CvatError(f"{spath}: root element is <{tag}>, expected <annotations> "
+                            "(CVAT for images 1.1)")
+
+    def _shape_start(kind: str, attrib: dict[str, str]) -> Any:
+        if kind not in keep:
+            warnings[f"skipped <{kind}> shapes"] += 1
+            return None
+        get = attrib.get
+        lab = label_id(get("label"), where)
+        if kind == "polygon":
+            data: Any = _points(get("points"), where)
+            if len(data) < 6:
+                warnings["polygons with fewer than 3 points (skipped)"] += 1
+                return None
+        elif kind == "mask":
+            data = (_int(get("left")), _int(get("top")), _int(get("width")),
+                    _int(get("height")), get("rle") or "")
+        elif kind in ("polyline", "points"):
+            data = _points(get("points"), where)
+        else:
+            data = None
+        return (kind, lab, data, get("occluded") == "1", _int(get("z_order")))
+
+    def _top_start(tag: str, attrib: dict[str, str]) -> None:
+        nonlocal shape_depth, img_attrib, where, file_name, b0, others, meta_path
+        if tag == "image":
+            img_attrib = attrib
+            xml_name = attrib.get("name") or ""
+            where = f"{spath}: <image id={attrib.get('id')!r} name={xml_name!r}>"
+            file_name = safe_file_name(xml_name, where)
+            b0 = len(blabel)
+            others = None
+            shape_depth = _SHAPE
+        elif tag == "meta":
+            meta_path = []
+        elif tag == "track":
+            raise CvatError(f"{spath}: has <track> elements (CVAT for video); export the "
+                            "task as 'CVAT for images 1.1'")
+
+    def end(tag: str) -> None:
+        nonlocal depth, shape, shape_attrs, others, attr_name
+        d = depth
+        depth = d - 1
+        if meta_path is not None and d > _IMAGE:
+            _meta_end()
+        elif d == shape_depth:
+            if shape == "box":
+                if shape_attrs:
+                    battrs[box_at] = tuple(shape_attrs)
+            elif shape is not None:
+                if others is None:
+                    others = []
+                others.append((*shape, tuple(shape_attrs) if shape_attrs else None))
+            shape = None
+        elif d == _ATTR:
+            if attr_name is not None:
+                value = "".join(text) if attr_text is None else attr_text
+                if shape_attrs is None:
+                    shape_attrs = []
+                shape_attrs.append((attr_name, value))
+                attr_name = None
+        elif d == _IMAGE:
+            _top_end(tag)
+
+    def _meta_end() -> None:
+        assert meta_path is not None
+        path = tuple(meta_path)
+        if path in _META_LABEL_PATHS:
+            # (owner, its own labels before those of its tasks, name)
+            meta_names.append((meta_owners[0], len(path) > 4, "".join(text).strip()))
+        elif path[-1] == "label":
+            meta_names.append(None)  # end of one <label>: only its first <name> counts
+        meta_path.pop()
+
+    def _top_end(tag: str) -> None:
+        nonlocal shape_depth, meta_path, declared
+        if tag == "image" and shape_depth > 0:
+            shape_depth = -1
+            _image_end()
+        elif tag == "meta" and meta_path is not None:
+            meta_path = None
+            declared = _declared(meta_names)
+            if labels:
+                raise CvatError(f"{spath}: <meta> after <image> elements is not supported")
+            for name in declared:
+                label_index[name] = len(labels)
+                labels.append(name)
+
+    def _image_end() -> None:
+        a = img_attrib
+        img = CvatImage(a.get("name") or "", file_name, _int(a.get("width")),
+                        _int(a.get("height")), a.get("subset"), b0, len(blabel), others,
+                        a.get("id"))
+        prev = images.get(file_name)
+        if prev is None:
+            images[file_name] = img
+        elif _same_content(prev, img, boxes):
+            warnings["duplicate <image> entries with identical annotations (merged)"] += 1
+            _truncate(boxes, b0)  # keep the first; drop the boxes just appended
+        else:
+            raise CvatError(
+                f"{spath}: file name {file_name!r} is used by two different images: "
+                f"{prev.xml_name!r} (subset {prev.subset!r}) and {img.xml_name!r} "
+                f"(subset {img.subset!r}); samples are matched by file name — rename one "
+                "of them")
+
+    def doctype(*_args: Any) -> None:
+        raise CvatError(f"{spath}: has a DOCTYPE; refused")
+
+    target = _Target()
+    target.start, target.end, target.data = start, end, text.append
+    target.doctype, target.close = doctype, lambda: None
+    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=False, remove_comments=True,
+                             remove_pis=True)
+    try:
+        etree.parse(spath, parser)
     except etree.XMLSyntaxError as exc:
         raise CvatError(f"{spath}: malformed XML ({exc}); re-export the annotations") from None
-    if first:
-        # no <image>/<meta> element at all: still check the root
-        root = getattr(ctx, "root", None)
-        if root is not None and root.tag != "annotations":
-            raise CvatError(f"{spath}: root element is <{root.tag}>, expected <annotations> "
-                            "(CVAT for images 1.1)")
     for name in labels[len(declared):]:
         warnings[f"label {name!r} is not declared in <meta> (appended)"] += 1
-    del count
     return CvatAnnotations(spath, labels, images, boxes, warnings, len(declared))
+
+
+def _declared(names: list[tuple[int, bool, str] | None]) -> list[str]:
+    """Declared labels from the <meta> walk: per owner (task, project, job) its own labels,
+    then those of its tasks; only the first <name> of a <label> (None ends a label);
+    empty and repeated names left out."""
+    firsts: list[tuple[int, bool, str]] = []
+    first = True
+    for n in names:
+        if n is None:
+            first = True
+        elif first:
+            firsts.append(n)
+            first = False
+    out: list[str] = []
+    seen: set[str] = set()
+    for _owner, _of_tasks, name in sorted(firsts, key=lambda t: (t[0], t[1])):
+        if name and name not in seen:
+            seen.add(name)
+            out.append(name)
+    return out
 
 
 def _truncate(boxes: BoxStore, n: int) -> None:

@@ -52,10 +52,14 @@ def test_detection_coco_output_with_negatives(tmp_path: Path) -> None:
     a = anns[0]
     assert set(a) == {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "attributes"}
     assert a["bbox"] == [1.5, 2, 10, 10] and a["area"] == 100 and a["iscrowd"] == 0
+    # one link to the dataset folder, per-file links through it: short targets that
+    # resolve to the sample in $MINIO_ROOT/datasets/<id>/
+    assert os.readlink(root / "images" / ".src") == str(d)
     for split, coco in (("train", train), ("val", val)):
         for img in coco["images"]:
             link = root / "images" / split / img["file_name"]
-            assert os.readlink(link) == str(d / img["file_name"])
+            assert os.readlink(link) == "../.src/" + img["file_name"]
+            assert os.path.realpath(link) == os.path.realpath(d / img["file_name"])
     manifest = json.loads((root / "split_manifest.json").read_text())
     assert len(manifest["samples"]) == 11
     # one negative: its class "<none>" has a single sample -> random split, reason recorded
@@ -133,7 +137,10 @@ def test_switching_dataset_leaves_nothing_stale(tmp_path: Path) -> None:
     _prepare(tmp_path, "classification", ds_id="7")
     _prepare(tmp_path, "classification", ds_id="8")
     links = [p for p in (tmp_path / "datasets").rglob("*") if p.is_symlink()]
-    assert links and all("/datasets/8/" in os.readlink(p) for p in links)
+    ds8 = os.path.realpath(tmp_path / "minio/datasets/8")
+    assert links and all(os.path.realpath(p).startswith(ds8) for p in links)
+    assert all(os.path.realpath(p) == os.path.join(ds8, p.name) for p in links
+               if p.name != ".src")
     assert (tmp_path / "datasets/keep.txt").read_text() == "not ours"
 
 
@@ -208,28 +215,163 @@ def test_split_is_stratified_and_seeded() -> None:
         dataset.split_samples(keys, 0.9, 0.2, 42)
 
 
-def test_split_worker_gives_the_same_tree_as_in_process(tmp_path: Path, monkeypatch) -> None:
-    """Large datasets split in a forked worker (scikit-learn imported while parsing); the
-    result must not depend on where the split ran."""
+def test_link_worker_gives_the_same_tree_as_in_process(tmp_path: Path, monkeypatch) -> None:
+    """Large datasets get their links from a worker process (started before the parse);
+    the result must not depend on where the links were made."""
     make_dataset(tmp_path / "minio", 7, 40)
-    monkeypatch.setenv("TC_SPLIT_WORKER", "0")
-    res, _ = _prepare(tmp_path)
+    monkeypatch.setenv("TC_LINK_WORKER", "0")
+    res, _ = _prepare(tmp_path, "classification")
     in_process = _tree(tmp_path / "datasets")
-    monkeypatch.setenv("TC_SPLIT_WORKER", "1")
-    monkeypatch.setenv("TC_SPLIT_WORKER_MIN", "1")
+    monkeypatch.setenv("TC_LINK_WORKER", "1")
+    monkeypatch.setenv("TC_LINK_WORKER_MIN", "1")
     import dataset
 
     started: list[object] = []
-    real = dataset._SplitWorker.start
+    real = dataset._Linker.start
 
     def spy(n: int):
         w = real(n)
-        started.append(w)
+        started.append(w.in_worker)
         return w
 
-    monkeypatch.setattr(dataset._SplitWorker, "start", staticmethod(spy))
-    res2, _ = _prepare(tmp_path)
-    assert started and started[0] is not None, "the worker did not start"
+    monkeypatch.setattr(dataset._Linker, "start", staticmethod(spy))
+    res2, _ = _prepare(tmp_path, "classification")
+    assert started == [True], "the link worker did not start"
     assert _tree(tmp_path / "datasets") == in_process
     assert res2["stratified"] == res["stratified"] and res2["counts"] == res["counts"]
     assert set(res2["timings"]) == {"list", "parse", "match", "split", "write"}
+
+
+def _split_cases():
+    import random
+
+    rng = random.Random(0)
+    fractions = [(0.8, 0.2), (0.7, 0.3), (0.6, 0.2), (0.5, 0.25), (0.9, 0.1), (0.34, 0.33),
+                 (0.1, 0.9)]
+    for trial in range(400):
+        sizes = [rng.choice([2, 3, 5, rng.randint(2, 300)]) for _ in range(rng.randint(2, 8))]
+        keys = [f"class{c}" for c, s in enumerate(sizes) for _ in range(s)]
+        rng.shuffle(keys)
+        yield trial, sizes, keys, *rng.choice(fractions)
+
+
+def test_own_stratified_split_has_scikit_learns_properties() -> None:
+    """Per class, every split is within one sample of its exact share; every class has a
+    training sample; the totals are within one sample of n * fraction whenever every class
+    can have its share; the same seed gives the same split, another seed another one; and
+    per class the training counts are within one of scikit-learn's train_test_split."""
+    from collections import Counter
+
+    import dataset
+    from sklearn.model_selection import train_test_split
+
+    for trial, sizes, keys, train, test in _split_cases():
+        rest = max(0.0, 1 - train - test)
+        a = dataset.stratified_split(keys, train, test, trial)
+        assert a == dataset.stratified_split(keys, train, test, trial)
+        got = Counter(zip(keys, a, strict=True))
+        for c, size in enumerate(sizes):
+            for split, frac in (("train", train), ("val", test), ("test", rest)):
+                assert abs(got[(f"class{c}", split)] - size * frac) < 1 + 1e-9, \
+                    (sizes, train, test, c, split)
+            assert got[(f"class{c}", "train")] >= 1
+        totals = Counter(a)
+        for split, frac in (("train", train), ("val", test), ("test", rest)):
+            assert abs(totals[split] - len(keys) * frac) < len(sizes)
+            if min(sizes) * min(train, test) >= 1:
+                assert abs(totals[split] - len(keys) * frac) < 1 + 1e-9
+        if rest == 0 and min(sizes) * test >= 1:
+            idx = list(range(len(keys)))
+            try:
+                sk_train, _ = train_test_split(idx, train_size=train, test_size=test,
+                                               stratify=keys, random_state=trial)
+            except ValueError:  # e.g. fewer training samples than classes: it refuses
+                continue
+            sk = Counter(keys[i] for i in sk_train)
+            for c in range(len(sizes)):
+                assert abs(sk[f"class{c}"] - got[(f"class{c}", "train")]) <= 1
+    keys = ["a"] * 60 + ["b"] * 40
+    assert dataset.stratified_split(keys, 0.8, 0.2, 1) != dataset.stratified_split(keys, 0.8, 0.2, 2)
+
+
+def test_stage_imports_neither_scikit_learn_nor_numpy(tmp_path: Path) -> None:
+    """The split is our own: a whole detection run in a fresh interpreter imports neither."""
+    import subprocess
+    import sys
+
+    from .conftest import COMMON, DATASETS
+
+    make_dataset(tmp_path / "minio", 7, 30, real_images=False)
+    paths = [str(COMMON), str(DATASETS)]
+    code = (f"import sys; sys.path[:0] = {paths!r}; import dataset; from pathlib import Path; "
+            f"dataset.prepare('detection', {{}}, dataset_id='7', minio=Path({str(tmp_path / 'minio')!r}), "
+            f"datasets=Path({str(tmp_path / 'out')!r}), log=lambda m: None); "
+            "print(sorted(m for m in ('sklearn', 'numpy', 'scipy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    assert json.loads((tmp_path / "out/split_manifest.json").read_text())["stratified"]
+
+
+def test_rerun_with_workers_is_byte_identical_and_deletes_old_output_after(
+        tmp_path: Path, monkeypatch) -> None:
+    """As for a large dataset under `docker start`: links by the worker, the previous
+    output renamed into .tc-trash and deleted by a detached process; label files and the
+    manifest of the rerun are byte-identical, and the trash ends up gone."""
+    import dataset
+
+    monkeypatch.setenv("TC_LINK_WORKER_MIN", "1")
+    monkeypatch.setenv("TC_BACKGROUND_DELETE_MIN", "1")
+    make_dataset(tmp_path / "minio", 7, 30)
+    _prepare(tmp_path, "classification", formats=["coco", "yolo", "imagefolder"])
+    root = tmp_path / "datasets"
+    assert dataset.wait_for_cleanup(30)
+    first = _tree(root)
+    manifest = (root / "split_manifest.json").read_bytes()
+    _prepare(tmp_path, "classification", formats=["coco", "yolo", "imagefolder"])
+    assert dataset._DELETERS, "no detached deleter was started"
+    assert dataset.wait_for_cleanup(30)
+    assert not (root / ".tc-trash").exists() and not (root / ".tc-staging").exists()
+    assert _tree(root) == first
+    assert (root / "split_manifest.json").read_bytes() == manifest
+
+
+def test_leftovers_of_a_crash_are_cleared_and_a_failed_run_keeps_the_output(
+        tmp_path: Path) -> None:
+    import dataset
+
+    make_dataset(tmp_path / "minio", 7, 12)
+    _prepare(tmp_path)
+    root = tmp_path / "datasets"
+    good = _tree(root)
+    # a run killed half-way: a staging tree, and a trash generation its deleter never removed
+    (root / ".tc-staging/images/train").mkdir(parents=True)
+    (root / ".tc-staging/images/train/x.png").symlink_to("/nowhere")
+    (root / ".tc-trash/1-2/labels/train").mkdir(parents=True)
+    (root / ".tc-trash/1-2/labels/train/labels.json").write_text("{}")
+    (root / "mine.txt").write_text("not the stage's")
+    _prepare(tmp_path)
+    assert _tree(root) == {**good, "mine.txt": "not the stage's"}
+    # a run that fails (broken XML) leaves the previous output as it was
+    xml = tmp_path / "minio/datasets/7/annotations/annotations.xml"
+    xml.write_text('<annotations><image id="0" name="0.png">')
+    with pytest.raises(dataset.DatasetError, match="malformed XML"):
+        _prepare(tmp_path)
+    assert _tree(root) == {**good, "mine.txt": "not the stage's"}
+
+
+def test_link_targets_stay_short_whatever_the_root(tmp_path: Path) -> None:
+    """ext4 keeps a symlink target under 60 bytes in the inode: the per-file links go
+    through one directory link, so a deep MINIO_ROOT does not lengthen them."""
+    deep = tmp_path / ("m" * 80) / ("n" * 80)
+    make_dataset(deep, 123456789, 6, real_images=False)
+    import dataset
+
+    dataset.prepare("detection", {}, dataset_id="123456789", minio=deep,
+                    datasets=tmp_path / "datasets", log=lambda m: None)
+    links = [p for p in (tmp_path / "datasets/images").rglob("*.png")]
+    assert len(links) == 6
+    for p in links:
+        assert len(os.readlink(p)) < 60
+        assert os.path.realpath(p) == os.path.realpath(deep / "datasets/123456789" / p.name)
