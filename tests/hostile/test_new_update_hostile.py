@@ -131,7 +131,7 @@ def test_ctrl_c_during_git_init_leaves_nothing_half_made(tmp_path: Path) -> None
         time.sleep(0.05)
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    _out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err.decode()
     assert b"Traceback" not in err
     env.pop("TC_SLOW_GIT")
