@@ -11,7 +11,7 @@ project, a Dockerfile or an upload is handled.
 - ``jsonload``  JSON with duplicate keys refused and size/depth limits
 - ``schemas``   JSON Schema loading whose ``$ref`` never leaves the project or reaches a network
 - ``zipread``   ZIP reading that counts the bytes it inflates against limits
-- ``secrets``   value-shape secret scanning (detect-secrets' plugins) + sensitive file names
+- ``secretscan`` value-shape secret scanning (detect-secrets' plugins) + sensitive file names
 - ``allow``     the allow-list of what may be packaged
 - ``lock``      an inter-process lock (``fcntl.flock``) for shared state such as the scaffold store
 - ``clash``     detecting iproute2's ``tc`` ahead of ours on PATH

@@ -3,7 +3,7 @@
 Instead of "everything but a deny-list", a file goes into the ZIP only when its path (relative
 to the template folder, POSIX) is under ``config/`` or ``docker/`` and its name matches one of
 :data:`ALLOWED` (source, config and text files a train container needs). Everything else is
-refused with a reason, and :mod:`tcli.safety.secrets` vetoes credentials even when allowed.
+refused with a reason, and :mod:`tcli.safety.secretscan` vetoes credentials even when allowed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 
-from tcli.safety.secrets import sensitive_name
+from tcli.safety.secretscan import sensitive_name
 
 #: Name patterns allowed under docker/ (matched case-insensitively against the file name).
 ALLOWED_DOCKER = (

@@ -9,7 +9,7 @@ import pytest
 
 from tcli.safety.allow import refusal
 from tcli.safety.clash import detect_tc_clash
-from tcli.safety.secrets import scan_text, sensitive_name
+from tcli.safety.secretscan import scan_text, sensitive_name
 
 AWS_ID = "AKIA" + "IOSFODNN7EXAMPLE"
 GHP = "ghp_" + "Z" * 36
