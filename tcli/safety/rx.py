@@ -8,6 +8,7 @@ pattern costs at most the budget and ends in :class:`RegexTimeout`, a clear Inpu
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import regex
@@ -44,10 +45,18 @@ def compile_pattern(pattern: str, *, what: str = "regexp") -> Any:
                            "simplify the regular expression") from None
 
 
+def _compiled(pattern: str | Any, what: str) -> Any:
+    if isinstance(pattern, str):
+        return compile_pattern(pattern, what=what)
+    if isinstance(pattern, re.Pattern):  # a stdlib pattern has no timeout: recompile it
+        return compile_pattern(pattern.pattern, what=what)
+    return pattern
+
+
 def search(pattern: str | Any, text: str, *, budget_s: float = DEFAULT_BUDGET_S,
            what: str = "regexp") -> Any:
     """``pattern.search(text)`` within ``budget_s`` seconds; the match or None; RegexTimeout."""
-    compiled = compile_pattern(pattern, what=what) if isinstance(pattern, str) else pattern
+    compiled = _compiled(pattern, what)
     try:
         return compiled.search(text, timeout=budget_s)
     except TimeoutError:
@@ -60,7 +69,7 @@ def search(pattern: str | Any, text: str, *, budget_s: float = DEFAULT_BUDGET_S,
 def fullmatch(pattern: str | Any, text: str, *, budget_s: float = DEFAULT_BUDGET_S,
               what: str = "regexp") -> Any:
     """``pattern.fullmatch(text)`` within the budget (see :func:`search`)."""
-    compiled = compile_pattern(pattern, what=what) if isinstance(pattern, str) else pattern
+    compiled = _compiled(pattern, what)
     try:
         return compiled.fullmatch(text, timeout=budget_s)
     except TimeoutError:

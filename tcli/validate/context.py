@@ -8,6 +8,7 @@ A rule never reads a file twice or reports a broken file twice: :meth:`Context.t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, DEV_ONLY_DIRS, PUBLISH_DIR, RUNTIME_FILES
 from tcli.paths import validation_dir
 from tcli.project import Project, TemplateRef
+from tcli.safety import jsonload
 from tcli.schema import form_defaults, pointer, validator_class
 from tcli.validate.report import Finding, Severity
 
@@ -133,11 +135,16 @@ class Context:
         text = self.text(path)
         if text is not None:
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                self.add("error", "json.invalid", path, f"invalid JSON: {exc.msg}",
-                         "fix the JSON syntax at this line and column",
-                         line=exc.lineno, column=exc.colno)
+                value = jsonload.loads(text, name=self.rel(path))
+            except jsonload.JsonRefused as exc:
+                syntax = re.match(r".*: invalid JSON at line (\d+) column (\d+): (.*)\Z", exc.message)
+                if syntax:
+                    self.add("error", "json.invalid", path, f"invalid JSON: {syntax.group(3)}",
+                             "fix the JSON syntax at this line and column",
+                             line=int(syntax.group(1)), column=int(syntax.group(2)))
+                else:
+                    self.add("error", "json.refused", path,
+                             exc.message.split(": ", 1)[-1], exc.hint or "")
         self._json[path] = value
         return value
 
