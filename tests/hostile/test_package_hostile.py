@@ -30,7 +30,6 @@ def _names(zip_path: Path) -> list[str]:
         return zf.namelist()
 
 
-@OPEN
 def test_docker_symlink_to_a_home_folder_packages_nothing(proj: Path, guard: Guard, tmp_path: Path) -> None:
     home = tmp_path / "someone-home"
     (tdir(proj) / "docker").rename(home)
@@ -44,7 +43,6 @@ def test_docker_symlink_to_a_home_folder_packages_nothing(proj: Path, guard: Gua
     assert_clean_failure(r, 1, r"validate found|outside the project|nothing was packaged")
 
 
-@OPEN
 @pytest.mark.parametrize("rel, content", [
     ("docker/id_ed25519", SSH_KEY),
     ("docker/id_rsa", SSH_KEY),
@@ -102,7 +100,6 @@ def test_unusable_output_is_exit_2(proj: Path, guard: Guard, tmp_path: Path, kin
     assert_clean_failure(r, 2, r"out|zip|/dev/full|-o")
 
 
-@OPEN
 def test_newline_and_non_utf8_file_names(proj: Path, guard: Guard) -> None:
     d = tdir(proj) / "docker"
     (d / "evil\nname.py").write_text("x = 1\n")
