@@ -41,7 +41,8 @@ def test_aliases_run_tc_when_iproute2_tc_comes_first(tmp_path: Path, alias: list
     (sbin / "tc").chmod(0o755)
     env = env_for(tmp_path)
     env["PATH"] = f"{sbin}{os.pathsep}{env['PATH']}"
-    exe = [str(Path(sys.executable).parent / alias[0])] if alias[0] == "traincontainer" else [sys.executable, *alias]
+    exe = ([str(Path(sys.executable).parent / alias[0])] if alias[0] == "traincontainer"
+           else [sys.executable, *alias])
     r = subprocess.run([*exe, "--version"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.startswith("tc "), r.stdout + r.stderr
     from tcli.safety.clash import detect_tc_clash
