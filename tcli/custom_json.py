@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tcli.errors import InputError
 from tcli.project import TemplateRef
+from tcli.safety import jsonload
 
 #: The fields tc needs, each a non-empty string.
 FIELDS = ("model_filepath", "score_name", "score_regexp")
@@ -24,12 +25,13 @@ class CustomJson:
 
     model_filepath: str
     score_name: str
-    score_regexp: re.Pattern[str]
+    score_regexp: re.Pattern[str]  # match it through tcli.safety.rx.search (time budget)
 
 
 def compile_score_regexp(text: str) -> re.Pattern[str] | re.error | None:
     """The compiled score regexp; the ``re.error`` when it does not compile; None when it has
-    no capture group (the backend reads the score from group 1)."""
+    no capture group (the backend reads the score from group 1). Match it only through
+    :func:`tcli.safety.rx.search` (a time budget: the pattern is untrusted)."""
     try:
         compiled = re.compile(text)
     except re.error as exc:
@@ -41,7 +43,14 @@ def read_custom(template: TemplateRef) -> CustomJson:
     """Read ``custom.json``; InputError naming the file and field when unusable."""
     path = template.config_dir / "custom.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            data = None
+        jsonload.loads(raw, name=str(path))  # duplicate keys, depth, size: InputError
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text", "save it as UTF-8") from None
     except FileNotFoundError:
         raise InputError(f"{path}: missing", "every template needs config/custom.json") from None
     except json.JSONDecodeError as exc:

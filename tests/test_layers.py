@@ -19,7 +19,7 @@ PKG = Path(__file__).resolve().parent.parent / "tcli"
 
 #: Layer of each module prefix, lowest first; a module may import its own layer or lower ones.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("ground", ("tcli", "tcli.errors", "tcli.contract", "tcli.units", "tcli.schema",
+    ("ground", ("tcli", "tcli.errors", "tcli.contract", "tcli.units", "tcli.schema", "tcli.safety",
                 "tcli.paths")),
     ("parsers", ("tcli.parsers",)),
     ("domain", ("tcli.project", "tcli.custom_json", "tcli.buildctx", "tcli.demo_data",

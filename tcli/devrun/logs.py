@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
+
+from tcli.safety import rx
 
 #: A log line that says the training stage began (the entrypoint runs setup.py, then train.py).
 TRAIN_MARKER = re.compile(r"\btrain\.py\b")
@@ -29,7 +32,7 @@ def short(text: str, limit: int) -> str:
 class LogWatcher:
     """Follows the container's log lines: the score and when training began."""
 
-    def __init__(self, score_regexp: re.Pattern[str]) -> None:
+    def __init__(self, score_regexp: Any) -> None:
         self.score_regexp = score_regexp
         self.lines: list[str] = []
         self.score_raw: str | None = None
@@ -42,7 +45,7 @@ class LogWatcher:
             self.train_started = now
         if self.score_raw is None:
             window = "\n".join(self.lines[-SCORE_WINDOW:]) + "\n"
-            match = self.score_regexp.search(window)
+            match = rx.search(self.score_regexp, window, what="custom.json score_regexp")
             if match and match.group(1) is not None:
                 self.score_raw = match.group(1)
                 return self.score_raw
@@ -50,9 +53,10 @@ class LogWatcher:
 
     def final_score(self) -> str | None:
         """The score the platform would read: the regexp's first match on the whole log."""
-        match = self.score_regexp.search("\n".join(self.lines) + "\n")
+        match = rx.search(self.score_regexp, "\n".join(self.lines) + "\n",
+                          what="custom.json score_regexp")
         if match and match.group(1) is not None:
-            return match.group(1)
+            return str(match.group(1))
         return self.score_raw
 
     def last_lines(self, count: int = LAST_LINES) -> list[str]:

@@ -13,6 +13,7 @@ from tcli.contract import ZIP_NAME
 from tcli.errors import InputError
 from tcli.packaging.plan import Entry
 from tcli.project import Project, TemplateRef
+from tcli.safety import atomic
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 9
@@ -43,8 +44,17 @@ def _zipinfo(entry: Entry) -> zipfile.ZipInfo:
 
 def write_zip(entries: list[Entry], out: Path) -> Packaged:
     """Write ``entries`` to ``out`` atomically (temp file in the same folder + rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    for parent in (out.parent, *out.parent.parents):
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise InputError(f"{out}: cannot write the ZIP: {parent} is not a folder",
+                                 "pass -o a ZIP path in a folder (or a folder)")
+            break
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name[:60]}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise atomic.os_error(out, exc, "cannot write the ZIP") from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -64,6 +74,9 @@ def write_zip(entries: list[Entry], out: Path) -> Packaged:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise atomic.os_error(out, exc, "cannot write the ZIP") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -23,6 +23,8 @@ from tcli.contract import (
 )
 from tcli.parsers import envfile
 from tcli.project import Project, TemplateRef
+from tcli.safety import secretscan
+from tcli.safety.confine import is_inside
 from tcli.units import megabytes
 
 #: Never packaged, whatever their folder: bytecode and editor/OS droppings.
@@ -72,6 +74,19 @@ def _is_junk(name: str) -> bool:
 
 def _check_file(path: Path, root: Path, max_file_size: int) -> Refusal | None:
     """Why ``path`` must not be packaged, or None."""
+    name = os.fsdecode(path.name)
+    if any(ord(c) < 32 or 0xDC80 <= ord(c) <= 0xDCFF for c in name):
+        return Refusal("package.bad-name", path,
+                       f"file name {name!r} has a control character or is not UTF-8",
+                       "rename the file (letters, digits, '-', '_', '.')")
+    try:
+        rel = path.relative_to(root).as_posix()
+    except ValueError:
+        rel = name
+    credential = secretscan.sensitive_name(rel)
+    if credential:
+        return Refusal("package.credentials", path, f"{credential}: never packaged",
+                       "delete it from the template (keep credentials outside the project)")
     if path.is_symlink():
         try:
             target = path.resolve(strict=True)
@@ -103,6 +118,16 @@ def _check_file(path: Path, root: Path, max_file_size: int) -> Refusal | None:
     if not os.access(path, os.R_OK):
         return Refusal("file.unreadable", path, "cannot read: Permission denied",
                        "fix the file's permissions (chmod a+r)")
+    try:
+        content = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        content = None
+    if content is not None:
+        hits = secretscan.scan_text(content, max_hits=1)
+        if hits:
+            return Refusal("package.secret", path,
+                           f"line {hits[0].line} holds what looks like a secret ({hits[0].kind})",
+                           "remove it; pass secrets at run time, never in the template")
     if path.name == ".env":
         try:
             text = path.read_text(encoding="utf-8")
@@ -145,6 +170,12 @@ def _walk(base: Path, root: Path) -> tuple[list[Path], list[Path], list[Refusal]
                 files.append(item)
 
     if base.is_dir():
+        if not is_inside(base, root):
+            refusals.append(Refusal(
+                "package.symlink-escape", base,
+                f"folder points outside the project ({base.resolve()})",
+                "copy the files into the project instead of linking to them"))
+            return files, dirs, refusals
         visit(base)
     return files, dirs, refusals
 

@@ -8,6 +8,7 @@ A rule never reads a file twice or reports a broken file twice: :meth:`Context.t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +16,8 @@ from typing import Any, Literal
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, DEV_ONLY_DIRS, PUBLISH_DIR, RUNTIME_FILES
 from tcli.paths import validation_dir
 from tcli.project import Project, TemplateRef
+from tcli.safety import jsonload, schemas
+from tcli.safety.confine import is_inside
 from tcli.schema import form_defaults, pointer, validator_class
 from tcli.validate.report import Finding, Severity
 
@@ -133,11 +136,16 @@ class Context:
         text = self.text(path)
         if text is not None:
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                self.add("error", "json.invalid", path, f"invalid JSON: {exc.msg}",
-                         "fix the JSON syntax at this line and column",
-                         line=exc.lineno, column=exc.colno)
+                value = jsonload.loads(text, name=self.rel(path))
+            except jsonload.JsonRefused as exc:
+                syntax = re.match(r".*: invalid JSON at line (\d+) column (\d+): (.*)\Z", exc.message)
+                if syntax:
+                    self.add("error", "json.invalid", path, f"invalid JSON: {syntax.group(3)}",
+                             "fix the JSON syntax at this line and column",
+                             line=int(syntax.group(1)), column=int(syntax.group(2)))
+                else:
+                    self.add("error", "json.refused", path,
+                             exc.message.split(": ", 1)[-1], exc.hint or "")
         self._json[path] = value
         return value
 
@@ -145,7 +153,39 @@ class Context:
         return dict(json.loads((validation_dir() / name).read_text(encoding="utf-8")))
 
     def validator(self, schema: Any) -> Any:
-        return validator_class(schema)
+        """The validator class for ``schema``, its ``$ref`` resolution confined to the tree
+        (tcli.safety.schemas: never a network, never a file outside the project)."""
+        cls = validator_class(schema)
+        registry = schemas.registry(self.tree.root, self.tree.root)
+
+        class Confined:
+            META_SCHEMA = cls.META_SCHEMA
+
+            def __new__(klass, schema: Any, **kwargs: Any) -> Any:
+                return cls(schema, registry=registry, **kwargs)
+
+        return Confined
+
+    def refs_refused(self, path: Path, schema: Any) -> bool:
+        """Add a finding for each ``$ref``/``$id`` of ``schema`` that is remote or leaves the
+        project; True when there was one (the schema is then not used at all)."""
+        bad = False
+        found = _refs(schema, "")
+        remote_base = any(w.endswith("/$id") and _refusal(r, path.parent, self.tree.root)
+                          for w, r in found)
+        for where, ref in found:
+            if where.endswith("/$id"):
+                continue  # an identifier, never fetched; it matters for the relative refs below
+            if remote_base and not ref.startswith("#"):
+                refused: str | None = "is relative to a remote $id: remote references are not followed"
+            else:
+                refused = _refusal(ref, path.parent, self.tree.root)
+            if refused:
+                bad = True
+                self.add("error", "schema.ref-refused", path, f"$ref {ref!r}: {refused}",
+                         "keep every definition in this file and refer to it as "
+                         "#/definitions/...", pointer=where)
+        return bad
 
     def meta_check(self, path: Path) -> Any:
         """Check a ``*.jsonschema`` against its meta-schema (once); return it or MISSING."""
@@ -160,6 +200,8 @@ class Context:
         if not isinstance(schema, dict | bool):
             self.add("error", "schema.invalid", path, "a JSON Schema must be an object",
                      "start the file with { ... }", pointer="")
+            return MISSING
+        if self.refs_refused(path, schema):
             return MISSING
         cls = self.validator(schema)
         meta = cls(cls.META_SCHEMA)
@@ -211,3 +253,39 @@ class Context:
         )
         self._inputs[ref.path] = found
         return found
+
+
+def _refs(node: Any, where: str) -> list[tuple[str, str]]:
+    """Every (pointer, value) of a ``$ref`` or ``$id`` string in a schema document."""
+    out: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(node, where)]
+    while stack:
+        cur, at = stack.pop()
+        if isinstance(cur, dict):
+            for k, v in cur.items():
+                if k in ("$ref", "$id") and isinstance(v, str):
+                    out.append((f"{at}/{k}", v))
+                elif isinstance(v, dict | list):
+                    stack.append((v, f"{at}/{k}"))
+        elif isinstance(cur, list):
+            stack.extend((v, f"{at}/{i}") for i, v in enumerate(cur))
+    return sorted(out)
+
+
+def _refusal(ref: str, base: Path, root: Path) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(ref)
+    if parts.scheme in ("http", "https") and parts.netloc in ("json-schema.org",) \
+            and parts.path.startswith("/draft"):
+        return None  # the well-known meta-schema URIs ($schema): known locally, never fetched
+    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
+        return "remote references are not followed (tc never fetches a schema)"
+    if not parts.path:
+        return None  # "#/definitions/x": inside this document
+    raw = unquote(parts.path)
+    target = Path(raw) if raw.startswith("/") else base / raw
+    if not is_inside(target, root):
+        return "resolves outside the project; it is not read"
+    return ("refers to another file, which tc does not follow (the platform's form reads one "
+            "schema file)")

@@ -10,6 +10,7 @@ from typing import Any
 from tcli.contract import MODEL_EXTENSIONS, SPLIT_KEYS
 from tcli.custom_json import compile_score_regexp
 from tcli.project import TemplateRef
+from tcli.safety import rx
 from tcli.schema import pointer
 from tcli.validate.context import Context
 
@@ -81,7 +82,11 @@ def _check_regexp(ctx: Context, ref: TemplateRef, path: Path, regexp: str) -> No
             return
         sample, source = text, "config/score_line.txt"
         sample_file = path
-    match = compiled.search(sample)
+    try:
+        match = rx.search(compiled, sample, what="score_regexp")
+    except rx.RegexTimeout as exc:
+        ctx.add("error", "regexp.timeout", path, exc.message, exc.hint or "", pointer="/score_regexp")
+        return
     if match is None:
         ctx.add("error", "regexp.no-match", sample_file,
                  f"score_regexp matches nothing in {source}: the platform would show no "

@@ -5,11 +5,15 @@ platform's form input) < ``presets.json`` < the ``custom`` dict passed by code. 
 platform's ``custom.json`` (model_filepath, score_*) is never read: it does not reach
 train.py. Key order: train_config.json first, then schema defaults, then presets.
 
-``finalize_config`` validates the merged config against ``config.jsonschema`` (every
-violation reported with its key), rewrites ``/datasets``, ``/train``, ``/minio`` paths to
+``load_config`` merges once and validates the result against ``config.jsonschema`` (every
+violation reported with its key). ``finalize_config`` takes that merged config as it is (no
+second merge, no second validation), rewrites ``/datasets``, ``/train``, ``/minio`` paths to
 ``DATASETS_ROOT``/``TRAIN_ROOT``/``MINIO_ROOT`` when those are set, and writes the final
 ``train_config.json`` atomically. The workspace is the folder of this file (``/workspace``
 in the image), or ``WORKSPACE``.
+
+``config_to_args`` is the leaf below this module: ConfigError, the reserved keys, JSON
+reading (duplicate keys refused) and the args.py check live there; it never imports this one.
 """
 
 from __future__ import annotations
@@ -21,36 +25,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-RESERVED_KEYS = ("train-split", "test-split")
+import config_to_args
+from config_to_args import CONFIG_FILE, RESERVED_KEYS, ConfigError, read_json, workspace
+
+__all__ = ["CONFIG_FILE", "RESERVED_KEYS", "ConfigError", "finalize_config", "load_config",
+           "merge", "read_json", "remap_paths", "validate", "workspace"]
+
 ROOTS = (("/datasets", "DATASETS_ROOT"), ("/train", "TRAIN_ROOT"), ("/minio", "MINIO_ROOT"))
-CONFIG_FILE = "train_config.json"
 PRESETS_FILE = "presets.json"
 SCHEMA_FILE = "config.jsonschema"
-
-
-class ConfigError(Exception):
-    """A configuration problem; the message names the file and the key(s)."""
-
-
-def workspace() -> Path:
-    """The folder with the scripts and JSON files (``WORKSPACE`` or this file's folder)."""
-    env = os.environ.get("WORKSPACE")
-    return Path(env) if env else Path(__file__).resolve().parent
-
-
-def read_json(path: Path, *, required: bool = True) -> Any:
-    """Parse a JSON file; a clear ConfigError names the file (and line) when it is bad."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if required:
-            raise ConfigError(f"{path}: missing") from None
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                          f"{exc.msg}") from None
 
 
 def _object(value: Any, path: Path) -> dict[str, Any]:
@@ -146,8 +129,6 @@ def load_config(ws: Path | None = None, *, custom: Mapping[str, Any] | None = No
     if schema:
         validate(merged, schema, source=f"{cfg_path} + {PRESETS_FILE}")
     if check_args and (ws / "args.py").is_file():
-        import config_to_args
-
         config_to_args.check_declared(merged, ws / "args.py")
     return merged
 
@@ -155,25 +136,37 @@ def load_config(ws: Path | None = None, *, custom: Mapping[str, Any] | None = No
 def finalize_config(config: Mapping[str, Any] | None = None,
                     custom: Mapping[str, Any] | None = None, *, ws: Path | None = None,
                     write: bool = True) -> dict[str, Any]:
-    """Merge ``config`` with presets and ``custom`` (later wins), validate, remap paths and
-    write ``train_config.json`` (atomically). Idempotent: running it again on its own
-    output gives the same file. Returns the final config."""
+    """Remap paths of the merged ``config`` and write ``train_config.json`` (atomically).
+
+    ``config`` is what :func:`load_config` returned: already merged and validated, so it is
+    not merged with presets or validated again. Without it, :func:`load_config` (with
+    ``custom``) makes it. ``custom`` given together with ``config`` is the one new layer: it
+    is applied on top and only the result of that is validated. Idempotent: running it again
+    on its own output gives the same file. Returns the final config."""
     ws = ws or workspace()
     if config is None:
-        config = load_config(ws, custom=custom)
-    presets_path = ws / PRESETS_FILE
-    presets = _object(read_json(presets_path, required=False), presets_path)
-    merged = merge(config, presets, custom)
-    schema_path = find_schema(ws)
-    if schema_path:
-        validate(merged, _object(read_json(schema_path), schema_path),
-                 source=f"{ws / CONFIG_FILE} + {PRESETS_FILE}")
+        merged = load_config(ws, custom=custom)
+    elif custom:
+        merged = merge(config, custom)
+        schema_path = find_schema(ws)
+        if schema_path:
+            validate(merged, _object(read_json(schema_path), schema_path),
+                     source=f"{ws / CONFIG_FILE} + custom")
+    else:
+        merged = dict(config)
     final = remap_paths(merged)
     if write:
         path = ws / CONFIG_FILE
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(final, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            with tmp.open("w", encoding="utf-8") as fh:
+                fh.write(json.dumps(final, indent=2, ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return final
 
 

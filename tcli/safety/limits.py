@@ -1,0 +1,65 @@
+"""Bounded reading of input files: a size limit, regular files only.
+
+``--log /dev/zero`` or a 50 MB schema must not make tc read without end: every input file is
+read through :func:`read_bytes`/:func:`read_text`, which refuse non-regular files (devices,
+FIFOs, sockets) and stop at ``max_bytes`` with a clear InputError.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from tcli.errors import InputError
+
+#: Default cap for a text input (log, Dockerfile, .env, requirements): 10 MiB.
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+
+class TooLarge(InputError):
+    """An input file is over its size limit (exit 2)."""
+
+
+def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str | None = None) -> bytes:
+    """The bytes of regular file ``path``; InputError when missing, special, or over ``max_bytes``."""
+    label = what or str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError(f"{label}: no such file", "check the path") from None
+    except OSError as exc:
+        raise InputError(f"{label}: cannot open: {exc.strerror or exc}", "check the path") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{label}: not a regular file (a device, pipe or folder)",
+                             "give a regular file")
+        if st.st_size > max_bytes:
+            raise TooLarge(f"{label}: {st.st_size} bytes, more than the limit of {max_bytes}",
+                           "give a smaller file")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:  # grew while we read
+                raise TooLarge(f"{label}: more than the limit of {max_bytes} bytes",
+                               "give a smaller file")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str | None = None,
+              errors: str = "strict") -> str:
+    """:func:`read_bytes` decoded as UTF-8; InputError naming the file when it is not UTF-8."""
+    label = what or str(path)
+    data = read_bytes(path, max_bytes=max_bytes, what=label)
+    try:
+        return data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label}: not UTF-8 text (byte {exc.start})", "save it as UTF-8") from None

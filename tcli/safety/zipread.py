@@ -1,0 +1,126 @@
+"""ZIP reading that counts the bytes it really inflates, against limits.
+
+A member's header may claim 1000 bytes and inflate to 1 GiB; only the bytes that come out of
+the decompressor count. :func:`extract` checks the member count, each member's name
+(:func:`tcli.safety.confine.clean_member_name`), its type (no symlinks, devices or FIFOs),
+then streams every member in chunks, stopping at the first of: the per-member limit, the total
+limit, or a compression ratio above ``max_ratio`` once past ``ratio_floor`` bytes. Nothing is
+held in memory beyond one chunk, and a refused archive leaves no partial member behind.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tcli.errors import InputError
+from tcli.safety.confine import clean_member_name
+
+CHUNK = 1 << 16
+
+
+class ZipRefused(InputError):
+    """An archive tc will not unpack (exit 2)."""
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Limits for one archive (defaults suit a train-container upload: a few MB of text)."""
+
+    max_members: int = 2000
+    max_member_bytes: int = 10 * 1024 * 1024
+    max_total_bytes: int = 200 * 1024 * 1024
+    max_ratio: float = 200.0
+    ratio_floor: int = 1024 * 1024
+
+
+def _kind(info: zipfile.ZipInfo) -> str | None:
+    mode = info.external_attr >> 16
+    if not mode or info.create_system != 3:  # not made on Unix: no type bits to trust
+        return None
+    if stat.S_IFMT(mode) == 0:  # permission bits only (Python's writestr): a plain file
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    return "a special file (device, FIFO or socket)"
+
+
+def check_names(zf: zipfile.ZipFile, label: str, limits: ZipLimits) -> list[zipfile.ZipInfo]:
+    """The archive's members after the count, name and type checks (ZipRefused otherwise)."""
+    infos = zf.infolist()
+    if len(infos) > limits.max_members:
+        raise ZipRefused(f"{label}: {len(infos)} members, more than {limits.max_members}",
+                         "package only the project's files")
+    seen: set[str] = set()
+    for info in infos:
+        if clean_member_name(info.filename.rstrip("/") or "/") is None:
+            raise ZipRefused(f"{label}: member {info.filename!r} has an unsafe path",
+                             "members must be relative paths without '..'")
+        key = info.filename.rstrip("/").casefold()
+        if key in seen:
+            raise ZipRefused(f"{label}: member {info.filename!r} appears twice",
+                             "repackage it with tc package")
+        seen.add(key)
+        kind = _kind(info)
+        if kind:
+            raise ZipRefused(f"{label}: member {info.filename!r} is {kind}",
+                             "store the file itself, not a link")
+    return infos
+
+
+def extract(zip_path: Path, dest: Path, limits: ZipLimits | None = None) -> list[Path]:
+    """Unpack ``zip_path`` into the existing folder ``dest`` with real byte counting."""
+    limits = limits or ZipLimits()
+    label = str(zip_path)
+    out: list[Path] = []
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ZipRefused(f"{label}: not a readable ZIP file ({exc})",
+                         "give the ZIP tc package made") from None
+    total = 0
+    with zf:
+        infos = check_names(zf, label, limits)
+        for info in infos:
+            target = dest / info.filename
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written = 0
+            try:
+                with zf.open(info) as src, target.open("wb") as dst:
+                    while chunk := src.read(CHUNK):
+                        written += len(chunk)
+                        total += len(chunk)
+                        if written > limits.max_member_bytes:
+                            raise ZipRefused(
+                                f"{label}: member {info.filename} inflates to more than "
+                                f"{limits.max_member_bytes} bytes", "keep large files out of the ZIP")
+                        if total > limits.max_total_bytes:
+                            raise ZipRefused(f"{label}: inflates to more than {limits.max_total_bytes} bytes",
+                                             "keep large files out of the ZIP")
+                        if written > limits.ratio_floor and \
+                                written > limits.max_ratio * max(info.compress_size, 1):
+                            raise ZipRefused(
+                                f"{label}: member {info.filename} inflates more than "
+                                f"{limits.max_ratio:g} times its compressed size (a ZIP bomb?)",
+                                "repackage it with tc package")
+                        dst.write(chunk)
+            except ZipRefused:
+                target.unlink(missing_ok=True)
+                raise
+            except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+                target.unlink(missing_ok=True)
+                raise ZipRefused(f"{label}: member {info.filename} cannot be read ({exc})",
+                                 "repackage it with tc package") from None
+            except OSError as exc:
+                target.unlink(missing_ok=True)
+                raise InputError(f"{target}: cannot write: {exc.strerror or exc}",
+                                 "free some disk space or choose another folder") from None
+            out.append(target)
+    return out

@@ -1,0 +1,185 @@
+"""Hostile input to ``tc new`` and ``tc update``: names, unusable places, the scaffold store,
+concurrency, Ctrl-C, broken answers files, and the preview/undo of an update."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.conftest import Guard
+from tests.hostile.harness import OPEN, assert_clean_failure, env_for, snapshot, tc
+
+NEW = ("--template", "sklearn", "--category", "Cat", "--architecture", "Arch", "--defaults")
+
+
+def _new(tmp_path: Path, target: str | Path, provider: str = "Prov", env=None, timeout: float = 120):  # type: ignore[no-untyped-def]
+    return tc("new", os.fspath(target), "--provider", provider, *NEW, cwd=tmp_path, env=env,
+              timeout=timeout)
+
+
+# ---- class: names (one line naming the option, exit 2, nothing created) ----------------------
+
+@pytest.mark.parametrize("provider", [
+    pytest.param("Prov\n", marks=OPEN), "Prov/Sub", "..", ".", "", "a b", "Prov\x1b[31m",
+    pytest.param("P" * 300, marks=OPEN), "-rf", "Prov\t",
+])
+def test_bad_provider_names(tmp_path: Path, guard: Guard, provider: str) -> None:
+    guard.start()
+    r = _new(tmp_path, "proj", provider)
+    guard.check()
+    assert not (tmp_path / "proj").exists()
+    assert_clean_failure(r, 2, r"provider|Provider|name|null")
+
+
+@OPEN
+def test_long_project_folder_name(tmp_path: Path, guard: Guard) -> None:
+    guard.start()
+    r = _new(tmp_path, "p" * 300)
+    guard.check()
+    assert_clean_failure(r, 2, r"too long|name")
+
+
+# ---- class: unusable places -> exit 2 with the path, never 70 --------------------------------
+
+@OPEN
+def test_target_under_a_file(tmp_path: Path, guard: Guard) -> None:
+    (tmp_path / "afile").write_text("x")
+    guard.start()
+    r = _new(tmp_path, tmp_path / "afile" / "proj")
+    guard.check()
+    assert_clean_failure(r, 2, r"afile")
+
+
+@OPEN
+def test_target_on_a_read_only_file_system(tmp_path: Path, guard: Guard) -> None:
+    guard.start()
+    r = _new(tmp_path, "/proc/tc-hostile-proj")
+    guard.check()
+    assert not Path("/proc/tc-hostile-proj").exists()
+    assert_clean_failure(r, 2, r"/proc/tc-hostile-proj")
+
+
+@OPEN
+def test_tc_home_is_a_file(tmp_path: Path, guard: Guard) -> None:
+    home = tmp_path / "home-file"
+    home.write_text("not a folder")
+    guard.start()
+    r = _new(tmp_path, "proj", env=env_for(tmp_path, TC_HOME=str(home)))
+    guard.check()
+    assert_clean_failure(r, 2, r"TC_HOME|home-file")
+
+
+def test_target_is_a_non_empty_folder(tmp_path: Path, guard: Guard) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "mine.txt").write_text("keep me")
+    guard.start()
+    r = _new(tmp_path, "proj")
+    guard.check()
+    assert_clean_failure(r, 2, r"proj")
+
+
+# ---- class: the scaffold store (shared state under TC_HOME) ----------------------------------
+
+@OPEN
+def test_store_keeps_files_it_did_not_create(tmp_path: Path) -> None:
+    store = tmp_path / ".tc-home" / "scaffold-store"
+    store.mkdir(parents=True)
+    (store / "my-notes.txt").write_text("mine")
+    (store / "keep").mkdir()
+    (store / "keep" / "x").write_text("mine too")
+    r = _new(tmp_path, "proj")
+    both = r.stdout + r.stderr
+    assert "Traceback" not in both and "internal error" not in both
+    assert (store / "my-notes.txt").is_file() and (store / "my-notes.txt").read_text() == "mine"
+    assert (store / "keep" / "x").is_file() and (store / "keep" / "x").read_text() == "mine too"
+
+
+@OPEN
+def test_six_concurrent_new(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda i: _new(tmp_path, f"p{i}", timeout=300), range(6)))
+    assert [r.rc for r in results] == [0] * 6, [r.stderr for r in results if r.rc]
+    counts = {len(list((tmp_path / f"p{i}").rglob("*"))) for i in range(6)}
+    assert len(counts) == 1
+    store = tmp_path / ".tc-home" / "scaffold-store"
+    st = subprocess.run(["git", "status", "--porcelain"], cwd=store, capture_output=True, text=True)
+    assert st.stdout == ""
+
+
+@OPEN
+def test_ctrl_c_during_git_init_leaves_nothing_half_made(tmp_path: Path) -> None:
+    """A ``git`` that hangs (as on a slow disk) is interrupted; tc new then works again."""
+    fake = tmp_path / "slowbin"
+    fake.mkdir()
+    real_git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    (fake / "git").write_text(f'#!/bin/sh\ncase "$*" in *commit*) [ -n "$TC_SLOW_GIT" ] && sleep 30;; esac\n'
+                              f'exec {real_git} "$@"\n')
+    (fake / "git").chmod(0o755)
+    env = env_for(tmp_path, TC_SLOW_GIT="1")
+    env["PATH"] = f"{fake}{os.pathsep}{env['PATH']}"
+    p = subprocess.Popen([sys.executable, "-m", "tcli", "new", "proj", "--provider", "Prov", *NEW],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "proj" / ".git").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    _out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err.decode()
+    assert b"Traceback" not in err
+    env.pop("TC_SLOW_GIT")
+    r = tc("new", "proj", "--provider", "Prov", *NEW, cwd=tmp_path, env=env)
+    assert r.rc == 0, r.stderr
+
+
+# ---- class: broken answers files under tc update ---------------------------------------------
+
+@pytest.mark.parametrize("content", [
+    pytest.param(b"\x00\xff\xfe binary \x00", marks=OPEN), pytest.param(b"- a\n- b\n", marks=OPEN),
+    pytest.param(b"just a string\n", marks=OPEN), b"{{{{: [\n", pytest.param(b"", marks=OPEN),
+    pytest.param(b"_commit: 1\n_src_path: /etc\n" + b"x: " + b"[" * 5000 + b"\n", marks=OPEN),
+])
+def test_update_with_a_broken_answers_file(proj: Path, guard: Guard, content: bytes) -> None:
+    subprocess.run(["git", "commit", "-qam", "x", "--allow-empty"], cwd=proj, env=env_for(proj.parent),
+                   check=False, capture_output=True)
+    (proj / ".copier-answers.yml").write_bytes(content)
+    guard.start(proj / ".git")
+    r = tc("update", str(proj), cwd=proj.parent)
+    guard.check()
+    assert_clean_failure(r, 2, r"copier-answers")
+
+
+def test_update_outside_a_project(tmp_path: Path, guard: Guard) -> None:
+    (tmp_path / "empty").mkdir()
+    guard.start()
+    r = tc("update", str(tmp_path / "empty"), cwd=tmp_path)
+    guard.check()
+    assert_clean_failure(r, 2, r"empty")
+
+
+# ---- class: update preview and undo ----------------------------------------------------------
+
+@OPEN
+def test_update_dry_run_writes_nothing(proj: Path, guard: Guard) -> None:
+    guard.start()
+    r = tc("update", "--dry-run", str(proj), cwd=proj.parent)
+    guard.check()
+    assert r.rc == 0, r.stderr
+    assert "unchanged" in r.stdout
+
+
+@OPEN
+def test_update_undo_restores_the_tree(proj: Path) -> None:
+    before = snapshot(proj, (proj / ".git",))
+    r = tc("update", "--force", str(proj), cwd=proj.parent)
+    assert r.rc == 0, r.stderr
+    r = tc("update", "--undo", str(proj), cwd=proj.parent)
+    assert r.rc == 0, r.stderr
+    assert snapshot(proj, (proj / ".git",)) == before

@@ -1,0 +1,123 @@
+"""tcli.safety: path confinement, atomic writes, the store lock."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from tcli.errors import InputError
+from tcli.safety import atomic, lock
+from tcli.safety.confine import PathEscape, clean_member_name, confine, is_inside
+
+
+def test_confine_accepts_inside_and_refuses_dotdot_absolute_symlink(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "f.txt").write_text("x")
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (root / "link").symlink_to(outside)
+    (root / "inner").symlink_to(root / "a")
+    assert confine(root, "a/f.txt", must_exist=True) == (root / "a" / "f.txt").resolve()
+    assert confine(root, "inner/f.txt") == (root / "a" / "f.txt").resolve()
+    for bad in ("../secret", "a/../../secret", "/etc/passwd", "link", "link/x"):
+        with pytest.raises(PathEscape, match="outside"):
+            confine(root, bad, what="COPY source")
+    with pytest.raises(PathEscape, match="NUL"):
+        confine(root, "a\x00b")
+    with pytest.raises(InputError, match="no such file"):
+        confine(root, "a/missing", must_exist=True)
+    assert not is_inside(root / "link", root)
+
+
+def test_confine_symlink_loop_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "l1").symlink_to(tmp_path / "l2")
+    (tmp_path / "l2").symlink_to(tmp_path / "l1")
+    with pytest.raises(PathEscape):
+        confine(tmp_path, "l1/x")
+
+
+@pytest.mark.parametrize("name", ["/abs", "../x", "a/../../x", "a\\b", "C:x", "", "a//b", "x\x00"])
+def test_clean_member_name_refuses(name: str) -> None:
+    assert clean_member_name(name) is None
+
+
+def test_clean_member_name_keeps_relative() -> None:
+    assert str(clean_member_name("top/a/b.py")) == "top/a/b.py"
+
+
+def test_atomic_write_keeps_mode_and_leaves_no_temp(tmp_path: Path) -> None:
+    f = tmp_path / "run.sh"
+    f.write_text("old")
+    f.chmod(0o750)
+    atomic.write_text(f, "new")
+    assert f.read_text() == "new"
+    assert stat.S_IMODE(f.stat().st_mode) == 0o750
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.sh"]
+    atomic.write_bytes(tmp_path / "fresh.bin", b"\x00")
+    assert stat.S_IMODE((tmp_path / "fresh.bin").stat().st_mode) == 0o644
+
+
+def test_atomic_write_failure_keeps_old_file(tmp_path: Path) -> None:
+    f = tmp_path / "a.json"
+    f.write_text("good")
+    with pytest.raises(RuntimeError), atomic.atomic_open(f) as fh:
+        fh.write(b"half")
+        raise RuntimeError("interrupted")
+    assert f.read_text() == "good"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_atomic_write_errors_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a folder"):
+        atomic.write_text(tmp_path, "x")
+    with pytest.raises(InputError, match="cannot write"):
+        atomic.write_text(tmp_path / "missing" / "x", "x")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root: permissions do not bind; a file as parent does
+            (tmp_path / "file").write_text("")
+            with pytest.raises(InputError, match=r"not a directory|cannot write"):
+                atomic.write_text(tmp_path / "file" / "x", "x")
+        else:
+            with pytest.raises(InputError, match="Permission denied"):
+                atomic.write_text(ro / "x", "x")
+    finally:
+        ro.chmod(0o700)
+
+
+def _hold(lock_file: str, started: str, seconds: float) -> None:
+    with lock.locked(Path(lock_file)):
+        Path(started).write_text("1")
+        time.sleep(seconds)
+
+
+def test_lock_excludes_a_second_process(tmp_path: Path) -> None:
+    lf, started = tmp_path / "store.lock", tmp_path / "started"
+    p = multiprocessing.get_context("fork").Process(target=_hold, args=(str(lf), str(started), 30))
+    p.start()
+    try:
+        while not started.exists():
+            time.sleep(0.01)
+        with pytest.raises(lock.LockBusy, match="another tc"), lock.locked(lf, timeout_s=0.2):
+            pass
+    finally:
+        p.kill()
+        p.join()
+    with lock.locked(lf, timeout_s=5):  # released by the kernel when the holder died
+        pass
+
+
+def test_lock_on_unusable_home_is_input_error(tmp_path: Path) -> None:
+    (tmp_path / "home").write_text("a file, not a folder")
+    with pytest.raises(InputError, match="cannot create the lock") as exc, \
+            lock.locked(tmp_path / "home" / "x.lock"):
+        pass
+    assert "TC_HOME" in (exc.value.hint or "")
