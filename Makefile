@@ -24,6 +24,7 @@ $(VENV)/.full-installed: pyproject.toml $(VENV)/.core-installed
 define link_tc
 	@mkdir -p $(HOME)/.local/bin && ln -sf $(abspath $(TC)) $(HOME)/.local/bin/tc
 	@if [ -w /usr/local/bin ]; then ln -sf $(abspath $(TC)) /usr/local/bin/tc; fi
+	@$(BIN)/python -c 'import os; from tcli.safety.clash import detect_tc_clash as d; m = d(os.environ.get("PATH")); print("warning: " + m) if m else None'
 endef
 
 install-core: $(VENV)/.core-installed  ## install only the CLI (what `make demo` needs)
