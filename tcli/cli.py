@@ -39,6 +39,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("dev_run", "dev-run"),
     ("doctor", "doctor"),
     ("form", "form"),
+    ("report", "report"),
 ]
 
 
