@@ -149,7 +149,8 @@ def merged(target: FormTarget, old: dict[str, Any], new: dict[str, Any]) -> dict
     for key in dict.fromkeys(order):
         if key in new:
             value = new[key]
-            spec = props.get(key) if isinstance(props.get(key), dict) else {}
+            raw = props.get(key)
+            spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
             floaty = isinstance(old.get(key), float) or isinstance(spec.get("default"), float)
             if (spec.get("type") == "number" and isinstance(value, int)
                     and not isinstance(value, bool) and floaty):

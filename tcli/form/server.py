@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "tc-form"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log = self.server.log
         if log is not None:
             log(format % args)

@@ -104,19 +104,20 @@ def gt_mask(sample: Sample, class_of: dict[int, int]) -> np.ndarray:
 
 
 def _rgb(path: Path, size: int) -> tuple[np.ndarray, tuple[int, int]]:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
+    with Image.open(path) as opened:
+        im = opened.convert("RGB")
         orig = im.size
-        arr = np.asarray(im.resize((size, size), Image.BILINEAR), np.float32) / 255.0
+        arr = np.asarray(im.resize((size, size), Image.Resampling.BILINEAR), np.float32) / 255.0
     return arr.transpose(2, 0, 1), orig
 
 
 def sklearn_features(path: Path, size: int, bins: int) -> np.ndarray:
     """The sklearn template's ``image_features`` (pixels in [0, 1] + normalised histograms)."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
+    with Image.open(path) as opened:
+        im = opened.convert("RGB")
         full = np.asarray(im, dtype=np.uint8)
-        small = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+        small = np.asarray(im.resize((size, size), Image.Resampling.BILINEAR),
+                           dtype=np.float32) / 255.0
     edges = np.linspace(0, 256, bins + 1)
     hists = [np.histogram(full[..., c], bins=edges)[0] for c in range(3)]
     hist = np.concatenate(hists).astype(np.float32) / float(full.shape[0] * full.shape[1])
@@ -184,7 +185,7 @@ def predict(task: str, model: Path, samples: list[Sample], config: dict[str, Any
                     raise ModelProblem(f"{model.name}: output shape {list(proba.shape)}, expected "
                                        f"[1, {num_classes + 1}, {size}, {size}]")
                 small = Image.fromarray(proba[0].argmax(axis=0).astype(np.uint8))
-                s.pred_mask = np.asarray(small.resize((w, h), Image.NEAREST), np.int64)
+                s.pred_mask = np.asarray(small.resize((w, h), Image.Resampling.NEAREST), np.int64)
     except ModelProblem:
         raise
     except Exception as exc:
