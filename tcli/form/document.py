@@ -2,11 +2,11 @@
 
 Two targets exist: a template's ``config/config.jsonschema`` -> ``config/train_config.json``,
 and (``--export``) the project's ``export/export.jsonschema`` -> ``export/export_config.json``.
-Saving validates with the rules ``tc validate`` applies (its :class:`tcli.validate.Checker`:
-the same validator class choice, meta-schema check and error pointers), then writes the file
-atomically (a temporary file in the same folder + ``os.replace``), keeping the key order of the
-file on disk (new keys follow in the schema's property order) and its indentation, so that
-diffs stay small. Nothing is ever written outside the project. No Typer, no Rich.
+Saving validates with the rules ``tc validate`` applies (the same validator class choice,
+meta-schema check, error order and pointers: the helpers below take them from tc validate),
+then writes the file atomically (a temporary file in the same folder + ``os.replace``),
+keeping the key order of the file on disk (new keys follow in the schema's property order)
+and its indentation, so that diffs stay small. Nothing is ever written outside the project. No Typer, no Rich.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tcli.errors import InputError
 from tcli.project import Project
@@ -50,16 +50,46 @@ class SaveResult:
     text: str = ""
 
 
-def _checker(project: Project) -> Any:
-    from tcli import validate
+# ---- tc validate's schema rules (one place: after the redesign they live in tcli.schema)
+def _validator_class(schema: Any) -> Any:
+    """The validator class tc validate uses for ``schema`` (draft 7 unless ``$schema`` says)."""
+    from tcli.validate import Checker
 
-    return validate.Checker(validate.project_tree(project, []))
+    return Checker._validator(cast(Any, None), schema)
 
 
-def _first_problem(checker: Any) -> str:
-    f = checker.findings[0]
-    where = f" at {f.pointer}" if f.pointer else (f" line {f.line}" if f.line else "")
-    return f"{f.file}{where}: {f.message}"
+def _pointer(path: Any) -> str:
+    from tcli.validate import pointer
+
+    return pointer(path)
+
+
+def _form_defaults(schema: dict[str, Any]) -> dict[str, Any]:
+    from tcli.validate import form_defaults
+
+    return form_defaults(schema)
+
+
+def _load_schema(path: Path, project: Project) -> dict[str, Any]:
+    """A ``*.jsonschema`` checked against its meta-schema, as tc validate checks it."""
+    rel = path.relative_to(project.root).as_posix()
+    fix = "fix it (tc validate lists every problem) and run tc form again"
+    try:
+        schema = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"{rel}: not UTF-8 text", "save the file as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{rel} line {exc.lineno}: invalid JSON: {exc.msg}", fix) from None
+    if not isinstance(schema, dict):
+        raise InputError(f"{rel}: a JSON Schema must be an object", "start the file with { ... }")
+    cls = _validator_class(schema)
+    errors = sorted(cls(cls.META_SCHEMA).iter_errors(schema),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        err = errors[0]
+        raise InputError(f"{rel} at {_pointer(err.absolute_path)}: not a valid JSON Schema: "
+                         f"{err.message}", fix)
+    return schema
 
 
 def inside(project: Project, path: Path) -> bool:
@@ -95,19 +125,13 @@ def load_target(path: Path, template: str | None = None, export: bool = False) -
         if not inside(project, p):
             raise InputError(f"{p}: resolves outside the project {project.root}",
                              "replace the link with a regular file inside the project")
-    checker = _checker(project)
-    schema = checker._meta_check(schema_path)
-    if not isinstance(schema, dict):
-        raise InputError(f"schema unusable: {_first_problem(checker)}",
-                         "fix it (tc validate lists every problem) and run tc form again")
+    schema = _load_schema(schema_path, project)
     return FormTarget(project, title, key, schema_path, schema, config_path,
                       tuple(dict.fromkeys((schema_path, *checks))))
 
 
 def current(target: FormTarget) -> dict[str, Any]:
     """The form's initial data: the config file, or the schema defaults when it is absent."""
-    from tcli.validate import form_defaults
-
     if target.config_path.is_file():
         try:
             data = json.loads(target.config_path.read_text(encoding="utf-8"))
@@ -119,7 +143,7 @@ def current(target: FormTarget) -> dict[str, Any]:
             raise InputError(f"{target.config_path}: not a JSON object",
                              "it must hold one object of the schema's properties")
         return data
-    return form_defaults(target.schema)
+    return _form_defaults(target.schema)
 
 
 def state(target: FormTarget) -> dict[str, Any]:
@@ -163,15 +187,15 @@ def merged(target: FormTarget, old: dict[str, Any], new: dict[str, Any]) -> dict
 
 def validate_instance(target: FormTarget, data: Any) -> list[dict[str, str]]:
     """Errors of ``data`` under the rules ``tc validate`` uses (pointer + message)."""
-    checker = _checker(target.project)
     errors: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for schema_path in target.check_schemas:
         schema = json.loads(schema_path.read_text(encoding="utf-8"))
-        for err in checker._instance_check(target.config_path, data, schema, "form", ""):
-            from tcli.validate import pointer
-
-            item = (pointer(err.absolute_path), str(err.message))
+        cls = _validator_class(schema)
+        found = sorted(cls(schema).iter_errors(data),
+                       key=lambda e: (list(map(str, e.absolute_path)), e.message))
+        for err in found:
+            item = (_pointer(err.absolute_path), str(err.message))
             if item not in seen:
                 seen.add(item)
                 errors.append({"pointer": item[0], "message": item[1]})

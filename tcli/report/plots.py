@@ -103,7 +103,7 @@ def per_class_bars(names: list[str], groups: dict[str, list[float | None]], titl
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     if g > 1:
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)
 
 
