@@ -27,6 +27,8 @@ from tcli.report.predict import ModelProblem, ground_truth, predict
 from tcli.report.run import Run, load_run, val_split
 
 FORMAT = 1
+#: val images the ONNX model is run on at most (a CPU pass over a huge split would stall dev-run)
+MAX_VAL_IMAGES = 1000
 #: files this module writes into .tc/report/ (removed before each new report)
 OWNED = ("index.html", "report.json", "curves.png", "confusion.png", "per_class.png", "pr.png",
          "grid.png")
@@ -101,7 +103,7 @@ def _model_part(run: Run, data: dict[str, Any], names: list[str], samples: list[
     images.append(plots.grid(task, samples, names, out / "grid.png"))
 
 
-def build(run: Run, out: Path) -> ReportResult:
+def build(run: Run, out: Path, max_images: int = MAX_VAL_IMAGES) -> ReportResult:
     """Compute everything and write the PNGs, index.html and report.json into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     for name in OWNED:
@@ -129,6 +131,10 @@ def build(run: Run, out: Path) -> ReportResult:
     with val_split(run) as split:
         if split is not None:
             names, samples = ground_truth(run.task, split.coco, split.images_dir)
+            if len(samples) > max_images:
+                run.notes.append(f"the val split has {len(samples)} images; the ONNX model was run "
+                                 f"on the first {max_images} (by image id)")
+                samples = samples[:max_images]
             data["classes"] = names
             data["val"] = {"dataset_id": run.dataset_id, "split_seed": split.seed,
                            "images": len(samples)}
@@ -147,7 +153,8 @@ def build(run: Run, out: Path) -> ReportResult:
 
 
 def write_report(project: Path, template: str | None = None, *,
-                 summary: dict[str, Any] | None = None, dataset_id: int | None = None) -> ReportResult:
+                 summary: dict[str, Any] | None = None, dataset_id: int | None = None,
+                 max_images: int = MAX_VAL_IMAGES) -> ReportResult:
     """Write ``<project>/.tc/report/index.html`` for ``template`` (the only one by default).
 
     ``summary`` is ``tc dev-run``'s Summary as a dict (``dataclasses.asdict``); when given it is
@@ -159,4 +166,4 @@ def write_report(project: Path, template: str | None = None, *,
     if summary is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return build(run, out)
+    return build(run, out, max_images)

@@ -162,3 +162,66 @@ def test_cli_json_and_summary_timings(project: Path) -> None:
     assert res.exit_code == 0 and "report: " in res.output and "index.html (4 images)" in res.output
     res = CliRunner().invoke(app, ["report", str(project / "nope")])
     assert res.exit_code == 2 and "no such project folder" in res.output
+
+
+def test_torch_style_metrics_log_gives_curves(project: Path) -> None:
+    """Several epochs as the torch templates write them (STATUS.md spec), one broken line."""
+    lines = [json.dumps({"kind": "epoch", "epoch": e, "epochs": 5, "loss": 1.0 / e, "lr": 0.001 * e,
+                         "metric_name": "accuracy", "metric": 0.5 + e / 20, "val_loss": None,
+                         "images_per_s": 100.0 + e, "data_wait_share": 0.1, "seconds": 2.0})
+             for e in range(1, 6)]
+    lines.insert(2, "{not json")
+    lines.append(json.dumps({"kind": "final", "metric_name": "accuracy", "metric": 0.75, "score": 0.75,
+                             "epochs": 5, "train_seconds": 11.0, "model_file": "model.onnx",
+                             "world_size": 2}))
+    (project / ".tc" / "train" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    result = write_report(project)
+    assert [e["epoch"] for e in result.data["metrics"]["epochs"]] == [1, 2, 3, 4, 5]
+    assert result.data["metrics"]["final"]["world_size"] == 2
+    assert result.data["timings"]["train_seconds_in_train_py"] == 11.0
+    assert "metrics.jsonl: 1 line not a JSON object; skipped" in result.data["notes"]
+    assert "curves.png" in result.data["images"]
+    assert "last epoch 5/5" in result.path.read_text()
+
+
+class _Rep:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.warnings: list[str] = []
+
+    def line(self, text: str, style: str | None = None) -> None:
+        self.lines.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+
+def test_dev_run_hook_one_line_and_never_raises(project: Path, tmp_path: Path) -> None:
+    from dataclasses import dataclass, field
+
+    from tcli.report.hook import report_after_run
+
+    @dataclass
+    class Summary:  # the fields of dev-run's Summary the report reads
+        template: str = "Prov/Cat/ArchSklearn"
+        dataset_id: int = 1
+        score: float = 0.96
+        durations: dict[str, float] = field(default_factory=lambda: {"build": 3.0, "setup": 1.0,
+                                                                     "train": 5.0})
+
+    rep = _Rep()
+    path = report_after_run(project, Summary(), rep)
+    assert path is not None and path.is_file() and not rep.warnings
+    assert len(rep.lines) == 1 and rep.lines[0].startswith("report     ") and "index.html" in rep.lines[0]
+    assert json.loads((project / ".tc" / "report" / "run.json").read_text())["durations"]["build"] == 3.0
+    rep = _Rep()
+    assert report_after_run(tmp_path / "not-a-project", Summary(), rep) is None
+    assert len(rep.warnings) == 1 and rep.warnings[0].startswith("report not written: InputError")
+    assert not rep.lines
+
+
+def test_val_images_are_capped(project: Path) -> None:
+    result = write_report(project, max_images=5)
+    assert result.data["val"]["images"] == 5
+    assert int(np.asarray(result.data["classification"]["confusion"]).sum()) == 5
+    assert any("the ONNX model was run on the first 5" in n for n in result.data["notes"])
