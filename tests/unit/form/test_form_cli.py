@@ -41,7 +41,19 @@ def test_served_url_answers_and_ctrl_c_stops(project: Path) -> None:
             assert json.loads(resp.read())["formData"]["architecture"] == "logistic_regression"
         with opener.open(url, timeout=10) as resp:
             assert b'<script src="form.js">' in resp.read()
+        with opener.open(url + "api/form", timeout=10) as resp:
+            data = json.loads(resp.read())["formData"]
+        req = urllib.request.Request(url + "api/save", method="POST",
+                                     data=json.dumps({"formData": {**data, "seed": 5}}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with opener.open(req, timeout=10) as resp:
+            assert json.loads(resp.read())["ok"] is True
+        assert proc.stdout.readline().startswith("saved templates/")
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "stopped" in out
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert token not in out, "the token is printed once, in the URL line only"
+    cfg = next(project.glob("templates/*/*/*/config/train_config.json"))
+    assert json.loads(cfg.read_text())["seed"] == 5
