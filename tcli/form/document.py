@@ -11,6 +11,7 @@ and its indentation, so that diffs stay small. Nothing is ever written outside t
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import tempfile
@@ -50,24 +51,30 @@ class SaveResult:
     text: str = ""
 
 
-# ---- tc validate's schema rules (one place: after the redesign they live in tcli.schema)
+# ---- tc validate's schema rules, taken from where tc validate keeps them: ``tcli.schema`` once
+# the layered redesign is merged, ``tcli.validate`` before (looked up at run time, so that this
+# module works on both sides of that merge)
+def _schema_module() -> Any:
+    try:
+        return importlib.import_module("tcli.schema")
+    except ModuleNotFoundError:
+        return importlib.import_module("tcli.validate")
+
+
 def _validator_class(schema: Any) -> Any:
     """The validator class tc validate uses for ``schema`` (draft 7 unless ``$schema`` says)."""
-    from tcli.validate import Checker
-
-    return Checker._validator(cast(Any, None), schema)
+    mod = _schema_module()
+    if hasattr(mod, "validator_class"):
+        return mod.validator_class(schema)
+    return mod.Checker._validator(cast(Any, None), schema)
 
 
 def _pointer(path: Any) -> str:
-    from tcli.validate import pointer
-
-    return pointer(path)
+    return str(_schema_module().pointer(path))
 
 
 def _form_defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    from tcli.validate import form_defaults
-
-    return form_defaults(schema)
+    return dict(_schema_module().form_defaults(schema))
 
 
 def _load_schema(path: Path, project: Project) -> dict[str, Any]:
