@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
+from tcli.ui import console
 
 EPILOG = (
     "Examples: tc form  |  tc form my-container --template Torchvision/Classification/ResNet18  |  "

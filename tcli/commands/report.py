@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
+from tcli.ui import console
 
 EPILOG = "Examples: tc report  |  tc report my-container --json. Details: docs/report.md"
 

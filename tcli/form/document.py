@@ -11,16 +11,16 @@ and its indentation, so that diffs stay small. Nothing is ever written outside t
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from tcli.errors import InputError
 from tcli.project import Project
+from tcli.schema import form_defaults, pointer, validator_class
 
 
 @dataclass(frozen=True)
@@ -51,30 +51,18 @@ class SaveResult:
     text: str = ""
 
 
-# ---- tc validate's schema rules, taken from where tc validate keeps them: ``tcli.schema`` once
-# the layered redesign is merged, ``tcli.validate`` before (looked up at run time, so that this
-# module works on both sides of that merge)
-def _schema_module() -> Any:
-    try:
-        return importlib.import_module("tcli.schema")
-    except ModuleNotFoundError:
-        return importlib.import_module("tcli.validate")
-
-
+# ---- tc validate's schema rules (tcli.schema: the validator class, pointers, form defaults)
 def _validator_class(schema: Any) -> Any:
     """The validator class tc validate uses for ``schema`` (draft 7 unless ``$schema`` says)."""
-    mod = _schema_module()
-    if hasattr(mod, "validator_class"):
-        return mod.validator_class(schema)
-    return mod.Checker._validator(cast(Any, None), schema)
+    return validator_class(schema)
 
 
 def _pointer(path: Any) -> str:
-    return str(_schema_module().pointer(path))
+    return pointer(path)
 
 
 def _form_defaults(schema: dict[str, Any]) -> dict[str, Any]:
-    return dict(_schema_module().form_defaults(schema))
+    return form_defaults(schema)
 
 
 def _load_schema(path: Path, project: Project) -> dict[str, Any]:
