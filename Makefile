@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 install: $(BIN)/python  ## install tc (editable) and its dev/runtime extras into .venv, link tc onto PATH
-	$(BIN)/python -m pip install -q -e '.[dev,runtime,train]'
+	$(BIN)/python -m pip install -q -e '.[dev,runtime,train,kube]'
 	@mkdir -p $(HOME)/.local/bin && ln -sf $(abspath $(TC)) $(HOME)/.local/bin/tc
 	@if [ -w /usr/local/bin ]; then ln -sf $(abspath $(TC)) /usr/local/bin/tc; fi
 	@echo "tc installed: $$($(TC) --version) -> $(abspath $(TC))"

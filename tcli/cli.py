@@ -38,6 +38,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("demo_data", "demo-data"),
     ("dev_run", "dev-run"),
     ("doctor", "doctor"),
+    ("build", "build"),
+    ("export", "export"),
 ]
 
 

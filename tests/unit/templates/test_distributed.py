@@ -218,7 +218,7 @@ def test_two_processes_rank0_alone_writes_and_scores_like_the_saved_model(
     preds = torch.from_numpy(probs).argmax(1)
     targets = torch.tensor([label for _, label in items])
     accuracy, _ = train.classification_metrics(preds, targets, len(cats))
-    assert scores[0] == "{:.4f}".format(accuracy)
+    assert scores[0] == f"{accuracy:.4f}"
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [rec["kind"] for rec in records] == ["epoch", "epoch", "final"]
     assert records[-1]["world_size"] == 2 and records[-1]["score"] == accuracy
@@ -261,5 +261,5 @@ def test_metrics_jsonl_single_process(template: str, load_train: Loader,
     assert list(final) == FINAL_KEYS
     assert final["metric_name"] == name and final["world_size"] == 1
     assert final["model_file"] == "model.onnx" and final["epochs"] == epochs
-    assert "{:.4f}".format(final["score"]) == "{:.4f}".format(score)
+    assert "{:.4f}".format(final["score"]) == f"{score:.4f}"
     assert records[-2]["metric"] == final["metric"]  # the last epoch is evaluated

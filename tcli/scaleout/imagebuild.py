@@ -1,0 +1,100 @@
+"""``tc build``'s core: build a template's image from the platform's build directory and,
+with ``push``, push it to the registry named in its tag.
+
+The build goes through ``tcli.docker_ops.build_image`` (the module that talks to Docker).
+Pushing is not in docker_ops yet (it is being restructured into ``tcli/engine/``): ``push``
+below uses the client it is given, like docker_ops does, and moves there with the redesign.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tcli.errors import DockerError, InputError
+from tcli.project import Project, TemplateRef
+from tcli.scaleout.imageref import ImageRef, parse
+
+PUSH_HINT = ("is the registry running and reachable from the Docker daemon? A plain-HTTP "
+             "registry other than 127.0.0.1/localhost must be in the daemon's "
+             "insecure-registries; log in first with 'docker login REGISTRY' when it needs it")
+
+
+@dataclass
+class Built:
+    tag: str
+    image_id: str
+    seconds: float
+    steps: int
+    cached_steps: int
+    context_files: int
+    digest: str | None = None
+
+
+def parse_tag(tag: str, push: bool) -> ImageRef:
+    """The ``--tag`` as an ImageRef: no digest; with ``push`` a registry host is required."""
+    ref = parse(tag, "--tag")
+    if ref.digest:
+        raise InputError(f"--tag {tag!r}: a digest cannot be a build tag", "use REGISTRY/NAME:TAG")
+    if push and ref.registry is None:
+        raise InputError(f"--tag {tag!r} names no registry, so --push has nowhere to go",
+                         "use REGISTRY/NAME:TAG, e.g. 127.0.0.1:5000/tc-classification:1")
+    return ref
+
+
+def build(client: Any, project: Project, template: TemplateRef, ref: ImageRef, *,
+          base_image: str | None = None, network: str | None = None, no_cache: bool = False,
+          on_event: Callable[[Any], None] | None = None) -> Built:
+    """Assemble the platform's build directory for ``template`` and build it as ``ref``."""
+    from tcli import docker_ops
+    from tcli.buildctx import assemble
+
+    build_root = project.tc_dir / "build"
+    build_root.mkdir(parents=True, exist_ok=True)
+    ctx_dir = Path(tempfile.mkdtemp(prefix="context-", dir=build_root))
+    try:
+        ctx = assemble(project, template, ctx_dir)
+        result = docker_ops.build_image(
+            client, ctx_dir, ref.full,
+            buildargs={"BASE_IMAGE": base_image} if base_image else None,
+            network_mode=network, nocache=no_cache,
+            labels={"tc.template": template.key}, on_event=on_event)
+    finally:
+        shutil.rmtree(ctx_dir, ignore_errors=True)
+    return Built(tag=ref.full, image_id=result.image_id, seconds=result.seconds,
+                 steps=len(result.steps), cached_steps=len(result.cached_steps),
+                 context_files=len(ctx.files))
+
+
+def push(client: Any, ref: ImageRef, on_status: Callable[[str], None] | None = None) -> str:
+    """Push ``ref`` (already built) to its registry; returns the manifest digest."""
+    emit = on_status or (lambda line: None)
+    digest = ""
+    try:
+        stream = client.api.push(ref.repository, tag=ref.tag or "latest", stream=True,
+                                 decode=True)
+        for chunk in stream:
+            if "error" in chunk or "errorDetail" in chunk:
+                detail = chunk.get("errorDetail") or {}
+                message = str(detail.get("message") or chunk.get("error") or "unknown error")
+                raise DockerError(f"push of {ref.full} failed: {message.splitlines()[0]}",
+                                  PUSH_HINT)
+            aux = chunk.get("aux")
+            if isinstance(aux, dict) and aux.get("Digest"):
+                digest = str(aux["Digest"])
+            status = chunk.get("status")
+            if status and not chunk.get("progressDetail"):
+                layer = chunk.get("id")
+                emit(f"{layer}: {status}" if layer else str(status))
+    except DockerError:
+        raise
+    except Exception as exc:  # the SDK's APIError / connection errors
+        text = str(getattr(exc, "explanation", None) or exc).splitlines()[0]
+        raise DockerError(f"push of {ref.full} failed: {text}", PUSH_HINT) from None
+    if not digest:
+        raise DockerError(f"push of {ref.full} reported no digest", PUSH_HINT)
+    return digest
