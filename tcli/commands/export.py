@@ -17,9 +17,9 @@ EPILOG = (
 
 
 def command(
-    kind: str = typer.Argument("trainjob", metavar="[trainjob|pytorchjob]",
-                               help="Manifest kind: Kubeflow Trainer v2 TrainJob (default) or "
-                                    "Training Operator v1 PyTorchJob."),
+    kind: str = typer.Argument("trainjob", metavar="[KIND]",
+                               help="trainjob (Kubeflow Trainer v2, default) or pytorchjob "
+                                    "(Training Operator v1)."),
     path: Path = typer.Argument(Path("."), help="Project folder (default: the current folder)."),
     image: str = typer.Option(..., "--image", help="Image the cluster pulls (REGISTRY/NAME:TAG; "
                                                    "tc build --tag ... --push makes it)."),
@@ -55,6 +55,8 @@ def command(
     from tcli.scaleout import export as core
     from tcli.scaleout.manifests import JobOptions
 
+    if kind.lower() not in core.KINDS and path == Path("."):
+        kind, path = "trainjob", Path(kind)  # `tc export PATH`: the default kind
     chosen = (fmt or kind).lower()
     if fmt and kind.lower() not in (chosen, "trainjob"):
         raise InputError(f"KIND {kind!r} and --format {fmt!r} disagree", "pass one of them")
