@@ -6,20 +6,35 @@ BIN := $(VENV)/bin
 TC := $(BIN)/tc
 DEMO_DIR ?= /tmp/tc-demo
 
-.PHONY: install demo test test-fast lint bench base-image clean
+.PHONY: install install-core demo test test-fast lint bench base-image clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-install: $(BIN)/python  ## install tc (editable) and its dev/runtime extras into .venv, link tc onto PATH
-	$(BIN)/python -m pip install -q -e '.[dev,runtime,train,kube]'
+# the CLI and what the demo needs (no torch): the first half of `make demo`
+$(VENV)/.core-installed: pyproject.toml | $(BIN)/python
+	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -e . 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	@$(BIN)/python -c 'import tcli.cli' && touch $@
+
+# everything: dev tools, the in-image runtime's packages, torch for the template tests
+$(VENV)/.full-installed: pyproject.toml $(VENV)/.core-installed
+	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,runtime,train,kube]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	@$(BIN)/python -c 'import torch, pytest, onnxruntime, kubeflow_trainer_api, kubeflow.training' && touch $@
+
+define link_tc
 	@mkdir -p $(HOME)/.local/bin && ln -sf $(abspath $(TC)) $(HOME)/.local/bin/tc
 	@if [ -w /usr/local/bin ]; then ln -sf $(abspath $(TC)) /usr/local/bin/tc; fi
+endef
+
+install-core: $(VENV)/.core-installed  ## install only the CLI (what `make demo` needs)
+	$(link_tc)
+
+install: $(VENV)/.full-installed  ## install tc (editable) and its dev/runtime/torch extras into .venv, link tc onto PATH
+	$(link_tc)
 	@echo "tc installed: $$($(TC) --version) -> $(abspath $(TC))"
 
-demo: install  ## render a container, create demo data, build and run it, print score and model
-	DEMO_DIR=$(DEMO_DIR) TC=$(TC) bash scripts/demo.sh
+demo:  ## provision Docker, install the CLI, build the stand-in base image the demo needs, run the demo
+	DEMO_DIR=$(DEMO_DIR) TC=$(TC) MAKE="$(MAKE)" bash scripts/demo.sh
 
 test: install  ## all tests (integration tests need Docker; they skip with a reason when none)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -34,8 +49,8 @@ lint: install
 bench: install  ## benchmarks: ratios against the naive approach, measured in the same run
 	$(BIN)/python -m benchmarks
 
-base-image:  ## build the local stand-in for NVIDIA's PyTorch image (cached by tag)
-	bash scripts/build-base-image.sh
+base-image: install-core  ## build the local stand-ins for NVIDIA's PyTorch image (cached by tag)
+	$(TC) base-image --flavor $${TC_BASE_FLAVOR:-all}
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,8 @@
 #   bash scripts/provision-docker.sh [--with-test-tools]
 #
 # Installs (apt-get, only what is missing) docker.io and debootstrap (the local base image, see
-# docs/base-image.md); with --with-test-tools also s3fs, fuse3, git and make (the S3 mount tests).
+# docs/base-image.md); with --with-test-tools also s3fs, fuse3, git, make (S3 mount tests), chromium +
+# chromium-driver (browser tests) and docker-registry (a real registry on 127.0.0.1 for tc build --push).
 # Starts dockerd in the background when no daemon answers and waits for it (log:
 # /tmp/tc-dockerd.log). Needs root or password-less sudo for what it has to install or start;
 # otherwise it says what to run and exits 3. Safe to run again: it does nothing when all is there.
@@ -31,6 +32,10 @@ if [ "${1:-}" = --with-test-tools ]; then
   command -v fusermount3 >/dev/null || command -v fusermount >/dev/null || need+=(fuse3)
   command -v git >/dev/null || need+=(git)
   command -v make >/dev/null || need+=(make)
+  # browser tests (tc form): Debian's chromium and its driver; tc build --push: a real registry
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+  command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   log "apt-get install ${need[*]}"

@@ -38,6 +38,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("demo_data", "demo-data"),
     ("dev_run", "dev-run"),
     ("doctor", "doctor"),
+    ("base_image", "base-image"),
     ("build", "build"),
     ("export", "export"),
 ]

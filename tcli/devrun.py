@@ -569,7 +569,6 @@ def dev_run(path: Path, opts: DevRunOptions, rep: Reporter) -> Summary:
             f"{env_file} sets DATASET_ID: it wins over --dataset-id (the platform forbids it); "
             "remove that line"
         )
-    base = opts.base_image or dockerfile_base_image(template.docker_dir / "Dockerfile")
     rep.line(f"tc dev-run: {template.key} ({project.root})", style="info")
 
     layout = _prepare_dataset(project, template, opts, dataset_id)
@@ -577,8 +576,8 @@ def dev_run(path: Path, opts: DevRunOptions, rep: Reporter) -> Summary:
     train_dir = train_root(project)
     train_dir.mkdir(parents=True, exist_ok=True)
 
-    if base:
-        docker_ops.ensure_image(client, base, on_status=rep.line)
+    base_choice = _choose_base(client, template, opts, rep)
+    base = base_choice.image
     tag = image_tag(project, template)
     labels = {LABEL_PROJECT: str(project.root), LABEL_TEMPLATE: template.key, LABEL_DEV_RUN: "1"}
     build_root = project.tc_dir / "build"
@@ -598,7 +597,7 @@ def dev_run(path: Path, opts: DevRunOptions, rep: Reporter) -> Summary:
             )
             network = f", network {opts.network}" if opts.network else ""
             rep.line(f"building {tag} (base {base or 'from Dockerfile'}{network})")
-            build = _build(client, rep, ctx_dir, tag, base, opts)
+            build = _build(client, rep, ctx_dir, tag, base if base_choice.as_build_arg else None, opts)
         finally:
             shutil.rmtree(ctx_dir, ignore_errors=True)
         cached = len(build.cached_steps)
@@ -664,6 +663,20 @@ def dev_run(path: Path, opts: DevRunOptions, rep: Reporter) -> Summary:
         ) from None
 
 
+def _choose_base(client: Any, template: TemplateRef, opts: DevRunOptions, rep: Reporter) -> Any:
+    """The base image: --base-image, else the Dockerfile's when here or reachable, else a stand-in."""
+    from tcli import baseimage
+
+    return baseimage.choose_base_image(
+        client,
+        explicit=opts.base_image,
+        dockerfile_default=dockerfile_base_image(template.docker_dir / "Dockerfile"),
+        flavor=baseimage.flavor_for_docker_dir(template.docker_dir),
+        template=template.key,
+        on_status=rep.line,
+    )
+
+
 def _build(
     client: Any,
     rep: Reporter,
@@ -701,7 +714,7 @@ def _build(
                 client,
                 ctx_dir,
                 tag,
-                buildargs={"BASE_IMAGE": base} if opts.base_image and base else None,
+                buildargs={"BASE_IMAGE": base} if base else None,
                 network_mode=opts.network,
                 nocache=opts.no_cache,
                 on_event=on_event,

@@ -155,8 +155,10 @@ def diagnose(
 
     if client is not None:
         checks.append(_check_base_image(client, base_image))
+        checks.append(check_stand_ins(client))
     else:
         checks.append(Check("base image", "warn", "unknown (no Docker daemon)", None))
+        checks.append(Check("stand-ins", "warn", "unknown (no Docker daemon)", None))
 
     checks.append(check_fuse())
     return Report(checks)
@@ -180,4 +182,30 @@ def _check_base_image(client: Any, base_image: str | None) -> Check:
         "base image", "warn", f"{wanted} not present (tc dev-run pulls it; registries may be blocked)",
         f"'make base-image' builds the stand-in {LOCAL_BASE_IMAGE} without a registry; "
         f"or 'docker pull {wanted}'",
+    )
+
+
+def check_stand_ins(client: Any) -> Check:
+    """Which local stand-ins of the base image exist, and how to build the missing ones."""
+    from tcli import baseimage, docker_ops
+
+    parts: list[str] = []
+    missing: list[str] = []
+    for flavor in baseimage.FLAVORS.values():
+        info = docker_ops.image_info(client, flavor.tag)
+        if info is None:
+            parts.append(f"{flavor.name} {flavor.tag} missing")
+            missing.append(flavor.name)
+        else:
+            current = info.labels.get(baseimage.LABEL_SPEC) in (None, flavor.spec_hash())
+            stale = "" if current else ", outdated"
+            parts.append(f"{flavor.name} {flavor.tag} ({info.size / 1e9:.1f} GB{stale})")
+            if stale:
+                missing.append(flavor.name)
+    if not missing:
+        return Check("stand-ins", "ok", "; ".join(parts))
+    fixes = "; ".join(f"'tc base-image --flavor {name}'" for name in missing)
+    return Check(
+        "stand-ins", "warn", "; ".join(parts),
+        f"{fixes} builds it without a registry (tc dev-run also builds the one a template needs)",
     )
