@@ -22,7 +22,9 @@ def command(
     template: str = typer.Option(None, "--template", "-t", metavar="P/C/A",
                                  help="Template (needed when the project has several)."),
     base_image: str = typer.Option(None, "--base-image", envvar="TC_BASE_IMAGE", metavar="IMAGE",
-                                   help="BASE_IMAGE build arg (default: the Dockerfile's)."),
+                                   help="BASE_IMAGE build arg (default: the Dockerfile's, or "
+                                        "the local stand-in when it is not reachable, as "
+                                        "tc dev-run does)."),
     network: str = typer.Option(None, "--network", envvar="TC_NETWORK", metavar="MODE",
                                 help="Network of the build, e.g. host."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer."),
@@ -48,7 +50,9 @@ def command(
             console.print(f"  {text}", markup=False)
 
     console.info(f"building {ref.full} from {template_ref.key}")
-    built = imagebuild.build(client, project, template_ref, ref, base_image=base_image,
+    base = imagebuild.choose_base(client, template_ref, base_image, on_status=console.info)
+    built = imagebuild.build(client, project, template_ref, ref,
+                             base_image=base.image if base.as_build_arg else None,
                              network=network, no_cache=no_cache, on_event=on_event)
     console.success(f"built {built.tag} in {built.seconds:.1f} s ({built.cached_steps} of "
                     f"{built.steps} steps from cache, {built.context_files} files in the context)")

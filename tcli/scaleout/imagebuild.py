@@ -46,10 +46,27 @@ def parse_tag(tag: str, push: bool) -> ImageRef:
     return ref
 
 
+def choose_base(client: Any, template: TemplateRef, explicit: str | None,
+                on_status: Callable[[str], None] | None = None) -> Any:
+    """The base image as tc dev-run chooses it (``tcli.baseimage.choose_base_image``):
+    ``explicit``, else the Dockerfile's when present or reachable, else the local stand-in."""
+    from tcli import baseimage
+    from tcli.devrun import dockerfile_base_image
+
+    default = dockerfile_base_image(template.docker_dir / "Dockerfile")
+    if explicit is None and default == "scratch":  # Docker's empty image: nothing to choose
+        return baseimage.BaseChoice(None, False)
+    return baseimage.choose_base_image(
+        client, explicit=explicit, dockerfile_default=default,
+        flavor=baseimage.flavor_for_docker_dir(template.docker_dir), template=template.key,
+        on_status=on_status)
+
+
 def build(client: Any, project: Project, template: TemplateRef, ref: ImageRef, *,
           base_image: str | None = None, network: str | None = None, no_cache: bool = False,
           on_event: Callable[[Any], None] | None = None) -> Built:
-    """Assemble the platform's build directory for ``template`` and build it as ``ref``."""
+    """Assemble the platform's build directory for ``template`` and build it as ``ref``
+    (``base_image``: the BASE_IMAGE build arg, None for the Dockerfile's own)."""
     from tcli import docker_ops
     from tcli.buildctx import assemble
 
