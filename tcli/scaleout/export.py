@@ -43,8 +43,16 @@ def build_manifest(project: Project, template: TemplateRef, kind: str,
     return doc
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Spell every node out (no ``&id001``/``*id001``): manifests are read by people."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def to_yaml(doc: dict[str, Any]) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100)
+    return yaml.dump(doc, Dumper=_NoAliases, sort_keys=False, default_flow_style=False,
+                     width=100)
 
 
 def write_atomic(path: Path, text: str) -> None:

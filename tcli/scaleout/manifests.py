@@ -18,6 +18,7 @@ projects' API models (the ``kube`` extra).
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -162,7 +163,8 @@ def trainjob(opts: JobOptions) -> dict[str, Any]:
     opts.check()
     pod_spec = {
         "volumes": _volumes(opts),
-        "containers": [{"name": "node", "securityContext": SECURITY, "volumeMounts": MOUNTS}],
+        "containers": [{"name": "node", "securityContext": copy.deepcopy(SECURITY),
+                        "volumeMounts": copy.deepcopy(MOUNTS)}],
     }
     return {
         "apiVersion": TRAINJOB_API,
@@ -199,13 +201,14 @@ def pytorchjob(opts: JobOptions) -> dict[str, Any]:
         "command": list(ENTRYPOINT),
         "env": _env(opts, with_procs=True),
         "resources": _resources(opts),
-        "securityContext": SECURITY,
-        "volumeMounts": MOUNTS,
+        "securityContext": copy.deepcopy(SECURITY),
+        "volumeMounts": copy.deepcopy(MOUNTS),
     }
 
     def replica(count: int) -> dict[str, Any]:
         return {"replicas": count, "restartPolicy": "Never",
-                "template": {"spec": {"containers": [container], "volumes": _volumes(opts)}}}
+                "template": {"spec": {"containers": [copy.deepcopy(container)],
+                                      "volumes": _volumes(opts)}}}
 
     specs = {"Master": replica(1)}
     if opts.nodes > 1:

@@ -38,6 +38,7 @@ def test_export_prints_a_manifest_the_api_models_load(proj: Path, args: list[str
     assert doc["metadata"]["labels"]["tc.template"] == "Prov.Cat.Arch"
     kubeflow.VALIDATORS[kind.lower()](doc)
     assert "OID_ACCESS_TOKEN" in result.stdout and "value: '42'" in result.stdout
+    assert "&id" not in result.stdout and "*id" not in result.stdout  # no YAML aliases
     assert result.stderr == ""
 
 

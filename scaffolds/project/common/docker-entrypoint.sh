@@ -112,8 +112,10 @@ launch_torchrun() {
     fi
     if [ -z "${PET_MASTER_ADDR:-}${PET_RDZV_ENDPOINT:-}" ]; then
         if [ -n "${MASTER_ADDR:-}" ] && [ -n "${PET_NNODES:-}" ]; then
-            # Training Operator v1 (PyTorchJob) versions that set MASTER_ADDR/PORT only
-            opts+=(--master-addr "$MASTER_ADDR" --master-port "${MASTER_PORT:-29500}")
+            # Training Operator v1 (PyTorchJob) versions that set MASTER_ADDR/PORT and the
+            # pod's RANK only
+            opts+=(--master-addr "$MASTER_ADDR" --master-port "${MASTER_PORT:-29500}"
+                   --node-rank "${PET_NODE_RANK:-${RANK:-0}}")
         elif [ "${PET_NNODES:-1}" = "1" ]; then
             opts+=(--standalone)
         else

@@ -263,6 +263,20 @@ def test_kubeflow_two_nodes_meet_at_the_master(tws: Path, tmp_path: Path) -> Non
         assert runs[str(node)]["WORLD_SIZE"] == "2" and runs[str(node)]["LOCAL_RANK"] == "0"
 
 
+def test_pytorchjob_master_addr_and_rank_reach_torchrun(tws: Path) -> None:
+    """Training Operator v1 versions that set MASTER_ADDR/MASTER_PORT/RANK but no PET_MASTER_*."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = _run(tws, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1",
+             PET_NNODES="1", TC_NPROC_PER_NODE="2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (f"[train] torchrun --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {port} "
+            "--node-rank 0 train.py") in r.stdout
+    runs = _runs(tws)
+    assert sorted(runs) == ["0", "1"] and all(r["WORLD_SIZE"] == "2" for r in runs.values())
+
+
 def test_torchrun_exit_code_is_the_failing_process_code(tws: Path) -> None:
     r = _run(tws, TC_NPROC_PER_NODE="2", TRAIN_EXIT="7")
     assert r.returncode == 7, r.stdout + r.stderr
