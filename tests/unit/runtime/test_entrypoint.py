@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -248,17 +249,20 @@ def test_kubeflow_two_nodes_meet_at_the_master(tws: Path, tmp_path: Path) -> Non
     for node in range(2):
         root = tmp_path / f"node{node}"
         root.mkdir()
-        env = _env(tws, DATASETS_ROOT=str(root / "datasets"), TRAIN_ROOT=str(root / "train"),
+        ws = root / "workspace"  # each node has its own image filesystem
+        shutil.copytree(tws, ws)
+        env = _env(ws, MINIO_ROOT=str(tws.parent / "minio"), DATASETS_ROOT=str(root / "datasets"),
+                   TRAIN_ROOT=str(root / "train"),
                    PET_NNODES="2", PET_NPROC_PER_NODE="1", PET_NODE_RANK=str(node),
                    PET_MASTER_ADDR="127.0.0.1", PET_MASTER_PORT=str(port),
                    GLOO_SOCKET_IFNAME="lo")
         procs.append(subprocess.Popen(["bash", str(COMMON / "docker-entrypoint.sh")], env=env,
-                                      cwd=tws, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       text=True))
     outs = [p.communicate(timeout=180)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     for node in range(2):
-        runs = _runs(tws, tmp_path / f"node{node}")
+        runs = _runs(tmp_path / f"node{node}" / "workspace", tmp_path / f"node{node}")
         assert list(runs) == [str(node)]
         assert runs[str(node)]["WORLD_SIZE"] == "2" and runs[str(node)]["LOCAL_RANK"] == "0"
 
