@@ -125,7 +125,7 @@ def naive_dockerfile(tc_dockerfile: str) -> str:
 
 
 def rebuild_part(work: Path, project: Any, template: Any) -> bool | None:
-    from tcli import docker_ops
+    from tcli import engine as docker_ops
     from tcli.errors import DockerError
 
     base = os.environ.get("TC_BASE_IMAGE") or "tc-local/pytorch:2.14.1"
@@ -152,7 +152,7 @@ def rebuild_part(work: Path, project: Any, template: Any) -> bool | None:
 def rebuild_case(
     client: Any, base: str, work: Path, project: Any, template: Any, extra: list[str], label: str
 ) -> bool:
-    from tcli import docker_ops
+    from tcli import engine as docker_ops
     from tcli.buildctx import assemble
 
     network = os.environ.get("TC_NETWORK", "host") or None

@@ -28,12 +28,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import platform
 import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -41,13 +39,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import LOCAL_BASE_IMAGE
 from tcli.errors import BuildFailed, InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
+from tcli.wheelhouse import (
+    IMAGE_PYTHON,
+    NO_SPACE,
+    NO_VERSION,
+    NOT_FOUND,
+    WHEELHOUSE_HINT,
+    fetch_failure,
+    fill_wheelhouse,
+)
 
 DEBIAN_IMAGE = "tc-local/debian-python:bookworm"
-#: Python of the Debian image (bookworm): wheels are resolved for it, whatever the host runs.
-IMAGE_PYTHON = "3.11"
-IMAGE_GLIBC_MINOR = 36
 HOST_CA = Path(os.environ.get("TC_HOST_CA", "/etc/ssl/certs/ca-certificates.crt"))
 IMAGE_CA = "/usr/local/share/tc/host-ca.crt"
 LABEL_FLAVOR = "org.tc.stand-in"
@@ -63,15 +68,6 @@ RUNTIME_PACKAGES = ("numpy==2.4.6", "pillow==13.0.0", "lxml==6.1.3", "jsonschema
 SKLEARN_PACKAGES = ("scikit-learn==1.9.1", "onnx==1.23.2", "onnxruntime==1.32.0",
                     "skl2onnx==1.20.0", "onnxmltools==1.16.0")
 TORCH_PACKAGES = ("torch==2.14.1", "torchvision==0.29.1", "pycocotools==2.0.11")
-
-_NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
-_NO_VERSION = re.compile(r"Could not find a version that satisfies the requirement (\S+)")
-_NO_SPACE = re.compile(r"No space left on device|ENOSPC", re.IGNORECASE)
-_NETWORK = re.compile(
-    r"Failed to establish a new connection|Temporary failure in name resolution|"
-    r"Network is unreachable|ConnectTimeout|ReadTimeout|SSLError|ProxyError|Max retries exceeded",
-)
-
 
 @dataclass(frozen=True)
 class Flavor:
@@ -109,7 +105,7 @@ FLAVORS: dict[str, Flavor] = {
         "Debian + Python + scikit-learn/ONNX (the scikit-learn template)",
     ),
     "torch": Flavor(
-        "torch", "tc-local/pytorch:2.14.1", ("classification", "detection", "segmentation"),
+        "torch", LOCAL_BASE_IMAGE, ("classification", "detection", "segmentation"),
         (*RUNTIME_PACKAGES, *SKLEARN_PACKAGES, *TORCH_PACKAGES),
         ("torch", "torchvision", "torchmetrics", "pycocotools", "onnxruntime"),
         "Debian + Python + torch/torchvision (the torchvision templates)",
@@ -176,70 +172,6 @@ def registry_reachable(ref: str, timeout: float = 3.0) -> bool:
         return False
 
 
-# --------------------------------------------------------------------------- wheelhouse
-
-
-def _platforms() -> list[str]:
-    arch = platform.machine() or "x86_64"
-    tags = [f"manylinux_2_{minor}_{arch}" for minor in range(IMAGE_GLIBC_MINOR, 16, -1)]
-    return [*tags, f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}", f"linux_{arch}"]
-
-
-def pip_download_argv(requirements: Sequence[str], dest: Path, python: str = sys.executable) -> list[str]:
-    """The host pip command that fetches wheels for the image's Python and platform."""
-    argv = [python, "-m", "pip", "download", "--disable-pip-version-check", "--progress-bar", "off",
-            "--only-binary=:all:", "--implementation", "cp", "--python-version", IMAGE_PYTHON,
-            "--abi", "cp" + IMAGE_PYTHON.replace(".", ""), "-d", str(dest)]
-    for tag in _platforms():
-        argv += ["--platform", tag]
-    return [*argv, *requirements]
-
-
-def fetch_failure(output: str) -> str:
-    """One line explaining why pip could not fetch the packages (names the package)."""
-    missing = _NOT_FOUND.search(output) or _NO_VERSION.search(output)
-    net = _NETWORK.search(output)
-    if missing and net:
-        return f"could not fetch {missing.group(1)}: the package registry is unreachable ({net.group(0)})"
-    if missing:
-        return f"could not fetch {missing.group(1)}: no matching distribution"
-    if _NO_SPACE.search(output):
-        return "could not fetch the packages: no space left on device"
-    if net:
-        return f"could not fetch the packages: {net.group(0)}"
-    errors = [ln.strip() for ln in output.splitlines() if ln.strip().startswith("ERROR")]
-    last = (errors[-1] if errors else output.strip()[-200:]) or "pip failed"
-    return f"could not fetch the packages: {last}"
-
-
-WHEELHOUSE_HINT = "the build needs the package registry or a wheelhouse: --wheelhouse DIR"
-
-
-def fill_wheelhouse(
-    requirements: Sequence[str],
-    dest: Path,
-    *,
-    python: str = sys.executable,
-    env: dict[str, str] | None = None,
-    on_status: Callable[[str], None] | None = None,
-) -> None:
-    """Download wheels for ``requirements`` into ``dest`` with the host's pip, as configured.
-
-    Raises:
-        BuildFailed: pip could not fetch a package; the message names it.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "requirements.txt").write_text("\n".join(requirements) + "\n", encoding="utf-8")
-    if on_status:
-        on_status(f"resolving {len(requirements)} packages with the host's pip into {dest}")
-    proc = subprocess.run(
-        pip_download_argv(requirements, dest, python), capture_output=True, text=True,
-        env=env, stdin=subprocess.DEVNULL, check=False,
-    )
-    if proc.returncode != 0:
-        raise BuildFailed(fetch_failure(proc.stdout + "\n" + proc.stderr), WHEELHOUSE_HINT)
-
-
 # --------------------------------------------------------------------------- build
 
 
@@ -258,10 +190,10 @@ def rootfs_tarball() -> Path:
 
 def start_rootfs(client: Any, on_status: Callable[[str], None] | None = None) -> subprocess.Popen[str] | None:
     """Start making the root file system in the background when the Debian image needs it."""
-    from tcli import docker_ops
+    from tcli import engine
 
     tarball = rootfs_tarball()
-    if docker_ops.image_exists(client, DEBIAN_IMAGE) or tarball.is_file():
+    if engine.image_exists(client, DEBIAN_IMAGE) or tarball.is_file():
         return None
     if on_status:
         on_status(f"building the Debian root file system ({tarball.name}, about a minute)")
@@ -279,10 +211,10 @@ def ensure_debian_image(
 
     ``proc``: a running :func:`start_rootfs` to wait for (else one is started here).
     """
-    from tcli import docker_ops
+    from tcli import engine
 
     if proc is None:
-        if docker_ops.image_exists(client, DEBIAN_IMAGE):
+        if engine.image_exists(client, DEBIAN_IMAGE):
             return
         proc = start_rootfs(client, on_status)
     tarball = rootfs_tarball()
@@ -300,11 +232,11 @@ def ensure_debian_image(
                 "debootstrap needs root and Debian's package mirror (TC_DEBIAN_MIRROR); "
                 "'bash scripts/provision-docker.sh' installs it",
             )
-    if docker_ops.image_exists(client, DEBIAN_IMAGE):
+    if engine.image_exists(client, DEBIAN_IMAGE):
         return
     if on_status:
         on_status(f"docker import -> {DEBIAN_IMAGE}")
-    docker_ops.import_rootfs(client, tarball, DEBIAN_IMAGE, [
+    engine.import_rootfs(client, tarball, DEBIAN_IMAGE, [
         "ENV PIP_BREAK_SYSTEM_PACKAGES=1 PYTHONUNBUFFERED=1 "
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         'CMD ["/bin/bash"]',
@@ -353,11 +285,11 @@ def ensure_stand_in(
         DockerError: the engine refused an operation.
         KeyboardInterrupt: passed on after the temporary container is removed.
     """
-    from tcli import docker_ops
+    from tcli import engine
 
     ref = tag or flavor.tag
     say = on_status or (lambda _line: None)
-    info = docker_ops.image_info(client, ref)
+    info = engine.image_info(client, ref)
     want = flavor.spec_hash()
     if info is not None and not force:
         have = info.labels.get(LABEL_SPEC)
@@ -387,7 +319,7 @@ def ensure_stand_in(
             binds[str(HOST_CA.resolve())] = "/tmp/host-ca.crt"
         name = f"tc-stand-in-{flavor.name}-{os.getpid()}"
         say(f"installing into {ref} in container {name} (no network, no pip configuration)")
-        container, code, tail = docker_ops.run_job(
+        container, code, tail = engine.run_job(
             client, DEBIAN_IMAGE, ["bash", "-c", _install_script(flavor, copy_ca)], name=name,
             binds=binds, labels={LABEL_JOB: "stand-in-build", LABEL_JOB_TAG: ref},
             environment={"PIP_CONFIG_FILE": os.devnull, "PIP_NO_CACHE_DIR": "1",
@@ -406,13 +338,13 @@ def ensure_stand_in(
             if copy_ca:
                 changes.insert(1, f"ENV PIP_CERT={IMAGE_CA}")
             say(f"committing {ref}")
-            docker_ops.commit(container, ref, changes)
+            engine.commit(container, ref, changes)
         finally:
-            docker_ops.remove(container)
+            engine.remove(container)
     finally:
         if tmp_house is not None:
             shutil.rmtree(tmp_house, ignore_errors=True)
-    built = docker_ops.image_info(client, ref)
+    built = engine.image_info(client, ref)
     seconds = time.monotonic() - started
     say(f"built {ref} in {seconds:.0f} s")
     return StandIn(flavor.name, ref, True, seconds, built.size if built else 0)
@@ -421,9 +353,9 @@ def ensure_stand_in(
 def _install_failure(tail: list[str], code: int) -> tuple[str, str]:
     """Why the install container failed, in one line, and what to do."""
     text = "\n".join(tail)
-    if _NOT_FOUND.search(text) or _NO_VERSION.search(text):
+    if NOT_FOUND.search(text) or NO_VERSION.search(text):
         return fetch_failure(text), WHEELHOUSE_HINT
-    if _NO_SPACE.search(text):
+    if NO_SPACE.search(text):
         return "no space left on device", "free disk space where Docker stores images, then retry"
     return (tail[-1].strip() if tail else f"exit {code}"), "rerun with --force; 'tc doctor' checks the setup"
 
@@ -479,21 +411,21 @@ def choose_base_image(
       registry answers (the build pulls it);
     - otherwise the stand-in the template needs (``flavor``), built when absent, said in one line.
     """
-    from tcli import docker_ops
+    from tcli import engine
 
     by_tag = {f.tag: f for f in FLAVORS.values()}
     if explicit:
-        if explicit in by_tag and not docker_ops.image_exists(client, explicit):
+        if explicit in by_tag and not engine.image_exists(client, explicit):
             ensure_stand_in(client, by_tag[explicit], on_status=on_status)
         else:
-            docker_ops.ensure_image(client, explicit, on_status=on_status)
+            engine.ensure_image(client, explicit, on_status=on_status)
         return BaseChoice(explicit, True)
     if not dockerfile_default:
         return BaseChoice(None, False)
-    if docker_ops.image_exists(client, dockerfile_default):
+    if engine.image_exists(client, dockerfile_default):
         return BaseChoice(dockerfile_default, False)
     if reachable(dockerfile_default):
-        docker_ops.ensure_image(client, dockerfile_default, on_status=on_status)
+        engine.ensure_image(client, dockerfile_default, on_status=on_status)
         return BaseChoice(dockerfile_default, False)
     note = (f"base image {dockerfile_default} is not reachable here ({registry_of(dockerfile_default)}): "
             f"using the local stand-in {flavor.tag} ({flavor.name}, for the {template} template)")

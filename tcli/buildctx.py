@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import RUNTIME_FILES
 from tcli.errors import InputError
-from tcli.project import RUNTIME_FILES, Project, TemplateRef
+from tcli.project import Project, TemplateRef
 
 
 @dataclass

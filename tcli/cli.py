@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import typer
 
-from tcli import __version__, console
+from tcli import __version__
 from tcli.errors import TcError
+from tcli.ui import console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,7 +53,8 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except TcError as exc:
-            console.error(exc.message, exc.hint)
+            if not exc.reported:
+                console.error(exc.message, exc.hint)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             console.error("interrupted")

@@ -2,8 +2,9 @@
 
 Checks: the Docker daemon (reachable, version), the NVIDIA container runtime and GPUs, free
 disk space where Docker keeps its images, the base image, and FUSE (``/dev/fuse`` and s3fs,
-used by the platform's dataset mount). Each check is a :class:`Check` with a status
-``ok``/``warn``/``fail``, a one-line detail and, unless ok, a fix.
+used by the platform's dataset mount). Each check is a :class:`Check` of a
+:class:`DoctorReport`, with a status ``ok``/``warn``/``fail``, a one-line detail and, unless
+ok, a fix. No drawing here: :mod:`tcli.ui.doctor_view` shows the report.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import DEFAULT_BASE_IMAGE, LOCAL_BASE_IMAGE
 from tcli.errors import DockerError
 
 #: Free space below which building and running train images becomes a problem.
 MIN_FREE_BYTES = 20 * 1000**3
-DEFAULT_BASE_IMAGE = "nvcr.io/nvidia/pytorch:25.01-py3"
-LOCAL_BASE_IMAGE = "tc-local/pytorch:2.14.1"
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Check:
 
 
 @dataclass
-class Report:
+class DoctorReport:
     """Every check, in order."""
 
     checks: list[Check]
@@ -107,24 +107,24 @@ def diagnose(
     base_image: str | None = None,
     runner: Callable[[list[str]], str | None] = run_quiet,
     min_free: int = MIN_FREE_BYTES,
-) -> Report:
+) -> DoctorReport:
     """Run every check. ``client_factory`` returns a Docker client (default: from the env)."""
-    from tcli import docker_ops
+    from tcli import engine
 
     checks: list[Check] = []
-    factory = client_factory or docker_ops.connect
+    factory = client_factory or engine.connect
     client: Any = None
-    info: docker_ops.DaemonInfo | None = None
+    info: engine.DaemonInfo | None = None
     try:
         client = factory()
-        info = docker_ops.daemon_info(client)
+        info = engine.daemon_info(client)
         checks.append(Check(
             "docker", "ok",
-            f"daemon {info.server_version} (API {info.api_version}) at {docker_ops.docker_host()}, "
+            f"daemon {info.server_version} (API {info.api_version}) at {engine.docker_host()}, "
             f"{info.cpus} CPUs, {info.memory_bytes / 1024**3:.1f} GiB",
         ))
     except DockerError as exc:
-        hint = (exc.hint or docker_ops.START_DOCKER_HINT).split("; 'tc doctor'")[0]
+        hint = (exc.hint or engine.START_DOCKER_HINT).split("; 'tc doctor'")[0]
         checks.append(Check("docker", "fail", exc.message, hint))
 
     gpus = _nvidia_smi(runner)
@@ -161,16 +161,16 @@ def diagnose(
         checks.append(Check("stand-ins", "warn", "unknown (no Docker daemon)", None))
 
     checks.append(check_fuse())
-    return Report(checks)
+    return DoctorReport(checks)
 
 
 def _check_base_image(client: Any, base_image: str | None) -> Check:
-    from tcli import docker_ops
+    from tcli import engine
 
     wanted = base_image or os.environ.get("TC_BASE_IMAGE") or DEFAULT_BASE_IMAGE
-    if docker_ops.image_exists(client, wanted):
+    if engine.image_exists(client, wanted):
         return Check("base image", "ok", f"{wanted} present")
-    local = docker_ops.image_exists(client, LOCAL_BASE_IMAGE)
+    local = engine.image_exists(client, LOCAL_BASE_IMAGE)
     if local:
         return Check(
             "base image", "warn",
@@ -187,12 +187,12 @@ def _check_base_image(client: Any, base_image: str | None) -> Check:
 
 def check_stand_ins(client: Any) -> Check:
     """Which local stand-ins of the base image exist, and how to build the missing ones."""
-    from tcli import baseimage, docker_ops
+    from tcli import baseimage, engine
 
     parts: list[str] = []
     missing: list[str] = []
     for flavor in baseimage.FLAVORS.values():
-        info = docker_ops.image_info(client, flavor.tag)
+        info = engine.image_info(client, flavor.tag)
         if info is None:
             parts.append(f"{flavor.name} {flavor.tag} missing")
             missing.append(flavor.name)

@@ -11,6 +11,8 @@ class TcError(Exception):
     """Base of every error tc reports to a user (exit 1)."""
 
     exit_code = 1
+    #: True when the command already showed the problem (then no ``error:`` line is added)
+    reported = False
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -48,22 +50,23 @@ class RunFailed(TcError):
     exit_code = 5
 
 
+class ChecksFailed(TcError):
+    """A report already shown to the user has failures (``tc doctor``; exit 1, no extra line)."""
+
+    exit_code = 1
+    #: the command printed the failures itself: cli.py adds no ``error:`` line
+    reported = True
+
+
 class Aborted(TcError):
     """The user interrupted tc (Ctrl-C) (exit 130)."""
 
     exit_code = 130
 
 
+#: Every error class and its exit code (docs/errors: the one mapping; cli.py applies it).
 EXIT_CODES: dict[type[TcError], int] = {
     cls: cls.exit_code
-    for cls in (TcError, InputError, ValidationFailed, DockerError, BuildFailed, RunFailed, Aborted)
+    for cls in (TcError, InputError, ValidationFailed, ChecksFailed, DockerError, BuildFailed,
+                RunFailed, Aborted)
 }
-
-
-def exit_code_for(error: BaseException) -> int:
-    """Return the process exit code for ``error`` (130 for KeyboardInterrupt, 1 otherwise)."""
-    if isinstance(error, KeyboardInterrupt):
-        return 130
-    if isinstance(error, TcError):
-        return error.exit_code
-    return 1

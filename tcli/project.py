@@ -15,23 +15,6 @@ from pathlib import Path
 
 from tcli.errors import InputError
 
-#: Runtime files at the top of the upload ZIP, and where they live in a project.
-RUNTIME_FILES: dict[str, str] = {
-    "config.py": "common/config.py",
-    "config_to_args.py": "common/config_to_args.py",
-    "dataset.py": "common/dataset.py",
-    "docker-entrypoint.sh": "common/docker-entrypoint.sh",
-    "mount-s3.sh": "common/mount-s3.sh",
-    "cvat_dataset.py": "datasets/cvat_dataset.py",
-}
-
-#: Files that exist only in development (the platform supplies its own or never uses them).
-DEV_ONLY_FILES = frozenset(
-    {"train_config.json", "export_config.json", "export.py", "export.jsonschema"}
-)
-DEV_ONLY_DIRS = frozenset({"minio", "train", ".tc", ".git", "__pycache__", ".pytest_cache",
-                           ".mypy_cache", ".ruff_cache"})
-
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 
 
@@ -122,10 +105,6 @@ class Project:
                 return ref
         names = ", ".join(r.key for r in refs)
         raise InputError(f"--template {key!r} not found; available: {names}")
-
-    def runtime_file(self, name: str) -> Path:
-        """Project path of a flat runtime file (``config.py`` -> ``common/config.py``)."""
-        return self.root / RUNTIME_FILES[name]
 
     @property
     def export_dir(self) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tcli import __version__
+from tcli.contract import ANSWERS_FILE
 from tcli.errors import InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
 from tcli.project import check_segment
@@ -30,7 +31,6 @@ TEMPLATES: dict[str, str] = {
     "sklearn": "scikit-learn on simple image features (fast, CPU)",
 }
 SEGMENT_FIELDS = ("provider", "category", "architecture")
-ANSWERS_FILE = ".copier-answers.yml"
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "tc",
     "GIT_AUTHOR_EMAIL": "tc@localhost",
@@ -50,6 +50,18 @@ def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     except subprocess.CalledProcessError as exc:
         detail = (exc.stderr or exc.stdout or "").strip().splitlines()
         raise TcError(f"git {' '.join(args)} failed in {cwd}: {detail[-1] if detail else exc}") from None
+
+
+def copier_failure(stage: str, exc: Exception) -> TcError:
+    """The one translation of a Copier error into tc's errors.
+
+    While rendering (``copy``) Copier complains about the answers it was given: bad input,
+    exit 2. While updating an existing project it fails on the merge: exit 1.
+    """
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if stage == "copy":
+        return InputError(f"copier: {first}")
+    return TcError(f"copier update failed: {first}")
 
 
 def validate_answers(answers: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +168,7 @@ def render(
                 vcs_ref=ref.tag, overwrite=True, quiet=True, unsafe=False,
             )
         except copier.errors.CopierError as exc:
-            raise InputError(f"copier: {str(exc).strip().splitlines()[0]}") from None
+            raise copier_failure("copy", exc) from None
         except (KeyboardInterrupt, EOFError):
             raise
         final_answers = dict(worker.answers.combined)
@@ -263,7 +275,7 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
             overwrite=True, quiet=True, skip_answered=True, unsafe=False, conflict="inline",
         )
     except copier.errors.CopierError as exc:
-        raise TcError(f"copier update failed: {str(exc).strip().splitlines()[0]}") from None
+        raise copier_failure("update", exc) from None
     changed = sorted(
         line[3:].strip() for line in _git(root, "status", "--porcelain").stdout.splitlines()
     )

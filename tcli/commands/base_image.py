@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
+from tcli.ui import console
 
 EPILOG = (
     "Flavors: sklearn (Debian + Python + scikit-learn/ONNX, ~0.6 GB) serves the scikit-learn "
@@ -31,10 +31,10 @@ def command(
 
     Example: tc base-image --flavor sklearn
     """
-    from tcli import baseimage, docker_ops
+    from tcli import baseimage, engine
 
     names = list(baseimage.FLAVORS) if flavor == "all" else [baseimage.flavor_named(flavor).name]
-    client = docker_ops.connect()
+    client = engine.connect()
     errc = console.err()
     tags = []
     for name in names:

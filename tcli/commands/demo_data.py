@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
+from tcli.ui import console
 
 EPILOG = (
     "Writes DIR/datasets/<id>/demo_*.png and DIR/datasets/<id>/annotations/annotations.xml "

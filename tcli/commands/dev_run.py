@@ -69,7 +69,8 @@ def command(
 
     Example: tc dev-run --demo   (then: tc dev-run --rerun --dataset-id 2 --demo)
     """
-    from tcli.devrun import DevRunOptions, Reporter, dev_run
+    from tcli.devrun import DevRunOptions, dev_run
+    from tcli.ui.devrun_view import DevRunView
 
     opts = DevRunOptions(
         template=template,
@@ -86,4 +87,4 @@ def command(
         memory=memory,
         verbose=verbose,
     )
-    dev_run(path, opts, Reporter(json_mode=as_json, verbose=verbose))
+    dev_run(path, opts, DevRunView(json_mode=as_json, verbose=verbose))

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from tcli import console
+from tcli.errors import ChecksFailed
 
 EPILOG = "Exit code 1 when a check fails (warnings do not fail). Details: docs/doctor.md"
-
-_MARK = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
-_STYLE = {"ok": "ok", "warn": "warn", "fail": "error"}
 
 
 def command(
@@ -27,21 +24,9 @@ def command(
     Example: tc doctor --base-image tc-local/pytorch:2.14.1
     """
     from tcli.doctor import diagnose
+    from tcli.ui import doctor_view, render
 
     report = diagnose(base_image=base_image)
-    if as_json:
-        console.out().print(report.to_json(), markup=False, highlight=False, soft_wrap=True)
-    else:
-        con = console.out()
-        for check in report.checks:
-            con.print(
-                f"{_MARK[check.status]}  {check.name:<11} {check.detail}",
-                style=_STYLE[check.status], markup=False,
-            )
-            if check.fix:
-                con.print(f"      {'':<11} fix: {check.fix}", markup=False)
-        summary = "all checks passed" if report.ok else "some checks failed"
-        warns = sum(1 for c in report.checks if c.status == "warn")
-        con.print(f"{summary} ({warns} warnings)", markup=False)
+    render.emit(report, as_json, doctor_view.show)
     if not report.ok:
-        raise typer.Exit(1)
+        raise ChecksFailed("some checks failed")

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from tcli import console
+from tcli.ui import console
 
 EPILOG = (
     "Example: tc new my-container --template classification "

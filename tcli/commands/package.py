@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
+from tcli.contract import DEFAULT_MAX_FILE_SIZE_TEXT
 from tcli.errors import InputError, ValidationFailed
+from tcli.ui import console
 
 EPILOG = (
     "Examples: tc package --verify  |  tc package my-container --template P/C/A -o out.zip  |  "
@@ -34,7 +35,8 @@ def command(
         False, "--no-validate", help="Package even when tc validate finds errors (not advised)."
     ),
     max_file_size: str = typer.Option(
-        "10MB", "--max-file-size", help="Refuse files larger than this (e.g. 10MB, 2MiB)."
+        DEFAULT_MAX_FILE_SIZE_TEXT, "--max-file-size",
+        help="Refuse files larger than this (e.g. 10MB, 2MiB)."
     ),
 ) -> None:
     """Package one template as the platform's train-container-publish.zip.
@@ -45,14 +47,17 @@ def command(
 
     Example: tc package my-container --verify
     """
-    from tcli import package as core
     from tcli import validate
-    from tcli.commands.validate import render_reports
+    from tcli.packaging.archive import output_path, write_zip
+    from tcli.packaging.plan import plan
     from tcli.project import Project
+    from tcli.publish.verify import verify as verify_zip
+    from tcli.ui.findings import render_reports
+    from tcli.units import parse_size
 
     if template and all_templates:
         raise InputError("--template and --all exclude each other", "pass one of them")
-    limit = core.parse_size(max_file_size)
+    limit = parse_size(max_file_size)
     project = Project.load(path)
     refs = project.templates() if all_templates else [project.select(template)]
     if not refs:
@@ -71,25 +76,25 @@ def command(
                 "fix them (see the table), or pass --no-validate to package anyway",
             )
     for ref in refs:
-        plan = core.plan(project, ref, max_file_size=limit)
-        if plan.refusals:
-            for r in plan.refusals:
+        found = plan(project, ref, max_file_size=limit)
+        if found.refusals:
+            for r in found.refusals:
                 console.error(f"refusing {r.path.relative_to(project.root)}: {r.message}", r.fix)
-            first = plan.refusals[0].path.relative_to(project.root)
+            first = found.refusals[0].path.relative_to(project.root)
             raise ValidationFailed(
                 f"refused to package {first}" + (
-                    f" and {len(plan.refusals) - 1} more file(s)" if len(plan.refusals) > 1
+                    f" and {len(found.refusals) - 1} more file(s)" if len(found.refusals) > 1
                     else "") + "; nothing was written",
                 "remove or fix the files named above",
             )
-        target = core.output_path(project, ref, out, all_templates)
-        written = core.write_zip(plan.entries, target)
+        target = output_path(project, ref, out, all_templates)
+        written = write_zip(found.entries, target)
         console.success(f"packaged {ref.key} -> {written.path}")
         console.print(f"  sha256 {written.sha256}", markup=False)
         console.print(f"  size   {written.size} bytes", markup=False)
         console.print(f"  files  {written.file_count}", markup=False)
         if verify:
-            report, result = core.verify(written.path, project, max_file_size=limit)
+            report, result = verify_zip(written.path, project, max_file_size=limit)
             if report.findings:
                 render_reports([report], strict=False)
             if report.errors or result is None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
 from tcli.errors import TcError
+from tcli.ui import console
 
 EPILOG = "Example: cd my-container && git commit -am wip && tc update"
 

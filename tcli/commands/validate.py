@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-from tcli import console
+from tcli.contract import DEFAULT_MAX_FILE_SIZE_TEXT
 from tcli.errors import ValidationFailed
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from tcli.validate import Report
 
 EPILOG = (
     "Examples: tc validate  |  tc validate my-container --strict  |  "
     "tc validate --zip dist/train-container-publish.zip --json. "
     "Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 unusable input."
 )
-
-
-def render_reports(reports: list[Report], strict: bool, target: Console | None = None) -> None:
-    """Print the findings table and a summary line (shared with tc package)."""
-    from rich import box
-    from rich.table import Table
-
-    con = target or console.out()
-    findings = [f for r in reports for f in r.findings]
-    if findings:
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, highlight=False)
-        for name in ("Severity", "File", "Location", "Message", "Fix"):
-            table.add_column(name, overflow="fold")
-        for f in findings:
-            style = "error" if f.severity == "error" else "warn"
-            table.add_row(f"[{style}]{f.severity}[/]", f.file, f.location, f.message, f.fix)
-        con.print(table)
-    for r in reports:
-        errors, warnings = len(r.errors), len(r.warnings)
-        names = ", ".join(r.templates) or "none"
-        line = (f"{r.kind} {r.path}: {errors} error{'s' if errors != 1 else ''}, "
-                f"{warnings} warning{'s' if warnings != 1 else ''} (templates: {names})")
-        style = "error" if r.failed(strict) else ("warn" if warnings else "ok")
-        con.print(line, style=style, markup=False)
 
 
 def command(
@@ -64,7 +34,8 @@ def command(
         None, "--template", "-t", help="Only this PROVIDER/CATEGORY/ARCHITECTURE (repeatable)."
     ),
     max_file_size: str = typer.Option(
-        "10MB", "--max-file-size", help="Largest file tc package accepts (e.g. 10MB, 2MiB)."
+        DEFAULT_MAX_FILE_SIZE_TEXT, "--max-file-size",
+        help="Largest file tc package accepts (e.g. 10MB, 2MiB)."
     ),
 ) -> None:
     """Check a project (and/or a packaged ZIP) against everything the platform checks.
@@ -77,7 +48,8 @@ def command(
     Example: tc validate my-container --strict
     """
     from tcli import validate
-    from tcli.package import parse_size
+    from tcli.ui.findings import render_reports
+    from tcli.units import parse_size
 
     limit = parse_size(max_file_size)
     reports = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tcli import docker_ops
+from tcli import engine as docker_ops
 from tcli.cli import app
 from tcli.doctor import check_disk, check_fuse
 from tcli.errors import DockerError

@@ -33,7 +33,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
     """A client of the real daemon; skips (with the reason) when none is reachable."""
-    from tcli import docker_ops
+    from tcli import engine as docker_ops
     from tcli.errors import DockerError
 
     try:
@@ -47,7 +47,7 @@ def docker_client() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def base_image(docker_client: Any) -> str:
     """The local stand-in base image; skips with how to build it when absent."""
-    from tcli import docker_ops
+    from tcli import engine as docker_ops
 
     if not docker_ops.image_exists(docker_client, BASE_IMAGE):
         pytest.skip(f"base image {BASE_IMAGE} absent: build it with 'make base-image'")

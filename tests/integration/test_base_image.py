@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tcli import baseimage, docker_ops
+from tcli import baseimage, engine
 from tcli.errors import BuildFailed
 
 pytestmark = pytest.mark.integration
@@ -78,7 +78,7 @@ def debian(docker_client: Any) -> str:
 def tag(docker_client: Any, request: pytest.FixtureRequest) -> Any:
     name = f"tc-test/stand-in-{request.node.name.split('[')[-1].strip(']')}:{os.getpid()}".lower()
     yield name
-    if docker_ops.image_exists(docker_client, name):
+    if engine.image_exists(docker_client, name):
         docker_client.images.remove(name, force=True)
 
 
@@ -116,7 +116,7 @@ def test_build_succeeds_with_each_pip_configuration(
     result = baseimage.ensure_stand_in(
         docker_client, flavor(tag, packages, (module,)), pip_env=pip_env(conf), on_status=lines.append,
     )
-    assert result.built and docker_ops.image_exists(docker_client, tag)
+    assert result.built and engine.image_exists(docker_client, tag)
     attr = "__version__" if module == "six" else "VERSION"
     assert in_image(docker_client, tag, f"python -c 'import {module}; print({module}.{attr})'") == version
     # nothing of the host's pip configuration went into the image
@@ -126,7 +126,7 @@ def test_build_succeeds_with_each_pip_configuration(
         "2>/dev/null; env | grep -E '^PIP_(CONFIG_FILE|FIND_LINKS|INDEX_URL|CONSTRAINT)' || true",
     )
     assert leftovers == ""
-    labels = docker_ops.image_info(docker_client, tag)
+    labels = engine.image_info(docker_client, tag)
     assert labels is not None and labels.labels[baseimage.LABEL_SPEC] == flavor(tag, packages, ()).spec_hash()
     assert any("no network, no pip configuration" in line for line in lines)
 
@@ -141,7 +141,7 @@ def test_missing_package_is_one_clear_line(tmp_path: Path, docker_client: Any, d
         )
     assert info.value.message == "could not fetch tc-no-such-package==9.9: no matching distribution"
     assert info.value.hint == "the build needs the package registry or a wheelhouse: --wheelhouse DIR"
-    assert not docker_ops.image_exists(docker_client, tag)
+    assert not engine.image_exists(docker_client, tag)
 
 
 def test_unreachable_registry_is_one_clear_line(
@@ -161,7 +161,7 @@ def test_unreachable_registry_is_one_clear_line(
         "could not fetch six==1.16.0: the package registry is unreachable ("
     ), info.value.message
     assert "--wheelhouse DIR" in (info.value.hint or "")
-    assert not docker_ops.image_exists(docker_client, tag)
+    assert not engine.image_exists(docker_client, tag)
 
 
 def _tc(args: list[str], **kw: Any) -> subprocess.Popen[str]:
@@ -182,7 +182,7 @@ def test_wheelhouse_missing_a_package_fails_in_the_image(
     assert len(errors) == 1 and "could not fetch " in errors[0] and "no matching distribution" in errors[0]
     assert "hint: the build needs the package registry or a wheelhouse: --wheelhouse DIR" in err
     assert "Traceback" not in err
-    assert not docker_ops.image_exists(docker_client, tag)
+    assert not engine.image_exists(docker_client, tag)
     assert not docker_client.containers.list(all=True, filters={"label": f"org.tc.job.tag={tag}"})
 
 
@@ -197,8 +197,8 @@ def test_ctrl_c_leaves_no_tag_and_no_container(
     # a slow install: the wheel's import check sleeps, so the interrupt lands inside the container
     slow = flavor(tag, ("tcfixture",), ("tcfixture; import time; time.sleep(60)",))
     script = (
-        "import sys; from tcli import baseimage, docker_ops; "
-        f"baseimage.ensure_stand_in(docker_ops.connect(), {slow!r}, on_status=print)"
+        "import sys; from tcli import baseimage, engine; "
+        f"baseimage.ensure_stand_in(engine.connect(), {slow!r}, on_status=print)"
     )
     env = {**pip_env(conf), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-c", script.replace("Flavor(", "baseimage.Flavor(")],
@@ -214,7 +214,7 @@ def test_ctrl_c_leaves_no_tag_and_no_container(
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode != 0, "".join(seen)
-    assert not docker_ops.image_exists(docker_client, tag)
+    assert not engine.image_exists(docker_client, tag)
     assert not docker_client.containers.list(all=True, filters={"label": f"org.tc.job.tag={tag}"})
 
 

@@ -136,7 +136,7 @@ def test_rerun_switches_dataset_through_env_file(
     assert "wrote DATASET_ID=2 into" in done.stdout
     assert "/minio/datasets/2" in done.stdout
     assert "21 samples" in done.stdout
-    from tcli import docker_ops
+    from tcli import engine as docker_ops
 
     (container,) = docker_client.containers.list(
         all=True, filters={"label": f"org.tc.project={sk_project}"}

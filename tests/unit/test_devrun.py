@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tcli import devrun
+from tcli import devrun, units
 from tcli.errors import DockerError, InputError
+from tcli.parsers import envfile
 from tcli.project import Project
 
 
@@ -74,10 +75,10 @@ def test_dockerfile_base_image(tmp_path: Path) -> None:
 
 def test_env_with_dataset_id_replaces_every_assignment() -> None:
     text = "A=1\nDATASET_ID=1\nexport DATASET_ID=7\nB=two\n\n"
-    assert devrun.env_with_dataset_id(text, 3) == "A=1\nB=two\nDATASET_ID=3\n"
-    assert devrun.env_with_dataset_id("", 2) == "DATASET_ID=2\n"
-    assert devrun.env_sets_dataset_id(text)
-    assert not devrun.env_sets_dataset_id("# DATASET_ID=1\nMY_DATASET_ID=2\n")
+    assert envfile.with_dataset_id(text, 3) == "A=1\nB=two\nDATASET_ID=3\n"
+    assert envfile.with_dataset_id("", 2) == "DATASET_ID=2\n"
+    assert envfile.sets_dataset_id(text)
+    assert not envfile.sets_dataset_id("# DATASET_ID=1\nMY_DATASET_ID=2\n")
 
 
 def test_round_score_like_the_platform() -> None:
@@ -181,12 +182,12 @@ def test_demo_dataset_and_task(tmp_path: Path) -> None:
 
 def test_options_conflicts() -> None:
     with pytest.raises(InputError, match="--demo and --dataset exclude each other"):
-        devrun._check_options(devrun.DevRunOptions(demo=True, dataset=Path("x")))
+        devrun.check_options(devrun.DevRunOptions(demo=True, dataset=Path("x")))
     with pytest.raises(InputError, match="--no-cache cannot be used with --rerun"):
-        devrun._check_options(devrun.DevRunOptions(rerun=True, no_cache=True))
+        devrun.check_options(devrun.DevRunOptions(rerun=True, no_cache=True))
 
 
 def test_human_bytes() -> None:
-    assert devrun.human_bytes(532) == "532 B"
-    assert devrun.human_bytes(78_600) == "78.6 kB"
-    assert devrun.human_bytes(1_300_000) == "1.3 MB"
+    assert units.human_bytes(532) == "532 B"
+    assert units.human_bytes(78_600) == "78.6 kB"
+    assert units.human_bytes(1_300_000) == "1.3 MB"

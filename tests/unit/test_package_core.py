@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tcli import package
+from tcli import units
 from tcli.errors import InputError
+from tcli.packaging import archive
+from tcli.packaging import plan as pkg_plan
 from tcli.project import Project
+from tcli.publish import verify as pkg_verify
 from tests.validate_helpers import KEY, fresh, tdir
 
 TOP = "train-container-publish"
@@ -24,11 +27,11 @@ def proj(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
     return fresh("classification", tmp_path_factory.getbasetemp(), tmp_path / "proj")
 
 
-def build(proj: Path, out: Path, **kw: int) -> package.Packaged:
+def build(proj: Path, out: Path, **kw: int) -> archive.Packaged:
     project = Project.load(proj)
-    plan = package.plan(project, project.select(KEY), **kw)
+    plan = pkg_plan.plan(project, project.select(KEY), **kw)
     assert plan.refusals == []
-    return package.write_zip(plan.entries, out)
+    return archive.write_zip(plan.entries, out)
 
 
 def test_layout_matches_the_contract(proj: Path, tmp_path: Path) -> None:
@@ -88,7 +91,7 @@ def test_same_sources_same_bytes(proj: Path, tmp_path: Path) -> None:
 
 def refusals(proj: Path, **kw: int) -> list[tuple[str, str]]:
     project = Project.load(proj)
-    plan = package.plan(project, project.select(KEY), **kw)
+    plan = pkg_plan.plan(project, project.select(KEY), **kw)
     return [(r.code, r.path.relative_to(proj).as_posix()) for r in plan.refusals]
 
 
@@ -150,12 +153,12 @@ def test_failed_write_keeps_previous_zip(proj: Path, tmp_path: Path,
 def test_output_path_rules(proj: Path, tmp_path: Path) -> None:
     project = Project.load(proj)
     ref = project.select(KEY)
-    assert package.output_path(project, ref, None, False) == \
+    assert archive.output_path(project, ref, None, False) == \
         proj.resolve() / "dist" / "train-container-publish.zip"
-    assert package.output_path(project, ref, tmp_path / "x.zip", False) == tmp_path / "x.zip"
-    assert package.output_path(project, ref, tmp_path / "out", False) == \
+    assert archive.output_path(project, ref, tmp_path / "x.zip", False) == tmp_path / "x.zip"
+    assert archive.output_path(project, ref, tmp_path / "out", False) == \
         tmp_path / "out" / "train-container-publish.zip"
-    assert package.output_path(project, ref, tmp_path, True) == \
+    assert archive.output_path(project, ref, tmp_path, True) == \
         tmp_path / "Prov" / "Cat" / "Arch" / "train-container-publish.zip"
 
 
@@ -164,17 +167,17 @@ def test_output_path_rules(proj: Path, tmp_path: Path) -> None:
     ("1.5GB", 1_500_000_000),
 ])
 def test_parse_size(text: str, value: int) -> None:
-    assert package.parse_size(text) == value
+    assert units.parse_size(text) == value
 
 
 def test_parse_size_rejects_garbage() -> None:
     with pytest.raises(InputError):
-        package.parse_size("ten megabytes")
+        units.parse_size("ten megabytes")
 
 
 def test_verify_passes_on_a_fresh_zip(proj: Path, tmp_path: Path) -> None:
     written = build(proj, tmp_path / "out.zip")
-    report, result = package.verify(written.path, Project.load(proj))
+    report, result = pkg_verify.verify(written.path, Project.load(proj))
     assert report.errors == []
     assert result is not None and result.problems == []
     assert {"Dockerfile", "train.py", "train_config.json", "export.py", "presets.json",
@@ -186,7 +189,7 @@ def test_verify_finds_missing_copy_source(proj: Path, tmp_path: Path) -> None:
     text = dockerfile.read_text()
     dockerfile.write_text(text + "COPY weights/ labels.txt /workspace/\n")
     written = build(proj, tmp_path / "out.zip")
-    report, result = package.verify(written.path, Project.load(proj))
+    report, result = pkg_verify.verify(written.path, Project.load(proj))
     assert result is not None and len(result.problems) == 2
     line = len(text.splitlines()) + 1
     assert [(f.code, f.line, f.message) for f in report.errors] == [
@@ -200,6 +203,6 @@ def test_copy_problems_with_globs(tmp_path: Path) -> None:
         "FROM x\nCOPY *.py /w/\nCOPY --from=build /a /b\nCOPY [\"*.yaml\", \"/w/\"]\n"
         "ADD https://example.com/x /x\n")
     (tmp_path / "a.py").write_text("")
-    count, problems = package.copy_problems(tmp_path)
+    count, problems = pkg_verify.copy_problems(tmp_path)
     assert problems == [(4, "COPY *.yaml: matches no file in the build directory")]
     assert count == 2

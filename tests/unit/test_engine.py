@@ -1,4 +1,4 @@
-"""tcli.docker_ops: parsing the legacy builder's stream, the memlock fallback, archive round trip,
+"""tcli.engine: parsing the legacy builder's stream, the memlock fallback, archive round trip,
 a dead daemon. Fakes stand in for the engine only where the engine's answer is the input."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from tcli import docker_ops
+from tcli import engine as docker_ops
 from tcli.errors import BuildFailed, DockerError
 
 

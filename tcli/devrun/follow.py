@@ -1,0 +1,120 @@
+"""Follow a started train container: stream its log, wait, read the score, check the model.
+
+The outcome (succeeded, failed, OOM-killed, no score, no model) fills the :class:`Summary`;
+a failure is raised as RunFailed after the summary event.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tcli.contract import TRAIN_MOUNT
+from tcli.custom_json import CustomJson
+from tcli.devrun.events import DevRunEvents
+from tcli.devrun.logs import LogWatcher, round_score
+from tcli.devrun.minio import train_root
+from tcli.devrun.summary import Summary
+from tcli.errors import RunFailed
+from tcli.project import Project
+
+
+@dataclass
+class Running:
+    """A container that was just started (or restarted) and what to check after it."""
+
+    container: Any
+    project: Project
+    custom: CustomJson
+    summary: Summary
+    started: float  # time.monotonic() at the start
+    since_wall: float  # time.time() at the start: a model older than this is stale
+    since: float | None = None  # only log lines after this (a rerun)
+
+
+def model_check(
+    project: Project, custom: CustomJson, container: Any, since_wall: float
+) -> tuple[str | None, int | None, str | None]:
+    """(host path or None, size, problem) of the model file after a run."""
+    from tcli import engine
+
+    path = custom.model_filepath
+    if path == TRAIN_MOUNT or path.startswith(f"{TRAIN_MOUNT}/"):
+        host = train_root(project) / path[len(f"{TRAIN_MOUNT}/"):]
+        if not host.is_file():
+            return str(host), None, f"model file {path} was not written (no {host})"
+        stat = host.stat()
+        if stat.st_mtime < since_wall - 2:
+            return str(host), stat.st_size, f"model file {path} was not rewritten by this run"
+        return str(host), stat.st_size, None
+    size = engine.file_size(container, path)
+    if size is None:
+        return None, None, f"model file {path} was not written"
+    return None, size, None
+
+
+def follow(run: Running, rep: DevRunEvents) -> Summary:
+    """Stream logs, wait, check the score and the model, fill and return the summary."""
+    from tcli import engine
+
+    container, project, custom, summary = run.container, run.project, run.custom, run.summary
+    started, since_wall = run.started, run.since_wall
+
+    watcher = LogWatcher(custom.score_regexp)
+    for line in engine.stream_lines(container, since=run.since):
+        rep.log(line)
+        found = watcher.feed(line, time.monotonic())
+        if found is not None:
+            rounded = round_score(found)
+            shown = f"{rounded}" if rounded is not None else found
+            rep.line(f"score {custom.score_name} = {shown} (from the log: {found})", style="ok")
+    state = engine.wait(container)
+    ended = time.monotonic()
+    summary.exit_code = state.exit_code
+    if watcher.train_started is not None:
+        summary.durations["setup"] = round(watcher.train_started - started, 2)
+        summary.durations["train"] = round(ended - watcher.train_started, 2)
+    else:
+        summary.durations["setup"] = None
+        summary.durations["train"] = round(ended - started, 2)
+    summary.durations["run"] = round(ended - started, 2)
+    raw = watcher.final_score()
+    summary.score_raw = raw
+    summary.score = round_score(raw) if raw is not None else None
+    host, size, problem = model_check(project, custom, container, since_wall)
+    summary.model_file, summary.model_bytes = host, size
+
+    failure: RunFailed | None = None
+    if state.oom_killed:
+        summary.status = "oom-killed"
+        failure = RunFailed(
+            f"container {summary.container} was OOM-killed (out of memory, exit {state.exit_code})",
+            "lower batch_size or the image size in train_config.json, or give the container "
+            "more memory (--memory, Docker Desktop's limit)",
+        )
+    elif state.exit_code != 0:
+        summary.status = "failed"
+        failure = RunFailed(
+            f"container {summary.container} exited with code {state.exit_code}",
+            f"the last log lines are above; full log: docker logs {summary.container}",
+        )
+    elif raw is None:
+        summary.status = "failed"
+        failure = RunFailed(
+            f"no log line matched custom.json's score_regexp {custom.score_regexp.pattern!r}",
+            "train.py must print its final score in that form (the platform reads it from the log)",
+        )
+    elif problem is not None:
+        summary.status = "failed"
+        failure = RunFailed(problem, "train.py must save the model to custom.json's model_filepath")
+    else:
+        summary.status = "succeeded"
+    if failure is not None and state.exit_code != 0:
+        rep.line(f"last log lines of {summary.container}:", style="error")
+        for line in watcher.last_lines():
+            rep.line(f"  {line}")
+    rep.summary(summary, project)
+    if failure is not None:
+        raise failure
+    return summary

@@ -1,0 +1,181 @@
+"""The mock MinIO ``<project>/.tc/minio/datasets/<id>/``: linked, demo or already there.
+
+Samples are never copied: hard links when the dataset is on the project's file system,
+otherwise symlinks into a read-only mount of it (``/tc-sources/<id>``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcli.contract import ANNOTATIONS_XML, ANSWERS_FILE
+from tcli.devrun.options import DevRunOptions
+from tcli.errors import InputError
+from tcli.project import Project, TemplateRef
+
+
+@dataclass
+class DatasetLayout:
+    """``<project>/.tc/minio/datasets/<id>/`` as prepared for a run."""
+
+    dataset_id: int
+    path: Path
+    samples: int
+    mode: str  # "hardlink", "symlink", "demo", "existing"
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def minio_root(project: Project) -> Path:
+    return project.tc_dir / "minio"
+
+
+def train_root(project: Project) -> Path:
+    return project.tc_dir / "train"
+
+
+def _annotations_of(source: Path) -> Path:
+    for candidate in (source / "annotations" / ANNOTATIONS_XML, source / ANNOTATIONS_XML):
+        if candidate.is_file():
+            return candidate
+    raise InputError(
+        f"--dataset {source}: no annotations/annotations.xml (CVAT for images 1.1) in it",
+        "export the task or project from CVAT as 'CVAT for images 1.1' and put the "
+        "annotations.xml into DIR/annotations/",
+    )
+
+
+def _samples_of(source: Path, annotations: Path) -> list[Path]:
+    return sorted(
+        p for p in source.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p != annotations
+    )
+
+
+def link_dataset(
+    project: Project, source: Path, dataset_id: int, *, mode: str = "auto"
+) -> DatasetLayout:
+    """Lay out dataset ``dataset_id`` of the mock MinIO from ``source`` without copying samples.
+
+    ``mode`` ``auto`` uses hard links when ``source`` is on the same file system as the project,
+    otherwise ``symlink``: links to ``/tc-sources/<id>/…``, where ``source`` is mounted read-only.
+    """
+    source = source.expanduser().resolve()
+    if not source.is_dir():
+        raise InputError(f"--dataset {source}: no such folder")
+    target = minio_root(project) / "datasets" / str(dataset_id)
+    if source == target.resolve() or target.resolve() in source.parents:
+        annotations = _annotations_of(source)
+        return DatasetLayout(dataset_id, target, len(_samples_of(source, annotations)), "existing")
+    annotations = _annotations_of(source)
+    samples = _samples_of(source, annotations)
+    if not samples:
+        raise InputError(f"--dataset {source}: no sample files next to the annotations")
+    if mode == "auto":
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = "hardlink" if os.stat(source).st_dev == os.stat(target.parent).st_dev else "symlink"
+    _clear(target)
+    (target / "annotations").mkdir(parents=True)
+    shutil.copyfile(annotations, target / "annotations" / ANNOTATIONS_XML)
+    volumes: dict[str, dict[str, str]] = {}
+    if mode == "hardlink":
+        for sample in samples:
+            os.link(sample, target / sample.name)
+    elif mode == "symlink":
+        mount = f"/tc-sources/{dataset_id}"
+        volumes[str(source)] = {"bind": mount, "mode": "ro"}
+        for sample in samples:
+            os.symlink(f"{mount}/{sample.name}", target / sample.name)
+    else:
+        raise ValueError(f"unknown link mode {mode!r}")
+    return DatasetLayout(dataset_id, target, len(samples), mode, volumes)
+
+
+def demo_dataset(
+    project: Project, task: str, dataset_id: int, images: int | None = None
+) -> DatasetLayout:
+    """Write the synthetic demo dataset as dataset ``dataset_id`` of the mock MinIO."""
+    from tcli.demo_data import write_demo_dataset
+
+    target = minio_root(project) / "datasets" / str(dataset_id)
+    _clear(target)
+    kwargs: dict[str, Any] = {"seed": dataset_id, "dataset_id": dataset_id}
+    if images is not None:
+        kwargs["images"] = images
+    path = write_demo_dataset(minio_root(project), task, **kwargs)
+    samples = sum(1 for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    return DatasetLayout(dataset_id, path, samples, "demo")
+
+
+def existing_dataset(project: Project, dataset_id: int) -> DatasetLayout:
+    """Dataset ``dataset_id`` already present in the mock MinIO (InputError when absent)."""
+    target = minio_root(project) / "datasets" / str(dataset_id)
+    annotations = target / "annotations" / ANNOTATIONS_XML
+    if not annotations.is_file():
+        raise InputError(
+            f"no dataset {dataset_id} in {minio_root(project)}/datasets",
+            "pass --dataset DIR (samples + annotations/annotations.xml) or --demo",
+        )
+    return DatasetLayout(dataset_id, target, len(_samples_of(target, annotations)), "existing")
+
+
+def _clear(target: Path) -> None:
+    """Remove a dataset folder of the mock MinIO (links only: sources are untouched)."""
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        shutil.rmtree(target)
+
+
+def template_task(project: Project, template: TemplateRef) -> str:
+    """The demo-data task of a template (from ``.copier-answers.yml``, else its category)."""
+    from tcli.demo_data import resolve_task
+
+    answers = project.root / ANSWERS_FILE
+    if answers.is_file():
+        import yaml
+
+        data = yaml.safe_load(answers.read_text(encoding="utf-8")) or {}
+        if isinstance(data, dict) and data.get("template"):
+            same = all(
+                data.get(k) in (None, v)
+                for k, v in (
+                    ("provider", template.provider),
+                    ("category", template.category),
+                    ("architecture", template.architecture),
+                )
+            )
+            if same:
+                return resolve_task(str(data["template"]))
+    try:
+        return resolve_task(template.category)
+    except InputError:
+        raise InputError(
+            f"cannot tell which demo data fits template {template.key}",
+            "pass --dataset DIR with your own CVAT dataset instead of --demo",
+        ) from None
+
+
+def prepare_dataset(
+    project: Project, template: TemplateRef, opts: DevRunOptions, dataset_id: int
+) -> DatasetLayout:
+    if opts.dataset is not None:
+        return link_dataset(project, opts.dataset, dataset_id)
+    if opts.demo:
+        return demo_dataset(project, template_task(project, template), dataset_id, opts.demo_images)
+    return existing_dataset(project, dataset_id)
+
+
+def describe(project: Project, layout: DatasetLayout) -> str:
+    """One line saying where the dataset is and how it got there."""
+    how = {
+        "hardlink": "hard links",
+        "symlink": "symlinks into a read-only mount",
+        "demo": "synthetic demo data",
+        "existing": "already in place",
+    }[layout.mode]
+    rel = os.path.relpath(layout.path, project.root)
+    return f"dataset {layout.dataset_id}: {layout.samples} samples ({how}) in {rel}"

@@ -1,0 +1,89 @@
+"""What ``tc dev-run`` was asked to do: the options, their checks, and the GPU plan."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from tcli.errors import DockerError, InputError
+
+GPU_CHOICES = "auto, all, none or device ids like 0 or 0,1"
+
+
+@dataclass
+class DevRunOptions:
+    """What ``tc dev-run`` was asked to do."""
+
+    template: str | None = None
+    dataset: Path | None = None
+    demo: bool = False
+    demo_images: int | None = None
+    dataset_id: int | None = None
+    gpus: str = "auto"
+    base_image: str | None = None
+    no_cache: bool = False
+    keep: bool = False
+    rerun: bool = False
+    network: str | None = None
+    memory: str | None = None
+    verbose: bool = False
+
+
+def check_options(opts: DevRunOptions) -> None:
+    if opts.demo and opts.dataset is not None:
+        raise InputError("--demo and --dataset exclude each other", "pass one of them")
+    if opts.dataset_id is not None and opts.dataset_id < 0:
+        raise InputError(f"--dataset-id {opts.dataset_id}: must be 0 or more")
+    if opts.rerun:
+        bad = [
+            name for name, used in (
+                ("--no-cache", opts.no_cache),
+                ("--memory", opts.memory is not None),
+            ) if used
+        ]
+        if bad:
+            raise InputError(
+                f"{', '.join(bad)} cannot be used with --rerun",
+                "a rerun restarts the existing container with its image and flags",
+            )
+
+
+@dataclass
+class GpuPlan:
+    """How the container gets GPUs."""
+
+    label: str  # "all", "0,1" or "none"
+    device_ids: str | None  # None: every GPU; "" : no GPU
+    visible_devices: str
+    warning: str | None = None
+
+    @property
+    def uses_gpu(self) -> bool:
+        return self.label != "none"
+
+
+def plan_gpus(gpus: str, nvidia_runtime: bool) -> GpuPlan:
+    """Decide GPUs from ``--gpus`` and whether the daemon has the NVIDIA runtime."""
+    value = gpus.strip().lower()
+    if value == "none":
+        return GpuPlan("none", "", "void")
+    if value == "auto":
+        if nvidia_runtime:
+            return GpuPlan("all", None, "all")
+        return GpuPlan(
+            "none", "", "void",
+            "no NVIDIA container runtime in this Docker daemon: running on CPU "
+            "(--gpus none silences this; 'tc doctor' shows how to enable GPUs)",
+        )
+    if value == "all" or re.fullmatch(r"\d+(,\d+)*", value):
+        if not nvidia_runtime:
+            raise DockerError(
+                f"--gpus {gpus}: this Docker daemon has no NVIDIA container runtime",
+                "install nvidia-container-toolkit ('tc doctor' explains), or use --gpus auto "
+                "(falls back to CPU) or --gpus none",
+            )
+        if value == "all":
+            return GpuPlan("all", None, "all")
+        return GpuPlan(value, value, value)
+    raise InputError(f"--gpus {gpus!r} is not valid", f"use {GPU_CHOICES}")

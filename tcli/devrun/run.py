@@ -1,0 +1,245 @@
+"""``tc dev-run`` for a fresh run: dataset, build context, image, container, then :mod:`follow`.
+
+1. assembles the platform's build directory (contract §3) with :func:`tcli.buildctx.assemble`
+   in a temporary folder under ``<project>/.tc/build/`` — never a dataset, ``minio/`` or
+   ``train/`` — and reports its size;
+2. lays out the mock MinIO (:mod:`tcli.devrun.minio`);
+3. builds the image with streamed progress (legacy builder, through :mod:`tcli.engine`);
+4. runs it with the platform's flags (GPUs, ``--ipc host``, ``--shm-size 8g``, ulimits,
+   ``NVIDIA_VISIBLE_DEVICES``, ``DATASET_ID``, ``/minio`` and ``/train`` volumes) and follows it.
+
+``--rerun`` goes to :mod:`tcli.devrun.rerun`. Progress goes to a :class:`DevRunEvents`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcli.baseimage import choose_base_image, flavor_for_docker_dir
+from tcli.contract import DATASET_ID_KEY, MINIO_MOUNT, TRAIN_MOUNT
+from tcli.custom_json import CustomJson, read_custom
+from tcli.devrun.events import DevRunEvents
+from tcli.devrun.follow import Running, follow
+from tcli.devrun.interrupts import no_interrupts
+from tcli.devrun.logs import LAST_LINES, short
+from tcli.devrun.minio import DatasetLayout, describe, minio_root, prepare_dataset, train_root
+from tcli.devrun.naming import LABEL_DEV_RUN, LABEL_PROJECT, container_name, image_tag, labels
+from tcli.devrun.options import DevRunOptions, GpuPlan, check_options, plan_gpus
+from tcli.devrun.rerun import rerun
+from tcli.devrun.summary import Summary
+from tcli.errors import Aborted, DockerError, InputError
+from tcli.parsers.dockerfile import base_image_default
+from tcli.parsers.envfile import sets_dataset_id
+from tcli.project import Project, TemplateRef
+from tcli.units import human_bytes
+
+if TYPE_CHECKING:
+    from tcli.engine import BuildResult
+
+
+def dockerfile_base_image(dockerfile: Path) -> str | None:
+    """The default of ``ARG BASE_IMAGE=…`` in a Dockerfile (or the first ``FROM`` image)."""
+    try:
+        text = dockerfile.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{dockerfile}: missing", "every template needs docker/Dockerfile") from None
+    return base_image_default(text)
+
+
+def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
+    """Build and run (or rerun) a template of the project at ``path``; see the module doc.
+
+    Raises:
+        InputError, DockerError, BuildFailed, RunFailed, Aborted (Ctrl-C; exit 130).
+    """
+    from tcli import engine
+
+    check_options(opts)
+    project = Project.load(path)
+    template = project.select(opts.template)
+    custom = read_custom(template)
+    client = engine.connect()
+    if opts.rerun:
+        return rerun(client, project, template, custom, opts, rep)
+
+    dataset_id = 1 if opts.dataset_id is None else opts.dataset_id
+    gpu = plan_gpus(opts.gpus, engine.daemon_info(client).nvidia)
+    env_file = template.docker_dir / ".env"
+    if env_file.is_file() and sets_dataset_id(env_file.read_text(encoding="utf-8")):
+        rep.warn(
+            f"{env_file} sets DATASET_ID: it wins over --dataset-id (the platform forbids it); "
+            "remove that line"
+        )
+    rep.line(f"tc dev-run: {template.key} ({project.root})", style="info")
+
+    layout = prepare_dataset(project, template, opts, dataset_id)
+    rep.line(describe(project, layout))
+    train_root(project).mkdir(parents=True, exist_ok=True)
+    choice = choose_base_image(
+        client, explicit=opts.base_image,
+        dockerfile_default=dockerfile_base_image(template.docker_dir / "Dockerfile"),
+        flavor=flavor_for_docker_dir(template.docker_dir), template=template.key,
+        on_status=rep.line,
+    )
+    base = choice.image
+    name = container_name(project, template)
+    started: list[Any] = []  # the container, once created (for the cleanup on Ctrl-C)
+    try:
+        build, ctx_files, ctx_bytes = _build_image(
+            client, project, template, base, choice.as_build_arg, opts, rep)
+        if gpu.warning:
+            rep.warn(gpu.warning)
+        name = _free_name(client, rep, name, project)
+        summary = Summary.begin(
+            project, template, custom, image=image_tag(project, template), container=name,
+            dataset_id=dataset_id, gpus=gpu.label, context_files=ctx_files,
+            context_bytes=ctx_bytes, base_image=base, steps=len(build.steps),
+            cached_steps=len(build.cached_steps),
+            build_steps=[
+                {"step": s.number, "instruction": short(s.instruction, 200), "cached": s.cached,
+                 "seconds": round(s.seconds, 2)}
+                for s in build.steps
+            ],
+            durations={"build": round(build.seconds, 2)},
+        )
+        return _start(client, project, template, custom, summary, layout, gpu, opts, rep,
+                      started)
+    except KeyboardInterrupt:
+        container = started[0] if started else None
+        with no_interrupts():
+            _cleanup(container, opts.keep, rep)
+        kept = f"; container {name} kept (--keep)" if container is not None and opts.keep else ""
+        raise Aborted(
+            f"interrupted{kept}",
+            f"inspect it with 'docker logs {name}'" if kept else None,
+        ) from None
+
+
+def _build_image(client: Any, project: Project, template: TemplateRef, base: str | None,
+                 as_build_arg: bool, opts: DevRunOptions,
+                 rep: DevRunEvents) -> tuple[BuildResult, int, int]:
+    """Assemble the build directory in a temporary folder and build it: (build, files, bytes)."""
+    from tcli.buildctx import assemble
+
+    tag = image_tag(project, template)
+    build_root = project.tc_dir / "build"
+    build_root.mkdir(parents=True, exist_ok=True)
+    ctx_dir = Path(tempfile.mkdtemp(prefix="context-", dir=build_root))
+    try:
+        ctx = assemble(project, template, ctx_dir)
+        ctx_files, ctx_bytes = len(ctx.files), ctx.size
+        rep.line(
+            f"build context: {ctx_files} files, {human_bytes(ctx_bytes)} "
+            "(the platform's build directory; no dataset, minio/ or train/)"
+        )
+        network = f", network {opts.network}" if opts.network else ""
+        rep.line(f"building {tag} (base {base or 'from Dockerfile'}{network})")
+        build = _build(client, rep, ctx_dir, tag, base if as_build_arg else None, opts)
+    finally:
+        shutil.rmtree(ctx_dir, ignore_errors=True)
+    rep.line(
+        f"built in {build.seconds:.1f} s ({len(build.cached_steps)} of {len(build.steps)} "
+        "steps from cache)"
+    )
+    return build, ctx_files, ctx_bytes
+
+
+def _build(client: Any, rep: DevRunEvents, ctx_dir: Path, tag: str, base: str | None,
+           opts: DevRunOptions) -> BuildResult:
+    from tcli import engine
+
+    try:
+        rep.build_started()
+        try:
+            return engine.build_image(
+                client,
+                ctx_dir,
+                tag,
+                buildargs={"BASE_IMAGE": base} if base else None,
+                network_mode=opts.network,
+                nocache=opts.no_cache,
+                on_event=rep.build_event,
+            )
+        finally:
+            rep.build_finished()
+    except engine.BuildStepFailed as exc:
+        if exc.step is not None and exc.step.output:
+            rep.line(f"output of step {exc.step.number}/{exc.step.total} (last lines):", "error")
+            for line in exc.step.output[-LAST_LINES:]:
+                rep.line(f"  {line}")
+        raise
+
+
+def _start(client: Any, project: Project, template: TemplateRef, custom: CustomJson,
+           summary: Summary, layout: DatasetLayout, gpu: GpuPlan, opts: DevRunOptions,
+           rep: DevRunEvents, started: list[Any]) -> Summary:
+    """Create and start the container with the platform's flags, then follow it."""
+    from tcli import engine
+
+    volumes = {
+        str(minio_root(project)): {"bind": MINIO_MOUNT, "mode": "rw"},
+        str(train_root(project)): {"bind": TRAIN_MOUNT, "mode": "rw"},
+        **layout.volumes,
+    }
+    spec = engine.RunSpec(
+        image=summary.image,
+        name=summary.container,
+        environment={DATASET_ID_KEY: str(layout.dataset_id),
+                     "NVIDIA_VISIBLE_DEVICES": gpu.visible_devices},
+        volumes=volumes,
+        device_requests=(
+            engine.gpu_requests(gpu.device_ids or "all") if gpu.uses_gpu else []
+        ),
+        network_mode=opts.network,
+        mem_limit=opts.memory,
+        labels={**labels(project, template), LABEL_DEV_RUN: "1"},
+    )
+    since_wall = time.time()
+    begun = time.monotonic()
+    container, _ulimits = engine.create_and_start(client, spec, warn=rep.warn)
+    started.append(container)
+    rep.line(f"running container {summary.container} (dataset {layout.dataset_id}, "
+             f"GPUs: {gpu.label})")
+    return follow(Running(container, project, custom, summary, begun, since_wall), rep)
+
+
+def _free_name(client: Any, rep: DevRunEvents, name: str, project: Project) -> str:
+    """``name`` freed of the previous run's container, or a free variant of it."""
+    from tcli import engine
+
+    existing = engine.find_container(client, name)
+    if existing is None:
+        return name
+    labels = existing.labels or {}
+    if labels.get(LABEL_PROJECT) == str(project.root):
+        if engine.status(existing) in ("running", "restarting"):
+            raise DockerError(
+                f"container {name} of this project is still running (another tc dev-run?)",
+                f"wait for it to finish, or stop it: docker rm -f {name}",
+            )
+        engine.remove(existing)
+        rep.line(f"replaced the previous container {name}", style="dim")
+        return name
+    for index in range(2, 100):
+        candidate = f"{name}-{index}"
+        if engine.find_container(client, candidate) is None:
+            rep.warn(f"container name {name} is taken by another container: using {candidate}")
+            return candidate
+    raise DockerError(f"container names {name}-2 … {name}-99 are all taken", "remove old containers")
+
+
+def _cleanup(container: Any, keep: bool, rep: DevRunEvents) -> None:
+    from tcli import engine
+
+    if container is None:
+        return
+    engine.stop(container, timeout=2)
+    if keep:
+        rep.line(f"stopped container {container.name} (kept: --keep)")
+    else:
+        engine.remove(container)
+        rep.line(f"stopped and removed container {container.name}")
