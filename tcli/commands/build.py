@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
+from tcli.ui import console
 
 EPILOG = (
     "Examples: tc build --tag 127.0.0.1:5000/me/cls:1 --push  |  "
@@ -35,16 +35,16 @@ def command(
 
     Example: tc build --tag 127.0.0.1:5000/tc/classification:1 --push
     """
-    from tcli import docker_ops
+    from tcli import engine
     from tcli.project import Project
     from tcli.scaleout import imagebuild
 
     ref = imagebuild.parse_tag(tag, push)
     project = Project.load(path)
     template_ref = project.select(template)
-    client = docker_ops.connect()
+    client = engine.connect()
 
-    def on_event(event: docker_ops.BuildEvent) -> None:
+    def on_event(event: engine.BuildEvent) -> None:
         kind, _step, text = event
         if kind == "step":
             console.print(f"  {text}", markup=False)

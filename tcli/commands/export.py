@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tcli import console
+from tcli.ui import console
 
 EPILOG = (
     "Examples: tc export trainjob --image reg.example.com/me/cls:1 --nodes 2 --dataset-id 42  |  "

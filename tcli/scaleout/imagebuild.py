@@ -1,9 +1,7 @@
 """``tc build``'s core: build a template's image from the platform's build directory and,
 with ``push``, push it to the registry named in its tag.
 
-The build goes through ``tcli.docker_ops.build_image`` (the module that talks to Docker).
-Pushing is not in docker_ops yet (it is being restructured into ``tcli/engine/``): ``push``
-below uses the client it is given, like docker_ops does, and moves there with the redesign.
+Docker is reached only through ``tcli.engine`` (``build_image``, ``registry.push_image``).
 """
 
 from __future__ import annotations
@@ -15,13 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tcli.errors import DockerError, InputError
+from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
 from tcli.scaleout.imageref import ImageRef, parse
-
-PUSH_HINT = ("is the registry running and reachable from the Docker daemon? A plain-HTTP "
-             "registry other than 127.0.0.1/localhost must be in the daemon's "
-             "insecure-registries; log in first with 'docker login REGISTRY' when it needs it")
 
 
 @dataclass
@@ -51,7 +45,7 @@ def choose_base(client: Any, template: TemplateRef, explicit: str | None,
     """The base image as tc dev-run chooses it (``tcli.baseimage.choose_base_image``):
     ``explicit``, else the Dockerfile's when present or reachable, else the local stand-in."""
     from tcli import baseimage
-    from tcli.devrun import dockerfile_base_image
+    from tcli.devrun.run import dockerfile_base_image
 
     default = dockerfile_base_image(template.docker_dir / "Dockerfile")
     if explicit is None and default == "scratch":  # Docker's empty image: nothing to choose
@@ -67,7 +61,7 @@ def build(client: Any, project: Project, template: TemplateRef, ref: ImageRef, *
           on_event: Callable[[Any], None] | None = None) -> Built:
     """Assemble the platform's build directory for ``template`` and build it as ``ref``
     (``base_image``: the BASE_IMAGE build arg, None for the Dockerfile's own)."""
-    from tcli import docker_ops
+    from tcli import engine
     from tcli.buildctx import assemble
 
     build_root = project.tc_dir / "build"
@@ -75,7 +69,7 @@ def build(client: Any, project: Project, template: TemplateRef, ref: ImageRef, *
     ctx_dir = Path(tempfile.mkdtemp(prefix="context-", dir=build_root))
     try:
         ctx = assemble(project, template, ctx_dir)
-        result = docker_ops.build_image(
+        result = engine.build_image(
             client, ctx_dir, ref.full,
             buildargs={"BASE_IMAGE": base_image} if base_image else None,
             network_mode=network, nocache=no_cache,
@@ -89,29 +83,6 @@ def build(client: Any, project: Project, template: TemplateRef, ref: ImageRef, *
 
 def push(client: Any, ref: ImageRef, on_status: Callable[[str], None] | None = None) -> str:
     """Push ``ref`` (already built) to its registry; returns the manifest digest."""
-    emit = on_status or (lambda line: None)
-    digest = ""
-    try:
-        stream = client.api.push(ref.repository, tag=ref.tag or "latest", stream=True,
-                                 decode=True)
-        for chunk in stream:
-            if "error" in chunk or "errorDetail" in chunk:
-                detail = chunk.get("errorDetail") or {}
-                message = str(detail.get("message") or chunk.get("error") or "unknown error")
-                raise DockerError(f"push of {ref.full} failed: {message.splitlines()[0]}",
-                                  PUSH_HINT)
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and aux.get("Digest"):
-                digest = str(aux["Digest"])
-            status = chunk.get("status")
-            if status and not chunk.get("progressDetail"):
-                layer = chunk.get("id")
-                emit(f"{layer}: {status}" if layer else str(status))
-    except DockerError:
-        raise
-    except Exception as exc:  # the SDK's APIError / connection errors
-        text = str(getattr(exc, "explanation", None) or exc).splitlines()[0]
-        raise DockerError(f"push of {ref.full} failed: {text}", PUSH_HINT) from None
-    if not digest:
-        raise DockerError(f"push of {ref.full} reported no digest", PUSH_HINT)
-    return digest
+    from tcli.engine.registry import push_image
+
+    return push_image(client, ref.repository, ref.tag or "latest", on_status)
