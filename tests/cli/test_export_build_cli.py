@@ -97,3 +97,18 @@ def test_build_refuses_bad_tags_before_touching_docker(proj: Path, tag: str,
     result = runner.invoke(app, ["build", str(proj), "--tag", tag, "--push"])
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(("template", "args", "message"), [
+    ("sklearn", ["--nproc-per-node", "0"], "error: --nproc-per-node 0: must be between 1 and 64"),
+    ("sklearn", ["--nproc-per-node", "2"], "trains in one process (no tc_torch.py"),
+    ("classification", ["--rerun", "--nproc-per-node", "2"],
+     "error: --nproc-per-node cannot be used with --rerun"),
+])
+def test_dev_run_nproc_per_node_is_checked_before_docker(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, template: str,
+        args: list[str], message: str) -> None:
+    proj = fresh(template, tmp_path_factory.getbasetemp(), tmp_path / "p")
+    result = runner.invoke(app, ["dev-run", str(proj), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr

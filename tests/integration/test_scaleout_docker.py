@@ -7,6 +7,7 @@ directory, base image as tc dev-run chooses it)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -79,10 +80,8 @@ def _finish(containers: list[Any], timeout: int = 900) -> list[tuple[int, str]]:
 
 def _remove(containers: list[Any]) -> None:
     for c in containers:
-        try:
+        with contextlib.suppress(Exception):  # already gone
             c.remove(force=True)
-        except Exception:  # already gone
-            pass
 
 
 def test_nproc_per_node_2_in_one_container(docker_client: Any, image: tuple[str, Path],
@@ -151,3 +150,32 @@ def test_killing_node_1_fails_node_0_in_bounded_time(docker_client: Any,
         _remove(nodes)
     names = {c.name for c in docker_client.containers.list(all=True)}
     assert not names & {c.name for c in nodes}
+
+
+def test_dev_run_nproc_per_node_2(tmp_path: Path, docker_client: Any, base_image: str) -> None:
+    """`tc dev-run --demo --nproc-per-node 2`: one score, one model, written by rank 0."""
+    from tests.integration.test_devrun import cleanup, render, summary_of, tc
+
+    project = render(tmp_path / f"cls-{uuid.uuid4().hex[:6]}", "classification",
+                     tmp_path / "home")
+    (cfg_path,) = project.glob("templates/*/*/*/config/train_config.json")
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update({"epochs": 2, "img-size": 32, "batch-size": 8})
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+    try:
+        done = tc(["dev-run", str(project), "--demo", "--demo-images", "30",
+                   "--nproc-per-node", "2", "--json"], base_image)
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = summary_of(done)
+        assert summary["status"] == "succeeded" and summary["score"] is not None, summary
+        assert "2 processes (torchrun)" in done.stderr
+        assert "[train] torchrun --nproc-per-node 2 --standalone train.py" in done.stderr
+        assert len(SCORE.findall(done.stderr)) <= 1
+        train = project / ".tc" / "train"
+        assert sorted(p.name for p in train.iterdir()) == ["metrics.json", "metrics.jsonl",
+                                                           "model.onnx"]
+        final = json.loads((train / "metrics.jsonl").read_text().splitlines()[-1])
+        assert final["world_size"] == 2 and round(final["score"], 3) == summary["score"]
+    finally:
+        cleanup(docker_client, project)
+
