@@ -122,6 +122,10 @@ class Dist:
     def is_main(self):
         return self.rank == 0
 
+    def describe(self):
+        """``"  processes: N"`` for the device line under torchrun, nothing alone."""
+        return "  processes: {}".format(self.world_size) if self.enabled else ""
+
     def barrier(self):
         if self.enabled:
             torch.distributed.barrier()

@@ -246,6 +246,7 @@ def test_metrics_jsonl_single_process(template: str, load_train: Loader,
     assert train.main(["--images-dir", str(root / "images"), "--labels-dir",
                        str(root / "labels"), "--output-dir", str(out), *argv]) == 0
     log = capsys.readouterr().out
+    assert "processes:" not in log  # alone: the log lines of before, nothing distributed
     custom = json.loads((VARIANTS / template / "config" / "custom.json").read_text())
     score = float(re.findall(custom["score_regexp"], log)[0])
     lines = (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()

@@ -183,8 +183,8 @@ def main(argv=None):
     names = [c["name"] for c in categories]
     run.log("data: {} train / {} val images, {} classes: {}".format(
         len(train_items), len(val_items), num_classes, ", ".join(names)))
-    run.log("device: {}  amp: {}  channels_last: {}  workers: {}  processes: {}".format(
-        device, amp_dtype, channels_last, run.workers, run.dist.world_size))
+    run.log("device: {}  amp: {}  channels_last: {}  workers: {}{}".format(
+        device, amp_dtype, channels_last, run.workers, run.dist.describe()))
 
     train_loader = make_train_loader(ImageDataset(train_items, args.img_size), args.batch_size,
                                      run.workers, run.cuda, args.seed, run.dist)

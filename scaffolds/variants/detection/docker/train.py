@@ -219,8 +219,8 @@ def main(argv=None):
     names = [c["name"] for c in categories]
     run.log("data: {} train / {} val images, {} classes: {}".format(
         len(train_items), len(val_items), len(names), ", ".join(names)))
-    run.log("device: {}  amp: {}  workers: {}  processes: {}".format(
-        device, amp_dtype, run.workers, run.dist.world_size))
+    run.log("device: {}  amp: {}  workers: {}{}".format(device, amp_dtype, run.workers,
+                                                    run.dist.describe()))
 
     train_set = DetectionDataset(train_items, categories, args.img_size)
     val_set = DetectionDataset(val_items, categories, args.img_size)
