@@ -44,6 +44,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("dataset", "dataset"),
     ("form", "form"),
     ("report", "report"),
+    ("build", "build"),
+    ("export", "export"),
 ]
 
 
