@@ -167,8 +167,8 @@ def platform_source(project: Project, source: Path) -> tuple[Path, str | None]:
     export with an images/ folder) is imported once into ``<project>/.tc/imports/<content
     key>/datasets/1`` and reused while the source is unchanged (see docs/datasets.md)."""
     src = source.expanduser()
-    if not src.exists():
-        return src, None  # link_dataset says "no such folder"
+    if not src.exists() or not src.is_dir():
+        return src, None  # link_dataset says "no such folder" / "not a folder"
     if src.is_dir():
         try:
             if _samples_of(src, _annotations_of(src)):

@@ -160,9 +160,12 @@ def _project_module(project: Project) -> Iterator[ModuleType]:
         spec = importlib.util.spec_from_file_location("tc_report_dataset", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        # registered while it runs: its dataclasses look their module up in sys.modules
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         yield module
     finally:
+        sys.modules.pop("tc_report_dataset", None)
         sys.path[:] = saved_path
         sys.modules.pop("cvat_dataset", None)
         if saved_cvat is not None:
