@@ -10,6 +10,7 @@ store again and lets Copier merge the difference into the project.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -22,7 +23,8 @@ from tcli import __version__
 from tcli.contract import ANSWERS_FILE
 from tcli.errors import InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
-from tcli.project import check_segment
+from tcli.project import MAX_SEGMENT, check_segment
+from tcli.safety.lock import locked
 
 TEMPLATES: dict[str, str] = {
     "classification": "torchvision image classification (ResNet-18 / MobileNetV3 / EfficientNet)",
@@ -93,18 +95,44 @@ def sync_store(source: Path | None = None, store: Path | None = None) -> StoreRe
     store = store or tc_home() / "scaffold-store"
     if not (source / "copier.yml").is_file():
         raise TcError(f"{source}: not a tc scaffold folder (no copier.yml)")
-    if not (store / ".git").is_dir():
-        store.mkdir(parents=True, exist_ok=True)
-        _git(store, "init", "-q", "-b", "main")
-    for child in store.iterdir():
-        if child.name != ".git":
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    shutil.copytree(
-        source, store, dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"),
-    )
-    _git(store, "add", "-A")
-    changed = _git(store, "status", "--porcelain").stdout.strip()
+    home = store.parent
+    if home.exists() and not home.is_dir():
+        raise InputError(f"{home}: TC_HOME is not a folder (tc keeps its scaffold store there)",
+                         "set TC_HOME to a folder, or unset it")
+    with locked(home / "scaffold-store.lock"):
+        return _sync_locked(source, store)
+
+
+def _sync_locked(source: Path, store: Path) -> StoreRef:
+    """The body of :func:`sync_store`, run under the store lock.
+
+    Only files the store itself tracks (``git ls-files``) are ever removed; anything else a
+    user put in the folder is left alone and never committed."""
+    try:
+        if not (store / ".git").is_dir():
+            store.mkdir(parents=True, exist_ok=True)
+            _git(store, "init", "-q", "-b", "main")
+    except (NotADirectoryError, FileExistsError, PermissionError) as exc:
+        raise InputError(f"{store}: cannot create the scaffold store: {exc.strerror or exc}",
+                         "set TC_HOME to a folder you can write to") from None
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    wanted: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(source):
+        skip = ignore(dirpath, dirnames + filenames)
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        rel_dir = Path(dirpath).relative_to(source)
+        wanted.update((rel_dir / f).as_posix() for f in filenames if f not in skip)
+    tracked = _git(store, "ls-files", "-z").stdout.split("\0")
+    for rel in tracked:
+        if rel and rel not in wanted:
+            target = store / rel
+            if target.is_file() or target.is_symlink():
+                target.unlink()
+    shutil.copytree(source, store, dirs_exist_ok=True, ignore=ignore)
+    _git(store, "add", "-u")
+    top = sorted({rel.split("/", 1)[0] for rel in wanted})
+    _git(store, "add", "-A", "--", *top)
+    changed = _git(store, "diff", "--cached", "--name-only").stdout.strip()
     has_head = _git(store, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0
     if changed or not has_head:
         _git(store, "commit", "-q", "--allow-empty", "-m", f"scaffolds of tc {__version__}")
@@ -151,6 +179,10 @@ def render(
 
     validate_answers(answers)
     dest = dest.resolve()
+    if len(os.fsencode(dest.name)) > MAX_SEGMENT:
+        raise InputError(f"{dest.name[:40]}...: project folder name is too long "
+                         f"({len(dest.name)} characters, at most {MAX_SEGMENT})",
+                         "choose a shorter folder name")
     if dest.exists() and not dest.is_dir():
         raise InputError(f"{dest}: exists and is not a folder")
     if dest.exists() and not _is_empty_dir(dest) and not force:
@@ -159,8 +191,17 @@ def render(
             "choose a new folder, or pass --force to render into it (tc's files are overwritten)",
         )
     ref = sync_store()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tc-new-", dir=dest.parent))
+    existed = dest.exists()
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{dest.parent}: cannot create the folder: {exc.strerror or exc}",
+                         "choose a folder you can write to") from None
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".tc-new-", dir=dest.parent))
+    except OSError as exc:
+        raise InputError(f"{dest}: cannot write there: {exc.strerror or exc}",
+                         "choose a folder you can write to") from None
     try:
         try:
             worker = copier.run_copy(
@@ -184,11 +225,27 @@ def render(
         shutil.rmtree(staging, ignore_errors=True)
     result = NewResult(dest, {k: v for k, v in final_answers.items() if not k.startswith("_")}, files)
     if git_init and shutil.which("git") and not _inside_git(dest):
-        _git(dest, "init", "-q")
-        _git(dest, "add", "-A")
-        _git(dest, "commit", "-q", "-m", f"Train container from tc {__version__} ({ref.tag})")
+        try:
+            _git(dest, "init", "-q")
+            _git(dest, "add", "-A")
+            _git(dest, "commit", "-q", "-m", f"Train container from tc {__version__} ({ref.tag})")
+        except BaseException:
+            _undo_new(dest, existed, files)
+            raise
         result.git_initialised = True
     return result
+
+
+def _undo_new(dest: Path, existed: bool, files: list[str]) -> None:
+    """Remove what an interrupted ``tc new`` created: the folder if tc made it, else only the
+    files tc rendered and the ``.git`` it started (a user's own files stay)."""
+    if not existed:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    shutil.rmtree(dest / ".git", ignore_errors=True)
+    for rel in files:
+        with contextlib.suppress(OSError):
+            (dest / rel).unlink()
 
 
 def _inside_git(path: Path) -> bool:
