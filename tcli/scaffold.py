@@ -279,6 +279,31 @@ def _conflicted_files(root: Path) -> list[str]:
     return sorted(marked)
 
 
+def _load_answers(answers_path: Path, yaml: Any) -> dict[str, Any]:
+    """The answers file as a mapping with a ``_commit``; InputError (one line) otherwise."""
+    fix = "restore it from git (git checkout -- .copier-answers.yml) or recreate the project"
+    try:
+        raw = answers_path.read_bytes()
+        if len(raw) > 1024 * 1024:
+            raise InputError(f"{answers_path}: too large ({len(raw)} bytes) for an answers file", fix)
+        text = raw.decode("utf-8")
+        if "\x00" in text:
+            raise InputError(f"{answers_path}: binary content, not an answers file", fix)
+        old = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise InputError(f"{answers_path}: not UTF-8 text, not an answers file", fix) from None
+    except OSError as exc:
+        raise InputError(f"{answers_path}: cannot read: {exc.strerror or exc}", fix) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{answers_path}: not valid YAML ({first})", fix) from None
+    if not isinstance(old, dict):
+        raise InputError(f"{answers_path}: holds a {type(old).__name__}, not the answers mapping", fix)
+    if not isinstance(old.get("_commit"), str):
+        raise InputError(f"{answers_path}: no scaffold version (_commit) recorded", fix)
+    return old
+
+
 def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateResult:
     """Apply the current scaffolds to an existing project (Copier's three-way merge).
 
@@ -295,10 +320,7 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
             f"{answers_path}: missing; this project was not made by 'tc new'",
             "run tc update in a folder created by 'tc new'",
         )
-    try:
-        old = yaml.safe_load(answers_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{answers_path}: not valid YAML ({exc})") from None
+    old = _load_answers(answers_path, yaml)
     if not _inside_git(root):
         raise InputError(
             f"{root}: not a git repository; tc update merges with git",
