@@ -18,12 +18,13 @@ $(VENV)/.core-installed: pyproject.toml | $(BIN)/python
 
 # everything: dev tools, the in-image runtime's packages, torch for the template tests
 $(VENV)/.full-installed: pyproject.toml $(VENV)/.core-installed
-	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,runtime,train]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
-	@$(BIN)/python -c 'import torch, pytest, onnxruntime' && touch $@
+	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,runtime,train,kube]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	@$(BIN)/python -c 'import torch, pytest, onnxruntime, kubeflow_trainer_api, kubeflow.training' && touch $@
 
 define link_tc
 	@mkdir -p $(HOME)/.local/bin && ln -sf $(abspath $(TC)) $(HOME)/.local/bin/tc
 	@if [ -w /usr/local/bin ]; then ln -sf $(abspath $(TC)) /usr/local/bin/tc; fi
+	@$(BIN)/python -c 'import os; from tcli.safety.clash import detect_tc_clash as d; m = d(os.environ.get("PATH")); print("warning: " + m) if m else None'
 endef
 
 install-core: $(VENV)/.core-installed  ## install only the CLI (what `make demo` needs)

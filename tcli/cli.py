@@ -42,6 +42,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("doctor", "doctor"),
     ("base_image", "base-image"),
     ("dataset", "dataset"),
+    ("form", "form"),
+    ("report", "report"),
+    ("build", "build"),
+    ("export", "export"),
 ]
 
 

@@ -161,6 +161,7 @@ def diagnose(
         checks.append(Check("stand-ins", "warn", "unknown (no Docker daemon)", None))
 
     checks.append(check_fuse())
+    checks.append(check_command(os.environ.get("PATH")))
     return DoctorReport(checks)
 
 
@@ -209,3 +210,13 @@ def check_stand_ins(client: Any) -> Check:
         "stand-ins", "warn", "; ".join(parts),
         f"{fixes} builds it without a registry (tc dev-run also builds the one a template needs)",
     )
+
+
+def check_command(path_env: str | None) -> Check:
+    """Whether ``tc`` on PATH is this program (iproute2 installs a ``tc`` of its own in sbin)."""
+    from tcli.safety.clash import ALIASES, detect_tc_clash
+
+    clash = detect_tc_clash(path_env)
+    if clash is None:
+        return Check("command", "ok", "'tc' on PATH is tc (also: traincontainer, python -m tcli)")
+    return Check("command", "warn", clash.split(": use ")[0], ALIASES)

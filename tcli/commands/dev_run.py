@@ -57,6 +57,11 @@ def command(
     memory: str = typer.Option(
         None, "--memory", metavar="SIZE", help="Memory limit of the container, e.g. 4g."
     ),
+    nproc_per_node: int = typer.Option(
+        None, "--nproc-per-node", metavar="N",
+        help="Train data-parallel in N processes under torchrun (one per GPU, or N CPU "
+             "processes with Gloo); docs/scale-out.md.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show cache hits of the build."),
     as_json: bool = typer.Option(
         False, "--json", help="Print the summary as JSON on stdout (progress goes to stderr)."
@@ -88,5 +93,6 @@ def command(
         network=network or None,
         memory=memory,
         verbose=verbose,
+        nproc_per_node=nproc_per_node,
     )
     dev_run(path, opts, DevRunView(json_mode=as_json, verbose=verbose))

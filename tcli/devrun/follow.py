@@ -115,6 +115,9 @@ def follow(run: Running, rep: DevRunEvents) -> Summary:
         for line in watcher.last_lines():
             rep.line(f"  {line}")
     rep.summary(summary, project)
+    from tcli.report.hook import report_after_run  # never raises: a report problem is one warning
+
+    report_after_run(project.root, summary, rep)
     if failure is not None:
         raise failure
     return summary

@@ -9,6 +9,7 @@ from pathlib import Path
 from tcli.errors import DockerError, InputError
 
 GPU_CHOICES = "auto, all, none or device ids like 0 or 0,1"
+MAX_NPROC = 64
 
 
 @dataclass
@@ -28,6 +29,7 @@ class DevRunOptions:
     network: str | None = None
     memory: str | None = None
     verbose: bool = False
+    nproc_per_node: int | None = None  # torchrun processes in the container (TC_NPROC_PER_NODE)
 
 
 def check_options(opts: DevRunOptions) -> None:
@@ -35,11 +37,15 @@ def check_options(opts: DevRunOptions) -> None:
         raise InputError("--demo and --dataset exclude each other", "pass one of them")
     if opts.dataset_id is not None and opts.dataset_id < 0:
         raise InputError(f"--dataset-id {opts.dataset_id}: must be 0 or more")
+    if opts.nproc_per_node is not None and not 1 <= opts.nproc_per_node <= MAX_NPROC:
+        raise InputError(f"--nproc-per-node {opts.nproc_per_node}: must be between 1 and "
+                         f"{MAX_NPROC}", "one process per GPU, or N CPU processes (Gloo)")
     if opts.rerun:
         bad = [
             name for name, used in (
                 ("--no-cache", opts.no_cache),
                 ("--memory", opts.memory is not None),
+                ("--nproc-per-node", opts.nproc_per_node is not None),
             ) if used
         ]
         if bad:

@@ -61,6 +61,11 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
     check_options(opts)
     project = Project.load(path)
     template = project.select(opts.template)
+    if (opts.nproc_per_node or 1) > 1 and not (template.docker_dir / "tc_torch.py").is_file():
+        raise InputError(
+            f"--nproc-per-node {opts.nproc_per_node}: {template.key} trains in one process "
+            "(no tc_torch.py in its docker/ folder)",
+            "data-parallel training is for the torchvision templates; leave the option out")
     custom = read_custom(template)
     client = engine.connect()
     if opts.rerun:
@@ -189,7 +194,10 @@ def _start(client: Any, project: Project, template: TemplateRef, custom: CustomJ
         image=summary.image,
         name=summary.container,
         environment={DATASET_ID_KEY: str(layout.dataset_id),
-                     "NVIDIA_VISIBLE_DEVICES": gpu.visible_devices},
+                     "NVIDIA_VISIBLE_DEVICES": gpu.visible_devices,
+                     # the entrypoint starts train.py under torchrun (docs/scale-out.md)
+                     **({"TC_NPROC_PER_NODE": str(opts.nproc_per_node)}
+                        if opts.nproc_per_node else {})},
         volumes=volumes,
         device_requests=(
             engine.gpu_requests(gpu.device_ids or "all") if gpu.uses_gpu else []
@@ -202,8 +210,9 @@ def _start(client: Any, project: Project, template: TemplateRef, custom: CustomJ
     begun = time.monotonic()
     container, _ulimits = engine.create_and_start(client, spec, warn=rep.warn)
     started.append(container)
+    procs = f", {opts.nproc_per_node} processes (torchrun)" if opts.nproc_per_node else ""
     rep.line(f"running container {summary.container} (dataset {layout.dataset_id}, "
-             f"GPUs: {gpu.label})")
+             f"GPUs: {gpu.label}{procs})")
     return follow(Running(container, project, custom, summary, begun, since_wall), rep)
 
 

@@ -34,7 +34,9 @@ def test_json_lists_every_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 1
     data = json.loads(result.output)
     assert data["ok"] is False
-    assert [c["name"] for c in data["checks"]] == ["docker", "gpu", "disk", "base image", "stand-ins", "fuse"]
+    assert [c["name"] for c in data["checks"]] == [
+        "docker", "gpu", "disk", "base image", "stand-ins", "fuse", "command"
+    ]
 
 
 def test_real_daemon_when_present() -> None:

@@ -5,8 +5,14 @@
 #   2. require DATASET_ID (positive integer)
 #   3. mount the user's bucket at $MINIO_ROOT (skipped, with one info line, without S3 settings)
 #   4. print the GPU inventory when nvidia-smi exists
-#   5. python setup.py, then python config_to_args.py (which execs train.py with an argv list)
-# Exit code: the first failing stage's. Paths are overridable for tests outside Docker:
+#   5. python setup.py (once per node), then python config_to_args.py (which execs train.py
+#      with an argv list) -- or, when TC_NPROC_PER_NODE (tc dev-run, a bigger machine) or
+#      Kubeflow's PET_NNODES/PET_NPROC_PER_NODE ask for it, train.py under torchrun
+#      (python -m torch.distributed.run) with the same argv list: torchrun reads the other
+#      PET_* variables (node rank, master address/port) itself; one node alone rendezvouses
+#      on its own (--standalone).
+# Exit code: the first failing stage's (under torchrun: the first failing process's; a signal
+# ends the launcher with that signal). Paths are overridable for tests outside Docker:
 # WORKSPACE (/workspace), MINIO_ROOT (/minio), DATASETS_ROOT (/datasets), PYTHON (python).
 set -euo pipefail
 
@@ -68,6 +74,70 @@ run_forwarding() {
     return "$rc"
 }
 
+# torchrun with train.py's argv list (from config_to_args.py --print, passed as a JSON file):
+# the launcher exits with the first failing process's code, or dies of the signal it got.
+TORCHRUN_LAUNCHER='
+import json, os, shlex, signal, sys
+from torch.distributed.elastic.multiprocessing.api import SignalException
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.run import main
+with open(sys.argv[1], encoding="utf-8") as f:
+    train_argv = json.load(f)
+os.unlink(sys.argv[1])
+argv = [*sys.argv[2:], "train.py", *train_argv]
+print("[train] " + shlex.join(["torchrun", *argv]), flush=True)
+try:
+    main(argv)
+except ChildFailedError as exc:
+    code = exc.get_first_failure()[1].exitcode
+    sys.exit(code if code > 0 else 128 - code if code < 0 else 1)
+except SignalException as exc:
+    signal.signal(exc.sigval, signal.SIG_DFL)
+    os.kill(os.getpid(), exc.sigval)
+'
+PROCS_RE='^([1-9][0-9]{0,3}|auto|cpu|gpu)$'
+NODES_RE='^[1-9][0-9]{0,4}(:[1-9][0-9]{0,4})?$'
+launch_torchrun() {
+    local opts=() argv_file rc=0
+    if [ -n "${TC_NPROC_PER_NODE:-}" ]; then
+        [[ "$TC_NPROC_PER_NODE" =~ $PROCS_RE ]] \
+            || die "TC_NPROC_PER_NODE='$TC_NPROC_PER_NODE' is not a process count (1-9999, auto, cpu, gpu)"
+        opts+=(--nproc-per-node "$TC_NPROC_PER_NODE")
+    elif [ -n "${PET_NPROC_PER_NODE:-}" ]; then
+        [[ "$PET_NPROC_PER_NODE" =~ $PROCS_RE ]] \
+            || die "PET_NPROC_PER_NODE='$PET_NPROC_PER_NODE' is not a process count (1-9999, auto, cpu, gpu)"
+    fi
+    if [ -n "${PET_NNODES:-}" ]; then
+        [[ "$PET_NNODES" =~ $NODES_RE ]] || die "PET_NNODES='$PET_NNODES' is not a node count (N or MIN:MAX)"
+    fi
+    if [ -z "${PET_MASTER_ADDR:-}${PET_RDZV_ENDPOINT:-}" ]; then
+        if [ -n "${MASTER_ADDR:-}" ] && [ -n "${PET_NNODES:-}" ]; then
+            # Training Operator v1 (PyTorchJob) versions that set MASTER_ADDR/PORT and the
+            # pod's RANK only
+            opts+=(--master-addr "$MASTER_ADDR" --master-port "${MASTER_PORT:-29500}"
+                   --node-rank "${PET_NODE_RANK:-${RANK:-0}}")
+        elif [ "${PET_NNODES:-1}" = "1" ]; then
+            opts+=(--standalone)
+        else
+            die "PET_NNODES=$PET_NNODES but no PET_MASTER_ADDR (or PET_RDZV_ENDPOINT) to meet the other nodes at"
+        fi
+    fi
+    [ -f train.py ] || die "$WORKSPACE/train.py: missing"
+    argv_file="$(mktemp "${TMPDIR:-/tmp}/tc-argv.XXXXXX")"
+    "$PYTHON" config_to_args.py --print > "$argv_file" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        rm -f "$argv_file"
+        exit "$rc"
+    fi
+    log "torchrun: ${TC_NPROC_PER_NODE:-${PET_NPROC_PER_NODE:-1}} process(es) per node, ${PET_NNODES:-1} node(s), node rank ${PET_NODE_RANK:-0}"
+    if [ "$$" -eq 1 ]; then
+        rc=0
+        run_forwarding "$PYTHON" -c "$TORCHRUN_LAUNCHER" "$argv_file" "${opts[@]}" || rc=$?
+        exit "$rc"
+    fi
+    exec "$PYTHON" -c "$TORCHRUN_LAUNCHER" "$argv_file" "${opts[@]}"
+}
+
 load_env_file "$WORKSPACE/.env"
 
 DATASET_ID="${DATASET_ID:-}"
@@ -98,6 +168,10 @@ run_forwarding "$PYTHON" setup.py || rc=$?
 if [ "$rc" -ne 0 ]; then
     log "setup.py failed (exit $rc)"
     exit "$rc"
+fi
+
+if [ -n "${TC_NPROC_PER_NODE:-}${PET_NPROC_PER_NODE:-}${PET_NNODES:-}" ]; then
+    launch_torchrun  # does not return
 fi
 
 if [ "$$" -eq 1 ]; then

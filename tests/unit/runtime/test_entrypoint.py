@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -165,6 +167,162 @@ def test_sigterm_is_forwarded_when_entrypoint_is_pid_1(ws: Path) -> None:
         os.kill(int(kids[0]), signal.SIGTERM)
         rc = p.wait(timeout=20)
         assert rc == 128 + signal.SIGTERM, rc
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+# ----------------------------------------------------------------------------- torchrun
+TORCH_TRAIN = '''import json, os, sys, time
+from pathlib import Path
+import argparse
+p = argparse.ArgumentParser()
+for o in ("--output-dir", "--images-dir", "--labels-dir", "--epochs", "--note"):
+    p.add_argument(o)
+a = p.parse_args()
+rank = os.environ.get("RANK", "none")
+Path(a.output_dir).mkdir(parents=True, exist_ok=True)
+(Path(a.output_dir) / f"run-{rank}.json").write_text(json.dumps({"argv": sys.argv[1:],
+    "pid": os.getpid(), "WORLD_SIZE": os.environ.get("WORLD_SIZE"), "RANK": rank,
+    "LOCAL_RANK": os.environ.get("LOCAL_RANK"), "cwd": os.getcwd()}))
+if os.environ.get("SLEEP"):
+    print("ready", rank, flush=True)
+    time.sleep(60)
+sys.exit(int(os.environ.get("TRAIN_EXIT", "0")) if rank == "1" else 0)
+'''
+
+
+@pytest.fixture()
+def tws(ws: Path) -> Path:
+    (ws / "train.py").write_text(TORCH_TRAIN)
+    return ws
+
+
+def _runs(ws: Path, root: Path | None = None) -> dict[str, dict[str, object]]:
+    out = (root or ws.parent) / "train"
+    return {p.stem.removeprefix("run-"): json.loads(p.read_text()) for p in out.glob("run-*.json")}
+
+
+def _plain_argv(ws: Path) -> list[str]:
+    r = subprocess.run([sys.executable, "config_to_args.py", "--print"], cwd=ws, env=_env(ws),
+                       capture_output=True, text=True, timeout=60, check=True)
+    return list(json.loads(r.stdout))
+
+
+def test_no_torchrun_variables_run_python_train_py_as_before(tws: Path) -> None:
+    r = _run(tws)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[train] torchrun" not in r.stdout and "[entrypoint] torchrun" not in r.stdout
+    assert "[train] python train.py" in r.stdout
+    runs = _runs(tws)
+    assert list(runs) == ["none"] and runs["none"]["WORLD_SIZE"] is None
+
+
+def test_tc_nproc_per_node_starts_torchrun_with_the_same_argv(tws: Path) -> None:
+    r = _run(tws, TC_NPROC_PER_NODE="2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[train] torchrun --nproc-per-node 2 --standalone train.py --epochs 1 --note" in r.stdout
+    runs = _runs(tws)
+    assert sorted(runs) == ["0", "1"]
+    argv = _plain_argv(tws)
+    assert "; rm -rf / $(id)" in argv  # one argv element, never a shell word
+    for rank, run in runs.items():
+        assert run["argv"] == argv
+        assert (run["WORLD_SIZE"], run["RANK"], run["LOCAL_RANK"]) == ("2", rank, rank)
+        assert run["cwd"] == str(tws)
+    assert r.stdout.count("[setup] dataset 7:") == 1  # setup.py once per node, not per process
+
+
+def test_kubeflow_pet_variables_on_one_node(tws: Path) -> None:
+    r = _run(tws, PET_NNODES="1", PET_NPROC_PER_NODE="2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[train] torchrun --standalone train.py" in r.stdout
+    assert sorted(_runs(tws)) == ["0", "1"]
+
+
+def test_kubeflow_two_nodes_meet_at_the_master(tws: Path, tmp_path: Path) -> None:
+    """Two entrypoints as Kubeflow's two nodes (PET_NODE_RANK 0/1, the master on loopback)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for node in range(2):
+        root = tmp_path / f"node{node}"
+        root.mkdir()
+        ws = root / "workspace"  # each node has its own image filesystem
+        shutil.copytree(tws, ws)
+        env = _env(ws, MINIO_ROOT=str(tws.parent / "minio"), DATASETS_ROOT=str(root / "datasets"),
+                   TRAIN_ROOT=str(root / "train"),
+                   PET_NNODES="2", PET_NPROC_PER_NODE="1", PET_NODE_RANK=str(node),
+                   PET_MASTER_ADDR="127.0.0.1", PET_MASTER_PORT=str(port),
+                   GLOO_SOCKET_IFNAME="lo")
+        procs.append(subprocess.Popen(["bash", str(COMMON / "docker-entrypoint.sh")], env=env,
+                                      cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True))
+    outs = [p.communicate(timeout=180)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    for node in range(2):
+        runs = _runs(tmp_path / f"node{node}" / "workspace", tmp_path / f"node{node}")
+        assert list(runs) == [str(node)]
+        assert runs[str(node)]["WORLD_SIZE"] == "2" and runs[str(node)]["LOCAL_RANK"] == "0"
+
+
+def test_pytorchjob_master_addr_and_rank_reach_torchrun(tws: Path) -> None:
+    """Training Operator v1 versions that set MASTER_ADDR/MASTER_PORT/RANK but no PET_MASTER_*."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = _run(tws, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1",
+             PET_NNODES="1", TC_NPROC_PER_NODE="2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (f"[train] torchrun --nproc-per-node 2 --master-addr 127.0.0.1 --master-port {port} "
+            "--node-rank 0 train.py") in r.stdout
+    runs = _runs(tws)
+    assert sorted(runs) == ["0", "1"] and all(r["WORLD_SIZE"] == "2" for r in runs.values())
+
+
+def test_torchrun_exit_code_is_the_failing_process_code(tws: Path) -> None:
+    r = _run(tws, TC_NPROC_PER_NODE="2", TRAIN_EXIT="7")
+    assert r.returncode == 7, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"TC_NPROC_PER_NODE": "two"}, "TC_NPROC_PER_NODE='two' is not a process count"),
+    ({"TC_NPROC_PER_NODE": "0"}, "TC_NPROC_PER_NODE='0' is not a process count"),
+    ({"PET_NPROC_PER_NODE": "1;id"}, "PET_NPROC_PER_NODE='1;id' is not a process count"),
+    ({"PET_NNODES": "x"}, "PET_NNODES='x' is not a node count"),
+    ({"PET_NNODES": "2"}, "PET_NNODES=2 but no PET_MASTER_ADDR"),
+])
+def test_bad_torchrun_variables_are_refused(tws: Path, env: dict[str, str], message: str) -> None:
+    r = _run(tws, **env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not _runs(tws)
+
+
+def test_sigterm_stops_torchrun_and_its_processes(tws: Path) -> None:
+    p = subprocess.Popen(["bash", str(COMMON / "docker-entrypoint.sh")],
+                         env=_env(tws, SLEEP="1", TC_NPROC_PER_NODE="2"), cwd=tws,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None
+        ready = 0
+        for line in p.stdout:
+            ready += line.startswith("ready")
+            if ready == 2:
+                break
+        workers = [int(str(run["pid"])) for run in _runs(tws).values()]
+        assert len(workers) == 2
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=60) == -signal.SIGTERM
+        deadline = time.time() + 30
+        alive = workers
+        while alive and time.time() < deadline:
+            alive = [w for w in alive if Path(f"/proc/{w}").exists()
+                     and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]]
+            time.sleep(0.2)
+        assert not alive, "train.py processes outlived the entrypoint"
     finally:
         if p.poll() is None:
             p.kill()

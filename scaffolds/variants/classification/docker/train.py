@@ -16,6 +16,12 @@ Speed: images are decoded once per epoch in DataLoader workers (uint8, resized),
 GPU with non-blocking copies and normalised there; on CUDA it uses AMP (bf16 where supported,
 else fp16 with loss scaling), channels_last and cudnn.benchmark. On CPU it is deterministic for
 a given --seed.
+
+Started by ``torchrun`` (the entrypoint does that when TC_NPROC_PER_NODE or Kubeflow's PET_*
+variables ask for it) it trains data-parallel: each process takes its share of every global
+batch (``--batch-size`` is the global batch), DistributedDataParallel averages the gradients,
+and rank 0 alone evaluates the whole val split, prints the score and writes the files. Also
+written: ``<output-dir>/metrics.jsonl`` (one JSON line per epoch, then a final one).
 """
 
 import json
@@ -30,8 +36,9 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
-from tc_torch import (autocast_dtype, load_matching_weights, make_loader, resolve_workers,
-                      seed_everything, short_run_batchnorm)
+from tc_torch import (Epoch, MetricsLog, export_onnx, load_matching_weights, load_splits,
+                      make_loader, make_train_loader, one_cycle, set_epoch, short_run_batchnorm,
+                      start, wrap_model, write_metrics_json)
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -157,113 +164,91 @@ def save_torchscript(model, model_filepath):
 
 
 def export(model, output_dir, img_size):
-    from tc_export import export_model
-
-    model_filepath = Path(output_dir) / MODEL_FILENAME
-    wrapped = Normalized(model.float().cpu().to(memory_format=torch.contiguous_format)).eval()
+    wrapped = Normalized(model.float().cpu().to(memory_format=torch.contiguous_format))
     sample = torch.rand(1, 3, img_size, img_size, generator=torch.Generator().manual_seed(0))
-    result = export_model(wrapped, str(model_filepath), "pytorch", save_torchscript,
-                          sample_input=sample)
-    return model_filepath, result
+    return export_onnx(wrapped, output_dir, MODEL_FILENAME, sample, save_torchscript)
 
 
 # ----------------------------------------------------------------------------- main
 def main(argv=None):
     args = parse_args(argv)
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    seed_everything(args.seed, cuda)
-    workers = resolve_workers(args.num_workers, cuda)
-    amp_dtype = autocast_dtype(device, not args.no_amp)
-    channels_last = cuda
+    run = start(args)  # device, seeds, AMP; under torchrun also the process group
+    device, channels_last, amp_dtype = run.device, run.channels_last, run.amp_dtype
 
-    train_items, categories = load_split(args.images_dir, args.labels_dir, "train")
-    val_items, val_categories = load_split(args.images_dir, args.labels_dir, "val")
-    categories = categories or val_categories
-    if not train_items:
-        print("error: no labelled training images in {}/train/labels.json".format(args.labels_dir),
-              file=sys.stderr)
+    splits = load_splits(run, load_split, "labelled training images")
+    if splits is None:
         return 2
-    if not val_items:
-        print("warning: the val split is empty; reporting metrics on the training split",
-              flush=True)
-        val_items = train_items
+    train_items, val_items, categories = splits
     num_classes = len(categories)
     names = [c["name"] for c in categories]
-    print("data: {} train / {} val images, {} classes: {}".format(
-        len(train_items), len(val_items), num_classes, ", ".join(names)), flush=True)
-    print("device: {}  amp: {}  channels_last: {}  workers: {}".format(
-        device, amp_dtype, channels_last, workers), flush=True)
+    run.log("data: {} train / {} val images, {} classes: {}".format(
+        len(train_items), len(val_items), num_classes, ", ".join(names)))
+    run.log("device: {}  amp: {}  channels_last: {}  workers: {}{}".format(
+        device, amp_dtype, channels_last, run.workers, run.dist.describe()))
 
-    train_loader = make_loader(ImageDataset(train_items, args.img_size), args.batch_size, True,
-                               workers, cuda, args.seed)
+    train_loader = make_train_loader(ImageDataset(train_items, args.img_size), args.batch_size,
+                                     run.workers, run.cuda, args.seed, run.dist)
     val_loader = make_loader(ImageDataset(val_items, args.img_size), args.batch_size, False,
-                             workers, cuda, args.seed)
+                             run.workers, run.cuda, args.seed)
 
     model = build_model(args.architecture, num_classes, args.weights).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    net = wrap_model(model, run.dist)  # DistributedDataParallel under torchrun, else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate,
                                   weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.learning_rate, epochs=args.epochs,
-        steps_per_epoch=max(1, len(train_loader)), pct_start=0.2)
+    scheduler = one_cycle(optimizer, args, len(train_loader))
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    metrics_log = MetricsLog(args.output_dir, "accuracy", args.epochs, run.dist)
 
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        wait = 0.0
-        seen, loss_sum, correct = 0, 0.0, 0
-        batches = iter(train_loader)
-        while True:
-            t0 = time.perf_counter()
-            batch = next(batches, None)
-            wait += time.perf_counter() - t0
-            if batch is None:
-                break
-            images, labels = batch
+        net.train()
+        set_epoch(train_loader, epoch)
+        stats = Epoch(run)
+        for images, labels in stats.batches(train_loader):
             x = to_input(images, device, mean, std, channels_last, augment=not args.no_augment)
             y = labels.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                enabled=amp_dtype is not None):
-                logits = model(x)
+            with run.autocast():
+                logits = net(x)
                 loss = criterion(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            seen += y.shape[0]
-            loss_sum += float(loss.detach()) * y.shape[0]
-            correct += int((logits.detach().argmax(1) == y).sum())
-        if cuda:
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
+            stats.add(y.shape[0], loss.detach(), (logits.detach().argmax(1) == y).sum())
+        _, train_loss, train_acc, speed, wait, seconds = stats.totals()
+        if run.dist.is_main:  # rank 0 evaluates the whole val split; the others wait
+            preds, targets = predict(model, val_loader, device, mean, std, channels_last,
+                                     amp_dtype)
+            val_acc, val_f1 = classification_metrics(preds, targets, num_classes)
+            lr = scheduler.get_last_lr()[0]
+            run.log("epoch {}/{}  train_loss {:.4f}  train_acc {:.4f}  val_acc {:.4f}  "
+                    "val_f1 {:.4f}  lr {:.2e}  {:.0f} img/s  data_wait {:.1f}%".format(
+                        epoch, args.epochs, train_loss, train_acc, val_acc, val_f1, lr, speed,
+                        100.0 * wait))
+            metrics_log.epoch(epoch, train_loss, lr, val_acc, speed, wait, seconds)
+        run.dist.barrier()
+
+    if run.dist.is_main:
         preds, targets = predict(model, val_loader, device, mean, std, channels_last, amp_dtype)
-        val_acc, val_f1 = classification_metrics(preds, targets, num_classes)
-        print("epoch {}/{}  train_loss {:.4f}  train_acc {:.4f}  val_acc {:.4f}  val_f1 {:.4f}  "
-              "lr {:.2e}  {:.0f} img/s  data_wait {:.1f}%".format(
-                  epoch, args.epochs, loss_sum / max(1, seen), correct / max(1, seen), val_acc,
-                  val_f1, scheduler.get_last_lr()[0], seen / max(elapsed, 1e-9),
-                  100.0 * wait / max(elapsed, 1e-9)), flush=True)
-
-    preds, targets = predict(model, val_loader, device, mean, std, channels_last, amp_dtype)
-    accuracy, f1 = classification_metrics(preds, targets, num_classes)
-
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    model_filepath, result = export(model, args.output_dir, args.img_size)
-    parity = getattr(result, "max_abs_diff", None)
-    metrics = dict(accuracy=accuracy, f1_macro=f1, classes=names, val_images=len(val_items),
-                   model=str(model_filepath), onnx_max_abs_diff=parity)
-    (Path(args.output_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    if parity is not None:
-        print("ONNX parity  max_abs_diff  {:.3e}".format(parity), flush=True)
-    print("Test metric  Accuracy  {:.4f}".format(accuracy), flush=True)
-    print("Test metric  F1-macro  {:.4f}".format(f1), flush=True)
+        accuracy, f1 = classification_metrics(preds, targets, num_classes)
+        train_seconds = time.perf_counter() - run.started
+        model_filepath, result = export(model, args.output_dir, args.img_size)
+        parity = getattr(result, "max_abs_diff", None)
+        write_metrics_json(args.output_dir, dict(
+            accuracy=accuracy, f1_macro=f1, classes=names, val_images=len(val_items),
+            model=str(model_filepath), onnx_max_abs_diff=parity))
+        metrics_log.final(accuracy, train_seconds, getattr(result, "path", model_filepath))
+        if parity is not None:
+            run.log("ONNX parity  max_abs_diff  {:.3e}".format(parity))
+        run.log("Test metric  Accuracy  {:.4f}".format(accuracy))
+        run.log("Test metric  F1-macro  {:.4f}".format(f1))
+    run.dist.barrier()
+    run.dist.close()
     return 0
 
 

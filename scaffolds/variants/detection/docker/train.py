@@ -13,6 +13,12 @@ The score is mAP at IoU 0.5 (torchmetrics MeanAveragePrecision, pycocotools back
 
 Speed: decoding in DataLoader workers, uint8 to the device with non-blocking copies; on CUDA
 AMP (bf16/fp16) and cudnn.benchmark. Deterministic on CPU with --seed.
+
+Started by ``torchrun`` (the entrypoint does that when TC_NPROC_PER_NODE or Kubeflow's PET_*
+variables ask for it) it trains data-parallel: each process takes its share of every global
+batch (``--batch-size`` is the global batch), DistributedDataParallel averages the gradients,
+and rank 0 alone evaluates the whole val split, prints the score and writes the files. Also
+written: ``<output-dir>/metrics.jsonl`` (one JSON line per epoch, then a final one).
 """
 
 import json
@@ -27,8 +33,9 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
-from tc_torch import (autocast_dtype, load_matching_weights, make_loader, resolve_workers,
-                      seed_everything, short_run_batchnorm)
+from tc_torch import (Epoch, MetricsLog, export_onnx, load_matching_weights, load_splits,
+                      make_loader, make_train_loader, one_cycle, set_epoch, short_run_batchnorm,
+                      start, wrap_model, write_metrics_json)
 
 MODEL_FILENAME = "model.onnx"
 
@@ -194,74 +201,52 @@ def save_torchscript(model, model_filepath):
     return path
 
 
-def export(model, output_dir, img_size, sample):
-    from tc_export import export_model
-
-    model_filepath = Path(output_dir) / MODEL_FILENAME
-    wrapped = Exportable(model.float().cpu()).eval()
-    result = export_model(wrapped, str(model_filepath), "pytorch", save_torchscript,
-                          sample_input=sample)
-    return model_filepath, result
+def export(model, output_dir, sample):
+    wrapped = Exportable(model.float().cpu())
+    return export_onnx(wrapped, output_dir, MODEL_FILENAME, sample, save_torchscript)
 
 
 # ----------------------------------------------------------------------------- main
 def main(argv=None):
     args = parse_args(argv)
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    seed_everything(args.seed, cuda)
-    workers = resolve_workers(args.num_workers, cuda)
-    amp_dtype = autocast_dtype(device, not args.no_amp)
+    run = start(args, channels_last=False)  # device, seeds, AMP; under torchrun the group
+    device, amp_dtype = run.device, run.amp_dtype
 
-    train_items, categories = load_split(args.images_dir, args.labels_dir, "train")
-    val_items, val_categories = load_split(args.images_dir, args.labels_dir, "val")
-    categories = categories or val_categories
-    if not train_items:
-        print("error: no training images in {}/train/labels.json".format(args.labels_dir),
-              file=sys.stderr)
+    splits = load_splits(run, load_split)
+    if splits is None:
         return 2
-    if not val_items:
-        print("warning: the val split is empty; reporting metrics on the training split",
-              flush=True)
-        val_items = train_items
+    train_items, val_items, categories = splits
     names = [c["name"] for c in categories]
-    print("data: {} train / {} val images, {} classes: {}".format(
-        len(train_items), len(val_items), len(names), ", ".join(names)), flush=True)
-    print("device: {}  amp: {}  workers: {}".format(device, amp_dtype, workers), flush=True)
+    run.log("data: {} train / {} val images, {} classes: {}".format(
+        len(train_items), len(val_items), len(names), ", ".join(names)))
+    run.log("device: {}  amp: {}  workers: {}{}".format(device, amp_dtype, run.workers,
+                                                    run.dist.describe()))
 
     train_set = DetectionDataset(train_items, categories, args.img_size)
     val_set = DetectionDataset(val_items, categories, args.img_size)
-    train_loader = make_loader(train_set, args.batch_size, True, workers, cuda, args.seed,
-                               collate_fn=collate)
-    val_loader = make_loader(val_set, args.batch_size, False, workers, cuda, args.seed,
+    train_loader = make_train_loader(train_set, args.batch_size, run.workers, run.cuda,
+                                     args.seed, run.dist, collate_fn=collate)
+    val_loader = make_loader(val_set, args.batch_size, False, run.workers, run.cuda, args.seed,
                              collate_fn=collate)
 
     model = build_model(args.architecture, len(names) + 1, args.img_size, args.weights).to(device)
+    net = wrap_model(model, run.dist)  # DistributedDataParallel under torchrun, else model
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=args.learning_rate, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.learning_rate, epochs=args.epochs,
-        steps_per_epoch=max(1, len(train_loader)), pct_start=0.2)
+    scheduler = one_cycle(optimizer, args, len(train_loader))
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    metrics_log = MetricsLog(args.output_dir, "map50", args.epochs, run.dist)
 
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        wait = 0.0
-        seen, loss_sum = 0, 0.0
-        batches = iter(train_loader)
-        while True:
-            t0 = time.perf_counter()
-            batch = next(batches, None)
-            wait += time.perf_counter() - t0
-            if batch is None:
-                break
-            x, targets = to_device(batch[0], batch[1], device)
+        net.train()
+        set_epoch(train_loader, epoch)
+        stats = Epoch(run)
+        for images, targets in stats.batches(train_loader):
+            x, targets = to_device(images, targets, device)
             if not args.no_augment:
                 x, targets = flip_batch(x, targets)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                enabled=amp_dtype is not None):
-                losses = model(list(x.unbind(0)), targets)
+            with run.autocast():
+                losses = net(list(x.unbind(0)), targets)
                 loss = sum(v.float() for v in losses.values())
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -270,31 +255,36 @@ def main(argv=None):
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            seen += x.shape[0]
-            loss_sum += float(loss.detach()) * x.shape[0]
-        if cuda:
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        line = "epoch {}/{}  train_loss {:.4f}  lr {:.2e}  {:.0f} img/s  data_wait {:.1f}%".format(
-            epoch, args.epochs, loss_sum / max(1, seen), scheduler.get_last_lr()[0],
-            seen / max(elapsed, 1e-9), 100.0 * wait / max(elapsed, 1e-9))
-        if epoch % max(1, args.eval_every) == 0 or epoch == args.epochs:
-            map50, _ = evaluate(model, val_loader, device, amp_dtype)
-            line += "  val_map50 {:.4f}".format(map50)
-        print(line, flush=True)
+            stats.add(x.shape[0], loss.detach())
+        _, train_loss, _, speed, wait, seconds = stats.totals()
+        if run.dist.is_main:  # rank 0 evaluates the whole val split; the others wait
+            lr = scheduler.get_last_lr()[0]
+            line = "epoch {}/{}  train_loss {:.4f}  lr {:.2e}  {:.0f} img/s  data_wait {:.1f}%" \
+                .format(epoch, args.epochs, train_loss, lr, speed, 100.0 * wait)
+            map50 = None  # metrics.jsonl: null in the epochs without evaluation
+            if epoch % max(1, args.eval_every) == 0 or epoch == args.epochs:
+                map50, _ = evaluate(model, val_loader, device, amp_dtype)
+                line += "  val_map50 {:.4f}".format(map50)
+            run.log(line)
+            metrics_log.epoch(epoch, train_loss, lr, map50, speed, wait, seconds)
+        run.dist.barrier()
 
-    map50, map_all = evaluate(model, val_loader, device, amp_dtype)
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    sample = val_set[0][0].unsqueeze(0).float() / 255
-    model_filepath, result = export(model, args.output_dir, args.img_size, sample)
-    parity = getattr(result, "max_abs_diff", None)
-    metrics = dict(map50=map50, map=map_all, classes=names, val_images=len(val_items),
-                   model=str(model_filepath), onnx_max_abs_diff=parity)
-    (Path(args.output_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print("Test metric  mAP@[.5:.95]  {:.4f}".format(map_all), flush=True)
-    if parity is not None:
-        print("ONNX parity  max_abs_diff  {:.3e}".format(parity), flush=True)
-    print("Test metric  mAP@0.5  {:.4f}".format(map50), flush=True)
+    if run.dist.is_main:
+        map50, map_all = evaluate(model, val_loader, device, amp_dtype)
+        train_seconds = time.perf_counter() - run.started
+        sample = val_set[0][0].unsqueeze(0).float() / 255
+        model_filepath, result = export(model, args.output_dir, sample)
+        parity = getattr(result, "max_abs_diff", None)
+        write_metrics_json(args.output_dir, dict(
+            map50=map50, map=map_all, classes=names, val_images=len(val_items),
+            model=str(model_filepath), onnx_max_abs_diff=parity))
+        metrics_log.final(map50, train_seconds, getattr(result, "path", model_filepath))
+        run.log("Test metric  mAP@[.5:.95]  {:.4f}".format(map_all))
+        if parity is not None:
+            run.log("ONNX parity  max_abs_diff  {:.3e}".format(parity))
+        run.log("Test metric  mAP@0.5  {:.4f}".format(map50))
+    run.dist.barrier()
+    run.dist.close()
     return 0
 
 

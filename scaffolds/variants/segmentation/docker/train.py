@@ -15,6 +15,12 @@ predictions, background included)::
 
 Speed: decoding/rasterising in DataLoader workers, uint8 to the device with non-blocking copies;
 on CUDA AMP (bf16/fp16), channels_last and cudnn.benchmark. Deterministic on CPU with --seed.
+
+Started by ``torchrun`` (the entrypoint does that when TC_NPROC_PER_NODE or Kubeflow's PET_*
+variables ask for it) it trains data-parallel: each process takes its share of every global
+batch (``--batch-size`` is the global batch), DistributedDataParallel averages the gradients,
+and rank 0 alone evaluates the whole val split, prints the score and writes the files. Also
+written: ``<output-dir>/metrics.jsonl`` (one JSON line per epoch, then a final one).
 """
 
 import json
@@ -29,8 +35,9 @@ from PIL import Image
 from torch import nn
 
 from args import parse_args
-from tc_torch import (autocast_dtype, load_matching_weights, make_loader, resolve_workers,
-                      seed_everything, short_run_batchnorm)
+from tc_torch import (Epoch, MetricsLog, export_onnx, load_matching_weights, load_splits,
+                      make_loader, make_train_loader, one_cycle, set_epoch, short_run_batchnorm,
+                      start, wrap_model, write_metrics_json)
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -182,115 +189,95 @@ def save_torchscript(model, model_filepath):
 
 
 def export(model, output_dir, img_size):
-    from tc_export import export_model
-
-    model_filepath = Path(output_dir) / MODEL_FILENAME
-    wrapped = Exportable(model.float().cpu().to(memory_format=torch.contiguous_format)).eval()
+    wrapped = Exportable(model.float().cpu().to(memory_format=torch.contiguous_format))
     sample = torch.rand(1, 3, img_size, img_size, generator=torch.Generator().manual_seed(0))
-    result = export_model(wrapped, str(model_filepath), "pytorch", save_torchscript,
-                          sample_input=sample)
-    return model_filepath, result
+    return export_onnx(wrapped, output_dir, MODEL_FILENAME, sample, save_torchscript)
 
 
 # ----------------------------------------------------------------------------- main
 def main(argv=None):
     args = parse_args(argv)
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    seed_everything(args.seed, cuda)
-    workers = resolve_workers(args.num_workers, cuda)
-    amp_dtype = autocast_dtype(device, not args.no_amp)
-    channels_last = cuda
+    run = start(args)  # device, seeds, AMP; under torchrun also the process group
+    device, channels_last, amp_dtype = run.device, run.channels_last, run.amp_dtype
 
-    train_items, categories = load_split(args.images_dir, args.labels_dir, "train")
-    val_items, val_categories = load_split(args.images_dir, args.labels_dir, "val")
-    categories = categories or val_categories
-    if not train_items:
-        print("error: no training images in {}/train/labels.json".format(args.labels_dir),
-              file=sys.stderr)
+    splits = load_splits(run, load_split)
+    if splits is None:
         return 2
-    if not val_items:
-        print("warning: the val split is empty; reporting metrics on the training split",
-              flush=True)
-        val_items = train_items
+    train_items, val_items, categories = splits
     num_classes = len(categories) + 1
     names = ["background"] + [c["name"] for c in categories]
-    print("data: {} train / {} val images, {} classes: {}".format(
-        len(train_items), len(val_items), num_classes, ", ".join(names)), flush=True)
-    print("device: {}  amp: {}  channels_last: {}  workers: {}".format(
-        device, amp_dtype, channels_last, workers), flush=True)
+    run.log("data: {} train / {} val images, {} classes: {}".format(
+        len(train_items), len(val_items), num_classes, ", ".join(names)))
+    run.log("device: {}  amp: {}  channels_last: {}  workers: {}{}".format(
+        device, amp_dtype, channels_last, run.workers, run.dist.describe()))
 
-    train_loader = make_loader(SegmentationDataset(train_items, categories, args.img_size),
-                               args.batch_size, True, workers, cuda, args.seed)
+    train_loader = make_train_loader(SegmentationDataset(train_items, categories, args.img_size),
+                                     args.batch_size, run.workers, run.cuda, args.seed, run.dist)
     val_loader = make_loader(SegmentationDataset(val_items, categories, args.img_size),
-                             args.batch_size, False, workers, cuda, args.seed)
+                             args.batch_size, False, run.workers, run.cuda, args.seed)
 
     model = build_model(args.architecture, num_classes, args.weights).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    net = wrap_model(model, run.dist)  # DistributedDataParallel under torchrun, else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate,
                                   weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.learning_rate, epochs=args.epochs,
-        steps_per_epoch=max(1, len(train_loader)), pct_start=0.2)
+    scheduler = one_cycle(optimizer, args, len(train_loader))
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     criterion = nn.CrossEntropyLoss()
     mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    metrics_log = MetricsLog(args.output_dir, "miou", args.epochs, run.dist)
 
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        wait = 0.0
-        seen, loss_sum = 0, 0.0
-        batches = iter(train_loader)
-        while True:
-            t0 = time.perf_counter()
-            batch = next(batches, None)
-            wait += time.perf_counter() - t0
-            if batch is None:
-                break
-            images, masks = batch
+        net.train()
+        set_epoch(train_loader, epoch)
+        stats = Epoch(run)
+        for images, masks in stats.batches(train_loader):
             x = to_input(images, device, mean, std, channels_last)
             y = masks.to(device, non_blocking=True)
             if not args.no_augment:
                 x, y = flip_pair(x, y)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                                enabled=amp_dtype is not None):
-                out = model(x)["out"]
+            with run.autocast():
+                out = net(x)["out"]
                 loss = criterion(out.float(), y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            seen += y.shape[0]
-            loss_sum += float(loss.detach()) * y.shape[0]
-        if cuda:
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - start
-        line = "epoch {}/{}  train_loss {:.4f}  lr {:.2e}  {:.0f} img/s  data_wait {:.1f}%".format(
-            epoch, args.epochs, loss_sum / max(1, seen), scheduler.get_last_lr()[0],
-            seen / max(elapsed, 1e-9), 100.0 * wait / max(elapsed, 1e-9))
-        if epoch % max(1, args.eval_every) == 0 or epoch == args.epochs:
-            miou, _ = evaluate(model, val_loader, device, mean, std, channels_last, amp_dtype,
-                               num_classes)
-            line += "  val_miou {:.4f}".format(miou)
-        print(line, flush=True)
+            stats.add(y.shape[0], loss.detach())
+        _, train_loss, _, speed, wait, seconds = stats.totals()
+        if run.dist.is_main:  # rank 0 evaluates the whole val split; the others wait
+            lr = scheduler.get_last_lr()[0]
+            line = "epoch {}/{}  train_loss {:.4f}  lr {:.2e}  {:.0f} img/s  data_wait {:.1f}%" \
+                .format(epoch, args.epochs, train_loss, lr, speed, 100.0 * wait)
+            miou = None  # metrics.jsonl: null in the epochs without evaluation
+            if epoch % max(1, args.eval_every) == 0 or epoch == args.epochs:
+                miou, _ = evaluate(model, val_loader, device, mean, std, channels_last,
+                                   amp_dtype, num_classes)
+                line += "  val_miou {:.4f}".format(miou)
+            run.log(line)
+            metrics_log.epoch(epoch, train_loss, lr, miou, speed, wait, seconds)
+        run.dist.barrier()
 
-    miou, per_class = evaluate(model, val_loader, device, mean, std, channels_last, amp_dtype,
-                               num_classes)
-    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    model_filepath, result = export(model, args.output_dir, args.img_size)
-    parity = getattr(result, "max_abs_diff", None)
-    metrics = dict(miou=miou, iou_per_class=dict(zip(names, per_class)), classes=names,
-                   val_images=len(val_items), model=str(model_filepath), onnx_max_abs_diff=parity)
-    (Path(args.output_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    for name, iou in zip(names, per_class):
-        print("IoU  {}  {:.4f}".format(name, iou), flush=True)
-    if parity is not None:
-        print("ONNX parity  max_abs_diff  {:.3e}".format(parity), flush=True)
-    print("Test metric  mIoU  {:.4f}".format(miou), flush=True)
+    if run.dist.is_main:
+        miou, per_class = evaluate(model, val_loader, device, mean, std, channels_last,
+                                   amp_dtype, num_classes)
+        train_seconds = time.perf_counter() - run.started
+        model_filepath, result = export(model, args.output_dir, args.img_size)
+        parity = getattr(result, "max_abs_diff", None)
+        write_metrics_json(args.output_dir, dict(
+            miou=miou, iou_per_class=dict(zip(names, per_class)), classes=names,
+            val_images=len(val_items), model=str(model_filepath), onnx_max_abs_diff=parity))
+        metrics_log.final(miou, train_seconds, getattr(result, "path", model_filepath))
+        for name, iou in zip(names, per_class):
+            run.log("IoU  {}  {:.4f}".format(name, iou))
+        if parity is not None:
+            run.log("ONNX parity  max_abs_diff  {:.3e}".format(parity))
+        run.log("Test metric  mIoU  {:.4f}".format(miou))
+    run.dist.barrier()
+    run.dist.close()
     return 0
 
 

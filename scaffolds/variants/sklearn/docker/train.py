@@ -12,7 +12,9 @@ Features of one image (float32, see ``image_features``): the image resized to
 Output: ``<output-dir>/model.onnx`` (input ``features``: float32 ``[N, D]``; outputs ``label``
 and ``probabilities`` in category-id order), converted here with skl2onnx through
 ``tc_export.export_model(..., "sklearn", ...)`` because the platform's export form knows only
-PyTorch/TensorFlow/Keras; ``<output-dir>/metrics.json``. The final lines::
+PyTorch/TensorFlow/Keras; ``<output-dir>/metrics.json``; ``<output-dir>/metrics.jsonl`` (one
+``epoch`` record -- a fit is one pass -- and a ``final`` record, read by ``tc report``; the
+platform ignores it). The final lines::
 
     Test metric  Accuracy  0.9583
     Test metric  F1-macro  0.9561
@@ -30,6 +32,7 @@ from PIL import Image
 from args import parse_args
 
 MODEL_FILENAME = "model.onnx"
+METRICS_LOG = "metrics.jsonl"
 
 
 def load_split(images_dir, labels_dir, split):
@@ -96,8 +99,30 @@ def save_pickle(model, model_filepath):
     return path
 
 
+def write_metrics_log(path, records):
+    """``metrics.jsonl``: one JSON object per line, flushed after each (see tc's docs/report.md)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+
+
+def log_loss_or_none(model, x, y):
+    """Mean cross-entropy of the model's probabilities on ``(x, y)``, or None when undefined."""
+    from sklearn.metrics import log_loss
+
+    if len(y) == 0 or not hasattr(model, "predict_proba"):
+        return None
+    try:
+        return float(log_loss(y, model.predict_proba(x), labels=list(model.classes_)))
+    except ValueError:
+        return None
+
+
 def main(argv=None):
     from sklearn.metrics import accuracy_score, f1_score
+
+    run_start = time.perf_counter()
 
     args = parse_args(argv)
     np.random.seed(args.seed)
@@ -119,8 +144,9 @@ def main(argv=None):
     start = time.perf_counter()
     x_train, y_train = featurize(train_items, args.img_size, args.histogram_bins)
     x_val, y_val = featurize(val_items, args.img_size, args.histogram_bins)
+    feature_seconds = time.perf_counter() - start
     print("features: {} per image, extracted in {:.1f}s".format(
-        x_train.shape[1], time.perf_counter() - start), flush=True)
+        x_train.shape[1], feature_seconds), flush=True)
     if len(np.unique(y_train)) < 2:
         print("error: the training split has a single class ({}); a scikit-learn classifier "
               "needs at least two -- label more classes or use the classification template"
@@ -134,8 +160,9 @@ def main(argv=None):
     accuracy = float(accuracy_score(y_val, pred))
     f1 = float(f1_score(y_val, pred, average="macro", labels=np.unique(np.concatenate(
         [y_val, pred])), zero_division=0))
+    fit_seconds = time.perf_counter() - start
     print("fit: {} in {:.1f}s  train_acc {:.4f}  val_acc {:.4f}  val_f1 {:.4f}".format(
-        args.architecture, time.perf_counter() - start, train_acc, accuracy, f1), flush=True)
+        args.architecture, fit_seconds, train_acc, accuracy, f1), flush=True)
 
     from tc_export import export_model
 
@@ -149,6 +176,18 @@ def main(argv=None):
                    features=int(x_train.shape[1]), model=str(model_filepath),
                    onnx_max_abs_diff=parity)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    epoch_seconds = feature_seconds + fit_seconds
+    write_metrics_log(out / METRICS_LOG, [
+        dict(kind="epoch", epoch=1, epochs=1, loss=log_loss_or_none(model, x_train, y_train),
+             lr=None, metric_name="accuracy", metric=accuracy,
+             val_loss=log_loss_or_none(model, x_val, y_val),
+             images_per_s=len(train_items) / epoch_seconds if epoch_seconds > 0 else None,
+             data_wait_share=feature_seconds / epoch_seconds if epoch_seconds > 0 else None,
+             seconds=epoch_seconds),
+        dict(kind="final", metric_name="accuracy", metric=accuracy, score=accuracy, epochs=1,
+             train_seconds=time.perf_counter() - run_start, model_file=MODEL_FILENAME,
+             world_size=1),
+    ])
     if parity is not None:
         print("ONNX parity  max_abs_diff  {:.3e}".format(parity), flush=True)
     print("Test metric  Accuracy  {:.4f}".format(accuracy), flush=True)

@@ -1,0 +1,76 @@
+"""``tc export``: a Kubeflow manifest (TrainJob v2 or PyTorchJob v1) for a project's template."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from tcli.ui import console
+
+EPILOG = (
+    "Examples: tc export trainjob --image reg.example.com/me/cls:1 --nodes 2 --dataset-id 42  |  "
+    "tc export pytorchjob --image ... -o job.yaml. The S3/OIDC settings come from a Secret "
+    "(--secret, keys S3_HOST, S3_BUCKET_NAME, OID_ACCESS_TOKEN). Guide: docs/scale-out.md."
+)
+
+
+def command(
+    kind: str = typer.Argument("trainjob", metavar="[KIND]",
+                               help="trainjob (Kubeflow Trainer v2, default) or pytorchjob "
+                                    "(Training Operator v1)."),
+    path: Path = typer.Argument(Path("."), help="Project folder (default: the current folder)."),
+    image: str = typer.Option(..., "--image", help="Image the cluster pulls (REGISTRY/NAME:TAG; "
+                                                   "tc build --tag ... --push makes it)."),
+    dataset_id: str = typer.Option(..., "--dataset-id", help="The platform's dataset id."),
+    nodes: int = typer.Option(1, "--nodes", help="Training nodes (pods)."),
+    gpus_per_node: int = typer.Option(1, "--gpus-per-node",
+                                      help="GPUs per node, one process each (0: CPU, Gloo)."),
+    procs_per_node: int = typer.Option(None, "--procs-per-node",
+                                       help="Processes per node without GPUs (default 1)."),
+    fmt: str = typer.Option(None, "--format", help="Same as KIND: trainjob or pytorchjob."),
+    template: str = typer.Option(None, "--template", "-t",
+                                 help="PROVIDER/CATEGORY/ARCHITECTURE (when there are several)."),
+    name: str = typer.Option("", "--name", help="Job name (default tc-<project>-<architecture>)."),
+    namespace: str = typer.Option(None, "--namespace", help="Kubernetes namespace."),
+    secret: str = typer.Option("tc-s3", "--secret", help="Secret with the S3/OIDC settings."),
+    cpu: str = typer.Option("8", "--cpu", help="CPUs per node (request = limit)."),
+    memory: str = typer.Option("32Gi", "--memory", help="Memory per node (request = limit)."),
+    shm_size: str = typer.Option("8Gi", "--shm-size", help="Memory-backed /dev/shm per node."),
+    output_pvc: str = typer.Option(None, "--output-pvc",
+                                   help="PersistentVolumeClaim for /train (model, metrics); "
+                                        "default an emptyDir that ends with the pod."),
+    out: Path = typer.Option(None, "--output", "-o", help="Write to this file (default stdout)."),
+) -> None:
+    """Write a Kubeflow manifest that trains this template on NODES x GPUS processes.
+
+    The manifest runs the image's entrypoint, which starts train.py under torchrun from the
+    variables Kubeflow sets; it is loaded into the Kubeflow API models before it is written.
+
+    Example: tc export trainjob --image 127.0.0.1:5000/me/cls:1 --nodes 2 --dataset-id 42
+    """
+    from tcli.errors import InputError
+    from tcli.project import Project
+    from tcli.scaleout import export as core
+    from tcli.scaleout.manifests import JobOptions
+
+    if kind.lower() not in core.KINDS and path == Path("."):
+        kind, path = "trainjob", Path(kind)  # `tc export PATH`: the default kind
+    chosen = (fmt or kind).lower()
+    if fmt and kind.lower() not in (chosen, "trainjob"):
+        raise InputError(f"KIND {kind!r} and --format {fmt!r} disagree", "pass one of them")
+    if chosen not in core.KINDS:
+        raise InputError(f"unknown manifest kind {chosen!r}", "use trainjob or pytorchjob")
+    project = Project.load(path)
+    ref = project.select(template)
+    opts = JobOptions(name=name, image=image, dataset_id=dataset_id, nodes=nodes,
+                      gpus_per_node=gpus_per_node, procs_per_node=procs_per_node, secret=secret,
+                      namespace=namespace, cpu=cpu, memory=memory, shm_size=shm_size,
+                      output_pvc=output_pvc)
+    text = core.to_yaml(core.build_manifest(project, ref, chosen, opts))
+    if out is None:
+        sys.stdout.write(text)
+        return
+    core.write_atomic(out, text)
+    console.success(f"wrote {chosen} for {ref.key} -> {out}")

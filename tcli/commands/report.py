@@ -1,0 +1,47 @@
+"""``tc report``: write .tc/report/index.html (curves, per-class numbers, ONNX predictions)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+
+from tcli.ui import console
+
+EPILOG = "Examples: tc report  |  tc report my-container --json. Details: docs/report.md"
+
+
+def command(
+    path: Path = typer.Argument(Path("."), help="Project folder (default: the current folder)."),
+    template: str = typer.Option(
+        None, "--template", "-t", metavar="P/C/A",
+        help="Template PROVIDER/CATEGORY/ARCHITECTURE (needed when the project has several).",
+    ),
+    dataset_id: int = typer.Option(
+        None, "--dataset-id", help="Dataset of .tc/minio to take the val images from (default: the run's)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report's numbers as JSON."),
+) -> None:
+    """Write a report of the last tc dev-run: .tc/report/index.html with PNGs.
+
+    Loss and metric per epoch (from metrics.jsonl), the exported ONNX model's predictions on
+    the val images (onnxruntime on this machine): confusion matrix and precision/recall,
+    per-class AP and precision-recall curves, or per-class IoU, a grid of val images with
+    predictions over the ground truth, timings and ONNX parity.
+
+    Example: tc report my-container
+    """
+    from tcli.report.core import write_report
+
+    result = write_report(path, template, dataset_id=dataset_id)
+    if as_json:
+        typer.echo(json.dumps(result.data, indent=2))
+        return
+    con = console.out()
+    model = result.data["model"]
+    if model["status"] not in (None, "ok"):
+        console.warn(f"ONNX model not used: {model['problem']}")
+    rel = os.path.relpath(result.path)
+    con.print(f"report: {rel} ({len(result.images)} images)", markup=False, highlight=False)

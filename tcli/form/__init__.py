@@ -1,0 +1,1 @@
+"""``tc form``: the platform's config form (rjsf), served locally from the prebuilt bundle."""

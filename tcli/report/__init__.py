@@ -1,0 +1,1 @@
+"""``tc report``: a training report with pictures (see :mod:`tcli.report.core`)."""
