@@ -78,6 +78,11 @@ def command(
             )
     for ref in refs:
         found = plan(project, ref, max_file_size=limit)
+        if len(found.refusals) == 1:
+            only = found.refusals[0]
+            raise ValidationFailed(
+                f"refused to package {only.path.relative_to(project.root)}: {only.message}; "
+                "nothing was written", only.fix)
         if found.refusals:
             for r in found.refusals:
                 console.error(f"refusing {r.path.relative_to(project.root)}: {r.message}", r.fix)
