@@ -5,7 +5,11 @@ commit. tc ships its scaffolds as plain files, so it keeps a small git repositor
 the *scaffold store* (``$TC_HOME/scaffold-store``): each time tc runs, the packaged scaffolds
 are synced into it and committed and tagged (``<tc version>.post<n>``) when they changed.
 Projects record the store path and tag in ``.copier-answers.yml``; ``tc update`` syncs the
-store again and lets Copier merge the difference into the project.
+store again and lets Copier merge the difference into the project; ``tc update --dry-run``
+runs that update on a temporary copy and lists what it would change.
+
+(Just over 400 lines: the store, render, update and its preview share the store and git
+helpers and read best together.)
 """
 
 from __future__ import annotations
@@ -359,3 +363,45 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
         line[3:].strip() for line in _git(root, "status", "--porcelain").stdout.splitlines()
     )
     return UpdateResult(root, old_version, ref.tag, changed, _conflicted_files(root), snapshot)
+
+
+def preview_update(path: Path) -> tuple[UpdateResult, list[tuple[str, str]]]:
+    """What ``tc update`` would do, without writing to the project: the update runs on a
+    copy in a temporary folder, and every file is listed as ``unchanged``, ``updated``,
+    ``conflicting``, ``added`` or ``removed`` (relative path order)."""
+    root = path.resolve()
+    with tempfile.TemporaryDirectory(prefix="tc-update-preview-") as tmp:
+        copy = Path(tmp) / root.name
+        try:
+            shutil.copytree(root, copy, symlinks=True)
+        except (OSError, shutil.Error) as exc:
+            raise InputError(f"{root}: cannot copy the project for the preview: {exc}",
+                             "check the folder's permissions") from None
+        result = update(copy, force=True)
+        before, after = _files(root), _files(copy)
+        rows: list[tuple[str, str]] = []
+        conflicts = set(result.conflicts)
+        for rel in sorted(set(before) | set(after)):
+            if rel not in after:
+                state = "removed"
+            elif rel not in before:
+                state = "added"
+            elif before[rel] == after[rel]:
+                state = "unchanged"
+            elif rel in conflicts:
+                state = "conflicting"
+            else:
+                state = "updated"
+            rows.append((state, rel))
+    return UpdateResult(root, result.old_version, result.new_version,
+                        [r for s, r in rows if s != "unchanged"], sorted(conflicts)), rows
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0] == ".git" or not p.is_file() or p.is_symlink():
+            continue
+        out[rel.as_posix()] = p.read_bytes()
+    return out

@@ -159,7 +159,6 @@ def test_update_outside_a_project(tmp_path: Path, guard: Guard) -> None:
 
 # ---- class: update preview and undo ----------------------------------------------------------
 
-@OPEN
 def test_update_dry_run_writes_nothing(proj: Path, guard: Guard) -> None:
     guard.start()
     r = tc("update", "--dry-run", str(proj), cwd=proj.parent)
