@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ BASE_RGB: dict[str, tuple[int, int, int]] = {
 DEFAULT_IMAGES: dict[str, int] = {"classification": 120, "detection": 100, "segmentation": 100}
 DEFAULT_SIZE: dict[str, int] = {"classification": 64, "detection": 96, "segmentation": 64}
 MAX_IMAGES = 100_000
+MAX_DATASET_ID = 2**31 - 1
+ANNOTATIONS = "annotations/annotations.xml"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Shape:
 
 def resolve_task(task: str) -> str:
     """Return the canonical task for ``task`` (a task or a template name)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in task):
+        raise InputError(f"--task: {task!r} holds a control character",
+                         hint="use one of: " + ", ".join((*TASKS, *ALIASES)))
     name = task.strip().lower()
     name = ALIASES.get(name, name)
     if name not in TASKS:
@@ -207,6 +213,7 @@ def write_demo_dataset(
     seed: int = 0,
     dataset_id: int = 1,
     size: int | None = None,
+    force: bool = False,
 ) -> Path:
     """Write a synthetic CVAT dataset under ``minio_root`` and return its folder.
 
@@ -217,6 +224,7 @@ def write_demo_dataset(
         seed: random seed; the same seed writes the same files.
         dataset_id: the numeric dataset folder under ``datasets/``.
         size: square image side in pixels (default per task, see ``DEFAULT_SIZE``).
+        force: write even when the folder holds files a previous run did not write.
 
     Returns:
         ``<minio_root>/datasets/<dataset_id>``.
@@ -237,13 +245,28 @@ def write_demo_dataset(
         raise InputError(f"size: {side} is out of range", hint="use 16..4096 pixels")
     if dataset_id < 0:
         raise InputError(f"--dataset-id: {dataset_id} is negative", hint="use a number >= 0")
-    target = Path(minio_root) / "datasets" / str(dataset_id)
+    if dataset_id > MAX_DATASET_ID:
+        raise InputError(f"--dataset-id: {dataset_id} is out of range", hint=f"use 0..{MAX_DATASET_ID}")
+    root = Path(minio_root)
+    for parent in (root, *root.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{parent} exists and is not a folder", hint="pick another DIR")
+            break
+    target = root / "datasets" / str(dataset_id)
     if target.exists() and not target.is_dir():
         raise InputError(f"{target} exists and is not a folder", hint="pick another DIR or id")
-    target.mkdir(parents=True, exist_ok=True)
-    # a previous demo dataset in the same folder (other count) must not leave stale samples
-    for old in target.glob("demo_*.png"):
-        old.unlink()
+    previous = _check_only_ours(target, force)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{target}: cannot create the folder: {exc.strerror or exc}",
+                         hint="pick a DIR you can write to") from None
+    # a previous demo dataset in the same folder (other count) must not leave stale samples;
+    # only files a previous demo-data run recorded in its manifest are removed
+    for rel in previous:
+        if rel.startswith("demo_") and rel.endswith(".png") and "/" not in rel:
+            (target / rel).unlink(missing_ok=True)
 
     rng = np.random.default_rng(seed)
     entries: list[tuple[str, int, list[Shape]]] = []
@@ -258,3 +281,41 @@ def write_demo_dataset(
     xml = _xml(name, f"tc-demo-{name}", entries)
     _atomic_write(target / "annotations" / "annotations.xml", xml)
     return target
+
+
+def _previous_run(target: Path) -> set[str]:
+    """The files an earlier demo-data run wrote into ``target``: its annotations.xml (task name
+    ``tc-demo-*``) and the PNG images that file lists. Empty when there is no such run."""
+    ann = target / ANNOTATIONS
+    try:
+        if ann.is_symlink() or not ann.is_file() or ann.stat().st_size > 64 * 1024 * 1024:
+            return set()
+        root = ET.parse(ann).getroot()
+    except (OSError, ET.ParseError):
+        return set()
+    if not (root.findtext("meta/task/name") or "").startswith("tc-demo-"):
+        return set()
+    names = {im.get("name") or "" for im in root.iterfind("image")}
+    return {ANNOTATIONS} | {n for n in names if re.fullmatch(r"demo_[0-9]+\.png", n)}
+
+
+def _check_only_ours(target: Path, force: bool) -> set[str]:
+    """The files of a previous demo-data run in ``target``; refuse (InputError) when the folder
+    holds anything else (a user's own annotations or images), unless ``force``."""
+    if not target.is_dir():
+        return set()
+    previous = _previous_run(target)
+    if force:
+        return previous
+    for path in sorted(target.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        rel = path.relative_to(target).as_posix()
+        ours = rel in previous and path.is_file() and not path.is_symlink() and (
+            rel == ANNOTATIONS or path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n")
+        if not ours:
+            raise InputError(
+                f"{path}: not written by tc demo-data; nothing was written",
+                hint="choose an empty DIR or another --dataset-id, or pass --force to overwrite",
+            )
+    return previous

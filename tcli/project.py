@@ -15,7 +15,9 @@ from pathlib import Path
 
 from tcli.errors import InputError
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+#: Longest folder name tc accepts (file systems allow 255 bytes; leave room for suffixes).
+MAX_SEGMENT = 100
 
 
 def check_segment(field: str, value: str) -> str:
@@ -26,7 +28,10 @@ def check_segment(field: str, value: str) -> str:
     """
     if not value:
         raise InputError(f"--{field} must not be empty", "use a name like 'Torchvision'")
-    if not _SEGMENT.match(value) or ".." in value:
+    if len(value) > MAX_SEGMENT:
+        raise InputError(f"--{field} is too long ({len(value)} characters, at most {MAX_SEGMENT})",
+                         "use a shorter name like 'Torchvision'")
+    if not _SEGMENT.fullmatch(value) or ".." in value:
         raise InputError(
             f"--{field} {value!r} is not a safe folder name",
             "use letters, digits, '_', '-', '.', '+' only; no '/', '..', spaces or leading dot",

@@ -5,11 +5,16 @@ commit. tc ships its scaffolds as plain files, so it keeps a small git repositor
 the *scaffold store* (``$TC_HOME/scaffold-store``): each time tc runs, the packaged scaffolds
 are synced into it and committed and tagged (``<tc version>.post<n>``) when they changed.
 Projects record the store path and tag in ``.copier-answers.yml``; ``tc update`` syncs the
-store again and lets Copier merge the difference into the project.
+store again and lets Copier merge the difference into the project; ``tc update --dry-run``
+runs that update on a temporary copy and lists what it would change.
+
+(Just over 400 lines: the store, render, update and its preview share the store and git
+helpers and read best together.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -22,7 +27,8 @@ from tcli import __version__
 from tcli.contract import ANSWERS_FILE
 from tcli.errors import InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
-from tcli.project import check_segment
+from tcli.project import MAX_SEGMENT, check_segment
+from tcli.safety.lock import locked
 
 TEMPLATES: dict[str, str] = {
     "classification": "torchvision image classification (ResNet-18 / MobileNetV3 / EfficientNet)",
@@ -93,18 +99,44 @@ def sync_store(source: Path | None = None, store: Path | None = None) -> StoreRe
     store = store or tc_home() / "scaffold-store"
     if not (source / "copier.yml").is_file():
         raise TcError(f"{source}: not a tc scaffold folder (no copier.yml)")
-    if not (store / ".git").is_dir():
-        store.mkdir(parents=True, exist_ok=True)
-        _git(store, "init", "-q", "-b", "main")
-    for child in store.iterdir():
-        if child.name != ".git":
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    shutil.copytree(
-        source, store, dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"),
-    )
-    _git(store, "add", "-A")
-    changed = _git(store, "status", "--porcelain").stdout.strip()
+    home = store.parent
+    if home.exists() and not home.is_dir():
+        raise InputError(f"{home}: TC_HOME is not a folder (tc keeps its scaffold store there)",
+                         "set TC_HOME to a folder, or unset it")
+    with locked(home / "scaffold-store.lock"):
+        return _sync_locked(source, store)
+
+
+def _sync_locked(source: Path, store: Path) -> StoreRef:
+    """The body of :func:`sync_store`, run under the store lock.
+
+    Only files the store itself tracks (``git ls-files``) are ever removed; anything else a
+    user put in the folder is left alone and never committed."""
+    try:
+        if not (store / ".git").is_dir():
+            store.mkdir(parents=True, exist_ok=True)
+            _git(store, "init", "-q", "-b", "main")
+    except (NotADirectoryError, FileExistsError, PermissionError) as exc:
+        raise InputError(f"{store}: cannot create the scaffold store: {exc.strerror or exc}",
+                         "set TC_HOME to a folder you can write to") from None
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    wanted: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(source):
+        skip = ignore(dirpath, dirnames + filenames)
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        rel_dir = Path(dirpath).relative_to(source)
+        wanted.update((rel_dir / f).as_posix() for f in filenames if f not in skip)
+    tracked = _git(store, "ls-files", "-z").stdout.split("\0")
+    for rel in tracked:
+        if rel and rel not in wanted:
+            target = store / rel
+            if target.is_file() or target.is_symlink():
+                target.unlink()
+    shutil.copytree(source, store, dirs_exist_ok=True, ignore=ignore)
+    _git(store, "add", "-u")
+    top = sorted({rel.split("/", 1)[0] for rel in wanted})
+    _git(store, "add", "-A", "--", *top)
+    changed = _git(store, "diff", "--cached", "--name-only").stdout.strip()
     has_head = _git(store, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0
     if changed or not has_head:
         _git(store, "commit", "-q", "--allow-empty", "-m", f"scaffolds of tc {__version__}")
@@ -151,6 +183,10 @@ def render(
 
     validate_answers(answers)
     dest = dest.resolve()
+    if len(os.fsencode(dest.name)) > MAX_SEGMENT:
+        raise InputError(f"{dest.name[:40]}...: project folder name is too long "
+                         f"({len(dest.name)} characters, at most {MAX_SEGMENT})",
+                         "choose a shorter folder name")
     if dest.exists() and not dest.is_dir():
         raise InputError(f"{dest}: exists and is not a folder")
     if dest.exists() and not _is_empty_dir(dest) and not force:
@@ -159,8 +195,17 @@ def render(
             "choose a new folder, or pass --force to render into it (tc's files are overwritten)",
         )
     ref = sync_store()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tc-new-", dir=dest.parent))
+    existed = dest.exists()
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{dest.parent}: cannot create the folder: {exc.strerror or exc}",
+                         "choose a folder you can write to") from None
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".tc-new-", dir=dest.parent))
+    except OSError as exc:
+        raise InputError(f"{dest}: cannot write there: {exc.strerror or exc}",
+                         "choose a folder you can write to") from None
     try:
         try:
             worker = copier.run_copy(
@@ -184,11 +229,27 @@ def render(
         shutil.rmtree(staging, ignore_errors=True)
     result = NewResult(dest, {k: v for k, v in final_answers.items() if not k.startswith("_")}, files)
     if git_init and shutil.which("git") and not _inside_git(dest):
-        _git(dest, "init", "-q")
-        _git(dest, "add", "-A")
-        _git(dest, "commit", "-q", "-m", f"Train container from tc {__version__} ({ref.tag})")
+        try:
+            _git(dest, "init", "-q")
+            _git(dest, "add", "-A")
+            _git(dest, "commit", "-q", "-m", f"Train container from tc {__version__} ({ref.tag})")
+        except BaseException:
+            _undo_new(dest, existed, files)
+            raise
         result.git_initialised = True
     return result
+
+
+def _undo_new(dest: Path, existed: bool, files: list[str]) -> None:
+    """Remove what an interrupted ``tc new`` created: the folder if tc made it, else only the
+    files tc rendered and the ``.git`` it started (a user's own files stay)."""
+    if not existed:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    shutil.rmtree(dest / ".git", ignore_errors=True)
+    for rel in files:
+        with contextlib.suppress(OSError):
+            (dest / rel).unlink()
 
 
 def _inside_git(path: Path) -> bool:
@@ -222,6 +283,31 @@ def _conflicted_files(root: Path) -> list[str]:
     return sorted(marked)
 
 
+def _load_answers(answers_path: Path, yaml: Any) -> dict[str, Any]:
+    """The answers file as a mapping with a ``_commit``; InputError (one line) otherwise."""
+    fix = "restore it from git (git checkout -- .copier-answers.yml) or recreate the project"
+    try:
+        raw = answers_path.read_bytes()
+        if len(raw) > 1024 * 1024:
+            raise InputError(f"{answers_path}: too large ({len(raw)} bytes) for an answers file", fix)
+        text = raw.decode("utf-8")
+        if "\x00" in text:
+            raise InputError(f"{answers_path}: binary content, not an answers file", fix)
+        old = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise InputError(f"{answers_path}: not UTF-8 text, not an answers file", fix) from None
+    except OSError as exc:
+        raise InputError(f"{answers_path}: cannot read: {exc.strerror or exc}", fix) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{answers_path}: not valid YAML ({first})", fix) from None
+    if not isinstance(old, dict):
+        raise InputError(f"{answers_path}: holds a {type(old).__name__}, not the answers mapping", fix)
+    if not isinstance(old.get("_commit"), str):
+        raise InputError(f"{answers_path}: no scaffold version (_commit) recorded", fix)
+    return old
+
+
 def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateResult:
     """Apply the current scaffolds to an existing project (Copier's three-way merge).
 
@@ -238,10 +324,7 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
             f"{answers_path}: missing; this project was not made by 'tc new'",
             "run tc update in a folder created by 'tc new'",
         )
-    try:
-        old = yaml.safe_load(answers_path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{answers_path}: not valid YAML ({exc})") from None
+    old = _load_answers(answers_path, yaml)
     if not _inside_git(root):
         raise InputError(
             f"{root}: not a git repository; tc update merges with git",
@@ -280,3 +363,45 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
         line[3:].strip() for line in _git(root, "status", "--porcelain").stdout.splitlines()
     )
     return UpdateResult(root, old_version, ref.tag, changed, _conflicted_files(root), snapshot)
+
+
+def preview_update(path: Path) -> tuple[UpdateResult, list[tuple[str, str]]]:
+    """What ``tc update`` would do, without writing to the project: the update runs on a
+    copy in a temporary folder, and every file is listed as ``unchanged``, ``updated``,
+    ``conflicting``, ``added`` or ``removed`` (relative path order)."""
+    root = path.resolve()
+    with tempfile.TemporaryDirectory(prefix="tc-update-preview-") as tmp:
+        copy = Path(tmp) / root.name
+        try:
+            shutil.copytree(root, copy, symlinks=True)
+        except (OSError, shutil.Error) as exc:
+            raise InputError(f"{root}: cannot copy the project for the preview: {exc}",
+                             "check the folder's permissions") from None
+        result = update(copy, force=True)
+        before, after = _files(root), _files(copy)
+        rows: list[tuple[str, str]] = []
+        conflicts = set(result.conflicts)
+        for rel in sorted(set(before) | set(after)):
+            if rel not in after:
+                state = "removed"
+            elif rel not in before:
+                state = "added"
+            elif before[rel] == after[rel]:
+                state = "unchanged"
+            elif rel in conflicts:
+                state = "conflicting"
+            else:
+                state = "updated"
+            rows.append((state, rel))
+    return UpdateResult(root, result.old_version, result.new_version,
+                        [r for s, r in rows if s != "unchanged"], sorted(conflicts)), rows
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0] == ".git" or not p.is_file() or p.is_symlink():
+            continue
+        out[rel.as_posix()] = p.read_bytes()
+    return out

@@ -25,6 +25,9 @@ def command(
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed writes the same files."),
     dataset_id: int = typer.Option(1, "--dataset-id", help="Dataset folder name under datasets/."),
+    force: bool = typer.Option(
+        False, "--force", help="Write even if the folder holds files tc demo-data did not write."
+    ),
 ) -> None:
     """Write a synthetic demo dataset (coloured shapes with tags, boxes or polygons).
 
@@ -33,7 +36,7 @@ def command(
     from tcli.demo_data import write_demo_dataset
 
     target = write_demo_dataset(
-        directory, task, images=images, seed=seed, dataset_id=dataset_id
+        directory, task, images=images, seed=seed, dataset_id=dataset_id, force=force
     )
     count = len(list(target.glob("demo_*.png")))
     console.success(f"wrote {count} images and annotations/annotations.xml to {target}")

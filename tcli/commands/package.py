@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -77,6 +78,11 @@ def command(
             )
     for ref in refs:
         found = plan(project, ref, max_file_size=limit)
+        if len(found.refusals) == 1:
+            only = found.refusals[0]
+            raise ValidationFailed(
+                f"refused to package {only.path.relative_to(project.root)}: {only.message}; "
+                "nothing was written", only.fix)
         if found.refusals:
             for r in found.refusals:
                 console.error(f"refusing {r.path.relative_to(project.root)}: {r.message}", r.fix)
@@ -88,21 +94,28 @@ def command(
                 "remove or fix the files named above",
             )
         target = output_path(project, ref, out, all_templates)
-        written = write_zip(found.entries, target)
-        console.success(f"packaged {ref.key} -> {written.path}")
-        console.print(f"  sha256 {written.sha256}", markup=False)
-        console.print(f"  size   {written.size} bytes", markup=False)
-        console.print(f"  files  {written.file_count}", markup=False)
-        if verify:
-            report, result = verify_zip(written.path, project, max_file_size=limit)
+        verified: list[Any] = []
+
+        def check(candidate: Path, target: Path = target, verified: list[Any] = verified) -> None:
+            report, result = verify_zip(candidate, project, max_file_size=limit)
             if report.findings:
                 render_reports([report], strict=False)
             if report.errors or result is None:
                 n = len(report.errors)
                 raise ValidationFailed(
-                    f"--verify: {written.path} failed with {n} error{'s' if n != 1 else ''}",
+                    f"--verify: the ZIP for {target} failed with {n} error{'s' if n != 1 else ''}; "
+                    f"{target} was not written or replaced",
                     "fix the findings above and package again",
                 )
+            verified.append(result)
+
+        written = write_zip(found.entries, target, check if verify else None)
+        console.success(f"packaged {ref.key} -> {written.path}")
+        console.print(f"  sha256 {written.sha256}", markup=False)
+        console.print(f"  size   {written.size} bytes", markup=False)
+        console.print(f"  files  {written.file_count}", markup=False)
+        if verified:
+            result = verified[0]
             console.success(
                 f"  verified: member names safe, ZIP validates, build directory of "
                 f"{len(result.build_files)} files holds every COPY source ({result.copy_sources})"

@@ -18,6 +18,10 @@ def command(
         False, "--force",
         help="Update a dirty git tree: commit the local changes as a snapshot first.",
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run",
+        help="List every file as unchanged / updated / conflicting / added / removed; write nothing.",
+    ),
 ) -> None:
     """Apply tc's current scaffolds to a project made by tc new.
 
@@ -26,6 +30,14 @@ def command(
     """
     from tcli import scaffold
 
+    if dry_run:
+        preview, rows = scaffold.preview_update(path)
+        for state, rel in rows:
+            console.print(f"  {state:<12} {rel}", markup=False)
+        console.info(f"dry run: scaffolds {preview.old_version} -> {preview.new_version}; "
+                     f"{len(preview.changed)} file(s) would change, {len(preview.conflicts)} "
+                     "conflicting; nothing was written")
+        return
     result = scaffold.update(path, force=force)
     if result.snapshot_commit:
         console.warn(f"committed your local changes first ({result.snapshot_commit[:10]})")

@@ -108,7 +108,7 @@ def walk_rels(root: Path, skip: Path | None = None) -> Iterator[str]:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            raise InputError(f"{prefix or '.'}: cannot list the folder ({exc.strerror})"
+            raise InputError(f"{prefix or root}: cannot list the folder ({exc.strerror})"
                              ) from None
         subdirs = []
         for e in entries:

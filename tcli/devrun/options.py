@@ -35,6 +35,9 @@ class DevRunOptions:
 def check_options(opts: DevRunOptions) -> None:
     if opts.demo and opts.dataset is not None:
         raise InputError("--demo and --dataset exclude each other", "pass one of them")
+    if opts.memory is not None and not re.fullmatch(r"[1-9][0-9]*[bkmgBKMG]?", opts.memory):
+        raise InputError(f"--memory {opts.memory!r} is not a memory size",
+                         "use a number with an optional unit b, k, m or g, e.g. 4g or 512m")
     if opts.dataset_id is not None and opts.dataset_id < 0:
         raise InputError(f"--dataset-id {opts.dataset_id}: must be 0 or more")
     if opts.nproc_per_node is not None and not 1 <= opts.nproc_per_node <= MAX_NPROC:

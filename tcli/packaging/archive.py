@@ -6,6 +6,7 @@ import hashlib
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,12 @@ def _zipinfo(entry: Entry) -> zipfile.ZipInfo:
     return info
 
 
-def write_zip(entries: list[Entry], out: Path) -> Packaged:
-    """Write ``entries`` to ``out`` atomically (temp file in the same folder + rename)."""
+def write_zip(entries: list[Entry], out: Path,
+              check: Callable[[Path], None] | None = None) -> Packaged:
+    """Write ``entries`` to ``out`` atomically (temp file in the same folder + rename).
+
+    ``check`` (e.g. ``--verify``) runs on the finished temp file before the rename; when it
+    raises, the temp file is removed and a previous ``out`` is left as it was."""
     for parent in (out.parent, *out.parent.parents):
         if parent.exists() or parent.is_symlink():
             if not parent.is_dir():
@@ -73,6 +78,8 @@ def write_zip(entries: list[Entry], out: Path) -> Packaged:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
+        if check is not None:
+            check(tmp)
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -92,6 +99,11 @@ def output_path(project: Project, ref: TemplateRef, out: Path | None, all_templa
         return base / ref.provider / ref.category / ref.architecture / ZIP_NAME
     if out is None:
         return project.root / "dist" / ZIP_NAME
+    too_long = [part for part in out.parts if len(os.fsencode(part)) > 255]
+    if too_long:
+        raise InputError(f"-o: the name {too_long[0][:40]}... is too long "
+                         f"({len(too_long[0])} characters; file systems allow 255 bytes)",
+                         "pass -o a shorter ZIP path")
     if out.is_dir() or out.suffix.lower() != ".zip":
         return out / ZIP_NAME
     return out

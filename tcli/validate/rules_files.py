@@ -69,6 +69,8 @@ def _check_dockerfile(ctx: Context, path: Path, text: str) -> None:
         if spec.from_stage is not None:
             continue
         for src in spec.sources:
+            if _source_outside(ctx, path, spec.keyword, src, spec.line):
+                continue
             norm = posixpath.normpath(src.lstrip("/")) if src.strip("/") else "."
             first = norm.split("/", 1)[0]
             if first in FORBIDDEN_COPY:
@@ -77,6 +79,31 @@ def _check_dockerfile(ctx: Context, path: Path, text: str) -> None:
                          "train output or the dataset) and must not go into the image",
                          "remove it; the platform mounts the dataset at run time",
                          line=spec.line)
+
+
+def _source_outside(ctx: Context, path: Path, keyword: str, src: str, line: int | None) -> bool:
+    """A COPY/ADD source that is a URL, absolute, or climbs out of the build context
+    (the template's docker/ folder): report it and return True."""
+    if "://" in src or src.startswith("git@"):
+        ctx.add("error", "dockerfile.remote-source", path,
+                 f"{keyword} {src}: fetches a remote URL at build time (unpinned code or data "
+                 "from the network goes into the image)",
+                 "download it into docker/ and COPY the file, or pin it in requirements.txt",
+                 line=line)
+        return True
+    if src.startswith("/"):
+        ctx.add("error", "dockerfile.source-outside", path,
+                 f"{keyword} {src}: absolute source path; sources are read from the build "
+                 "context (docker/), never from the host",
+                 "use a path relative to the template's docker/ folder", line=line)
+        return True
+    if posixpath.normpath(src).split("/", 1)[0] == "..":
+        ctx.add("error", "dockerfile.source-outside", path,
+                 f"{keyword} {src}: reaches outside the build context (the template's docker/ "
+                 "folder); the platform builds from docker/ alone",
+                 "copy the file into docker/ and COPY it from there", line=line)
+        return True
+    return False
 
 
 def _check_requirements(ctx: Context, path: Path, text: str) -> None:

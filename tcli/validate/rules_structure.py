@@ -25,6 +25,7 @@ def check_tree(ctx: Context) -> None:
                         "the platform: validation/common.json")
         _walk_spec(ctx, ctx.spec("tc-project.json"), tree.root, "tc: validation/tc-project.json")
         _unexpected_in_common(ctx)
+        _links_out_of_project(ctx)
     else:
         if not tree.common_dir.is_dir():
             ctx.add("error", "zip.top-folder", PUBLISH_DIR + "/",
@@ -82,6 +83,20 @@ _WRONG_KIND = {
     "file": ("structure.not-a-file", "expected a file, found a folder",
              "replace the folder with the file"),
 }
+
+
+def _links_out_of_project(ctx: Context) -> None:
+    """A top-level folder (common/, templates/, ...) that is a symlink leaving the project:
+    validate and package would read files from elsewhere on the machine."""
+    root = ctx.tree.root.resolve()
+    for item in sorted(ctx.tree.root.iterdir()):
+        if not item.is_symlink():
+            continue
+        target = item.resolve()
+        if not target.is_relative_to(root):
+            ctx.add("error", "structure.symlink-escape", item,
+                     f"{item.name} is a symlink that points outside the project ({target})",
+                     "replace the link with the folder itself (copy its files into the project)")
 
 
 def _unexpected_in_common(ctx: Context) -> None:

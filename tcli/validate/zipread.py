@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import stat
@@ -10,9 +11,14 @@ from pathlib import Path
 
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, PUBLISH_DIR
 from tcli.errors import InputError
+from tcli.safety.confine import clean_member_name
+from tcli.safety.zipread import CHUNK, ZipLimits, ZipRefused
 from tcli.units import human_bytes
 from tcli.validate.context import Tree, zip_tree
 from tcli.validate.report import Finding
+
+#: Member count and total inflated bytes of an upload (the per-member limit is max_file_size).
+LIMITS = ZipLimits()
 
 
 def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
@@ -26,10 +32,34 @@ def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
         return "absolute path"
     if any(part == ".." for part in name.split("/")):
         return "'..' escapes the extraction folder (zip-slip)"
+    if clean_member_name(name.rstrip("/")) is None:
+        return "empty or '.' path segment ('//' or '/./')"
     mode = info.external_attr >> 16
     if info.create_system == 3 and stat.S_ISLNK(mode):
         return "symbolic link"
     return None
+
+
+def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, cap: int,
+            ) -> tuple[str | None, int]:
+    """Inflate ``info`` into ``target`` in chunks, counting the bytes that really come out.
+
+    Stops at ``cap`` bytes or as soon as the data outgrows the size its header claims (a
+    lying header is how a small-looking member inflates to gigabytes). Returns the problem
+    (None when fine) and the bytes written."""
+    probe = copy.copy(info)
+    probe.file_size = max(info.file_size, cap) + 1  # let the stream run past a lying header
+    written = 0
+    with zf.open(probe) as src, target.open("wb") as dst:
+        while chunk := src.read(CHUNK):
+            written += len(chunk)
+            if written > info.file_size:
+                return (f"inflates to more than the {info.file_size} bytes its header claims "
+                        f"(a ZIP bomb?)", written)
+            if written > cap:
+                return (f"inflates to more than {human_bytes(cap, 'MB')} (size limit)", written)
+            dst.write(chunk)
+    return None, written
 
 
 def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
@@ -50,7 +80,12 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                          "pass the file 'tc package' wrote") from None
     with zf:
         seen: set[str] = set()
-        for info in zf.infolist():
+        infos = zf.infolist()
+        if len(infos) > LIMITS.max_members:
+            raise ZipRefused(f"{zip_path}: {len(infos)} members, more than {LIMITS.max_members}",
+                             "package only the project's files (tc package)")
+        total = 0
+        for info in infos:
             name = info.filename
             reason = unsafe_member_reason(info)
             if reason:
@@ -84,13 +119,21 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
+            cap = min(max_file_size, LIMITS.max_total_bytes - total)
             try:
-                data = zf.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+                problem, written = _stream(zf, info, target, cap)
+            except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+                target.unlink(missing_ok=True)
                 add("file.unreadable", name, f"cannot read member: {exc}",
                     "rebuild the ZIP with 'tc package'")
                 continue
-            target.write_bytes(data)
+            total += written
+            if problem:
+                target.unlink(missing_ok=True)
+                add("zip.inflates", name, problem, "rebuild the ZIP with 'tc package'")
+                if total >= LIMITS.max_total_bytes:
+                    break
+                continue
             mode = (info.external_attr >> 16) & 0o777
             if mode:
                 os.chmod(target, mode | 0o600)

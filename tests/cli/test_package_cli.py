@@ -75,9 +75,10 @@ def test_refusals_name_the_file_even_without_validation(proj: Path, tmp_path: Pa
     out = tmp_path / "out.zip"
     result = invoke(str(proj), "-o", str(out), "--no-validate")
     assert result.exit_code == 1
-    assert f"error: refusing templates/{KEY}/docker/best.pt: model file" in result.stderr
-    assert (f"error: refused to package templates/{KEY}/docker/best.pt; nothing was written"
-            in result.stderr)
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"error: refused to package templates/{KEY}/docker/best.pt: model file")
+    assert errors[0].endswith("; nothing was written")
     assert not out.exists()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.conftest import Guard
-from tests.hostile.harness import OPEN, assert_clean_failure, env_for, tc
+from tests.hostile.harness import assert_clean_failure, env_for, tc
 
 
 @pytest.mark.parametrize("args, message", [
@@ -20,7 +20,7 @@ from tests.hostile.harness import OPEN, assert_clean_failure, env_for, tc
     (["--template", "Nope/X/Y"], r"--template"),
     (["--template", "../../etc"], r"--template"),
     # flags are checked before any dataset or Docker work (never --demo here: it would build)
-    pytest.param(["--memory", "lots"], r"--memory", marks=OPEN),
+    (["--memory", "lots"], r"--memory"),
     (["--demo-images", "-1", "--demo"], r"images"),
 ])
 def test_dev_run_bad_flags(proj: Path, guard: Guard, args: list[str], message: str) -> None:
@@ -50,7 +50,6 @@ def test_aliases_run_tc_when_iproute2_tc_comes_first(tmp_path: Path, alias: list
     assert str(sbin / "tc") in (detect_tc_clash(env["PATH"]) or "")
 
 
-@OPEN
 @pytest.mark.parametrize("home", ["/dev/null", "file"])
 def test_unusable_tc_home(tmp_path: Path, guard: Guard, home: str) -> None:
     (tmp_path / "file").write_text("x")

@@ -27,8 +27,8 @@ def _new(tmp_path: Path, target: str | Path, provider: str = "Prov", env=None, t
 # ---- class: names (one line naming the option, exit 2, nothing created) ----------------------
 
 @pytest.mark.parametrize("provider", [
-    pytest.param("Prov\n", marks=OPEN), "Prov/Sub", "..", ".", "", "a b", "Prov\x1b[31m",
-    pytest.param("P" * 300, marks=OPEN), "-rf", "Prov\t",
+    "Prov\n", "Prov/Sub", "..", ".", "", "a b", "Prov\x1b[31m",
+    "P" * 300, "-rf", "Prov\t",
 ])
 def test_bad_provider_names(tmp_path: Path, guard: Guard, provider: str) -> None:
     guard.start()
@@ -38,7 +38,6 @@ def test_bad_provider_names(tmp_path: Path, guard: Guard, provider: str) -> None
     assert_clean_failure(r, 2, r"provider|Provider|name|null")
 
 
-@OPEN
 def test_long_project_folder_name(tmp_path: Path, guard: Guard) -> None:
     guard.start()
     r = _new(tmp_path, "p" * 300)
@@ -48,7 +47,6 @@ def test_long_project_folder_name(tmp_path: Path, guard: Guard) -> None:
 
 # ---- class: unusable places -> exit 2 with the path, never 70 --------------------------------
 
-@OPEN
 def test_target_under_a_file(tmp_path: Path, guard: Guard) -> None:
     (tmp_path / "afile").write_text("x")
     guard.start()
@@ -57,7 +55,6 @@ def test_target_under_a_file(tmp_path: Path, guard: Guard) -> None:
     assert_clean_failure(r, 2, r"afile")
 
 
-@OPEN
 def test_target_on_a_read_only_file_system(tmp_path: Path, guard: Guard) -> None:
     guard.start()
     r = _new(tmp_path, "/proc/tc-hostile-proj")
@@ -66,7 +63,6 @@ def test_target_on_a_read_only_file_system(tmp_path: Path, guard: Guard) -> None
     assert_clean_failure(r, 2, r"/proc/tc-hostile-proj")
 
 
-@OPEN
 def test_tc_home_is_a_file(tmp_path: Path, guard: Guard) -> None:
     home = tmp_path / "home-file"
     home.write_text("not a folder")
@@ -87,7 +83,6 @@ def test_target_is_a_non_empty_folder(tmp_path: Path, guard: Guard) -> None:
 
 # ---- class: the scaffold store (shared state under TC_HOME) ----------------------------------
 
-@OPEN
 def test_store_keeps_files_it_did_not_create(tmp_path: Path) -> None:
     store = tmp_path / ".tc-home" / "scaffold-store"
     store.mkdir(parents=True)
@@ -101,19 +96,18 @@ def test_store_keeps_files_it_did_not_create(tmp_path: Path) -> None:
     assert (store / "keep" / "x").is_file() and (store / "keep" / "x").read_text() == "mine too"
 
 
-@OPEN
 def test_six_concurrent_new(tmp_path: Path) -> None:
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda i: _new(tmp_path, f"p{i}", timeout=300), range(6)))
     assert [r.rc for r in results] == [0] * 6, [r.stderr for r in results if r.rc]
-    counts = {len(list((tmp_path / f"p{i}").rglob("*"))) for i in range(6)}
+    # the project files, not .git (its object fan-out folders depend on each project's hashes)
+    counts = {len([p for p in (tmp_path / f"p{i}").rglob("*") if ".git" not in p.parts]) for i in range(6)}
     assert len(counts) == 1
     store = tmp_path / ".tc-home" / "scaffold-store"
     st = subprocess.run(["git", "status", "--porcelain"], cwd=store, capture_output=True, text=True)
     assert st.stdout == ""
 
 
-@OPEN
 def test_ctrl_c_during_git_init_leaves_nothing_half_made(tmp_path: Path) -> None:
     """A ``git`` that hangs (as on a slow disk) is interrupted; tc new then works again."""
     fake = tmp_path / "slowbin"
@@ -142,9 +136,8 @@ def test_ctrl_c_during_git_init_leaves_nothing_half_made(tmp_path: Path) -> None
 # ---- class: broken answers files under tc update ---------------------------------------------
 
 @pytest.mark.parametrize("content", [
-    pytest.param(b"\x00\xff\xfe binary \x00", marks=OPEN), pytest.param(b"- a\n- b\n", marks=OPEN),
-    pytest.param(b"just a string\n", marks=OPEN), b"{{{{: [\n", pytest.param(b"", marks=OPEN),
-    pytest.param(b"_commit: 1\n_src_path: /etc\n" + b"x: " + b"[" * 5000 + b"\n", marks=OPEN),
+    b"\x00\xff\xfe binary \x00", b"- a\n- b\n", b"just a string\n", b"{{{{: [\n", b"",
+    b"_commit: 1\n_src_path: /etc\n" + b"x: " + b"[" * 5000 + b"\n",
 ])
 def test_update_with_a_broken_answers_file(proj: Path, guard: Guard, content: bytes) -> None:
     subprocess.run(["git", "commit", "-qam", "x", "--allow-empty"], cwd=proj, env=env_for(proj.parent),
@@ -166,7 +159,6 @@ def test_update_outside_a_project(tmp_path: Path, guard: Guard) -> None:
 
 # ---- class: update preview and undo ----------------------------------------------------------
 
-@OPEN
 def test_update_dry_run_writes_nothing(proj: Path, guard: Guard) -> None:
     guard.start()
     r = tc("update", "--dry-run", str(proj), cwd=proj.parent)

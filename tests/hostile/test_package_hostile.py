@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.conftest import Guard, tdir
-from tests.hostile.harness import OPEN, assert_clean_failure, tc
+from tests.hostile.harness import assert_clean_failure, tc
 
 GHP = "ghp_" + "aB3" * 12
 SSH_KEY = ("-----BEGIN " + "OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
@@ -65,7 +65,6 @@ def test_credentials_are_never_packaged(proj: Path, guard: Guard, rel: str, cont
     assert_clean_failure(r, 1, r"validate found|secret|credential")
 
 
-@OPEN
 def test_credentials_not_packaged_even_with_no_validate(proj: Path, guard: Guard) -> None:
     (tdir(proj) / "docker" / "id_ed25519").write_text(SSH_KEY)
     r, out = _package(proj, guard, "--no-validate")
@@ -73,7 +72,6 @@ def test_credentials_not_packaged_even_with_no_validate(proj: Path, guard: Guard
     assert_clean_failure(r, 1, r"id_ed25519")
 
 
-@OPEN
 def test_failed_verify_keeps_the_previous_good_zip(proj: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.zip"
     r = tc("package", str(proj), "-o", str(out), cwd=tmp_path)
@@ -88,7 +86,7 @@ def test_failed_verify_keeps_the_previous_good_zip(proj: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("kind", ["dev-full", "file-parent", "dev-null-parent",
-                                  pytest.param("long-name", marks=OPEN)])
+                                  "long-name"])
 def test_unusable_output_is_exit_2(proj: Path, guard: Guard, tmp_path: Path, kind: str) -> None:
     (tmp_path / "afile").write_text("x")
     target = {"dev-full": Path("/dev/full"), "file-parent": tmp_path / "afile" / "out.zip",

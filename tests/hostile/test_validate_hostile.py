@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.conftest import Guard, tdir
-from tests.hostile.harness import OPEN, assert_finding, tc
+from tests.hostile.harness import assert_finding, tc
 
 
 @pytest.fixture()
@@ -164,7 +164,6 @@ def test_bad_train_split_is_an_error(proj: Path, guard: Guard, value: str) -> No
 
 # ---- class: Dockerfile confinement and remote sources ----------------------------------------
 
-@OPEN
 @pytest.mark.parametrize("line, message", [
     ("COPY ../../ /", r"outside|build context"),
     ("COPY ../zip/train-container-publish/config.py /x", r"outside|build context"),
@@ -210,7 +209,6 @@ def test_token_in_python_source(proj: Path, guard: Guard) -> None:
 
 # ---- class: symlinks leaving the project -----------------------------------------------------
 
-@OPEN
 def test_common_symlink_leaving_the_project(proj: Path, guard: Guard, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     (proj / "common").rename(outside)

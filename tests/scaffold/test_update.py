@@ -105,3 +105,27 @@ def test_update_outside_a_project(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[0] == (
         f"error: {tmp_path.resolve()}/.copier-answers.yml: missing; this project was not made by 'tc new'"
     )
+
+
+def test_dry_run_lists_files_and_writes_nothing(setup: tuple[Path, Path]) -> None:
+    scaffolds, project = setup
+    readme_src = scaffolds / "project" / "README.md.jinja"
+    readme_src.write_text(readme_src.read_text() + "\nNew scaffold section.\n")
+    env_src = scaffolds / ENV_SRC
+    env_src.write_text(env_src.read_text().replace("PYTHONUNBUFFERED=1", "PYTHONUNBUFFERED=0"))
+    env = project / ENV_REL
+    env.write_text(env.read_text().replace("PYTHONUNBUFFERED=1", "PYTHONUNBUFFERED=yes"))
+    git(project, "commit", "-qam", "user edit of the same line")
+    head = git(project, "rev-parse", "HEAD")
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+
+    result = runner.invoke(app, ["update", "--dry-run", str(project)])
+    assert result.exit_code == 0, result.output
+    lines = [ln.split() for ln in result.output.splitlines() if ln.startswith("  ")]
+    states = {rel: state for state, rel in lines}
+    assert states["README.md"] == "updated"
+    assert states[ENV_REL] == "conflicting"
+    assert states["templates/P/C/A/docker/train.py"] == "unchanged"
+    assert "nothing was written" in result.output
+    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before and git(project, "rev-parse", "HEAD") == head

@@ -93,3 +93,18 @@ def test_resolve_task_alias_and_errors(tmp_path: Path) -> None:
         write_demo_dataset(tmp_path, "keypoints")
     with pytest.raises(InputError, match="--images: 0 is out of range"):
         write_demo_dataset(tmp_path, "detection", images=0)
+
+
+def test_foreign_files_refused_unless_force(tmp_path: Path) -> None:
+    mine = tmp_path / "datasets" / "1" / "notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine")
+    with pytest.raises(InputError, match=r"notes\.txt"):
+        write_demo_dataset(tmp_path, "classification", images=2)
+    assert not (tmp_path / "datasets" / "1" / "annotations").exists()
+    target = write_demo_dataset(tmp_path, "classification", images=2, force=True)
+    assert (target / "annotations" / "annotations.xml").is_file() and mine.read_text() == "mine"
+    write_demo_dataset(tmp_path / "b", "classification", images=3)
+    write_demo_dataset(tmp_path / "b", "classification", images=2)  # a rerun over its own files
+    assert sorted(p.name for p in (tmp_path / "b" / "datasets" / "1").glob("*.png")) == [
+        "demo_0000.png", "demo_0001.png"]
