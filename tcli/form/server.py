@@ -126,6 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
+            if 0 < length <= 4 * MAX_BODY:
+                # read (and drop) a body a little over the limit, so the client gets the 413
+                # instead of a broken pipe; a larger one is cut off with the connection
+                self.rfile.read(length)
+            self.close_connection = True
             self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body missing or too large")
             return
         try:
