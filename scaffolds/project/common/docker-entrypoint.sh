@@ -86,14 +86,27 @@ with open(sys.argv[1], encoding="utf-8") as f:
 os.unlink(sys.argv[1])
 argv = [*sys.argv[2:], "train.py", *train_argv]
 print("[train] " + shlex.join(["torchrun", *argv]), flush=True)
+import torch.distributed.elastic.multiprocessing.api as elastic_api
+received = []
+elastic_handler = elastic_api._terminate_process_handler
+def record_signal(signum, frame):
+    received.append(signum)
+    elastic_handler(signum, frame)
+elastic_api._terminate_process_handler = record_signal
+def die_of_signal(signum):
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 try:
     main(argv)
 except ChildFailedError as exc:
+    if received:
+        die_of_signal(received[0])
     code = exc.get_first_failure()[1].exitcode
     sys.exit(code if code > 0 else 128 - code if code < 0 else 1)
 except SignalException as exc:
-    signal.signal(exc.sigval, signal.SIG_DFL)
-    os.kill(os.getpid(), exc.sigval)
+    die_of_signal(exc.sigval)
+if received:  # the launcher got a signal but its workers ended cleanly meanwhile
+    die_of_signal(received[0])
 '
 PROCS_RE='^([1-9][0-9]{0,3}|auto|cpu|gpu)$'
 NODES_RE='^[1-9][0-9]{0,4}(:[1-9][0-9]{0,4})?$'
