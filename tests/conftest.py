@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,3 +39,25 @@ def runtime_path(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 def pytest_configure(config: pytest.Config) -> None:
     sys.dont_write_bytecode = True
+
+
+#: Tiers whose environment CI provides: under ``CI=true`` a skip in them is a failure (the tier
+#: silently did not run), outside CI it is a skip with its reason.
+REQUIRED_UNDER_CI = ("integration", "browser")
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if not (_ci() and report.skipped):
+        return
+    tier = next((m for m in REQUIRED_UNDER_CI if item.get_closest_marker(m) is not None), None)
+    if tier is not None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{tier} test skipped under CI=true (not allowed): {reason}"
