@@ -62,6 +62,11 @@ def command(
         help="Train data-parallel in N processes under torchrun (one per GPU, or N CPU "
              "processes with Gloo); docs/scale-out.md.",
     ),
+    nodes: int = typer.Option(
+        None, "--nodes", metavar="K",
+        help="Rehearse a K-node job: K containers on the host network with Kubeflow's PET_* "
+             "variables; score and model from node 0; docs/scale-out.md.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show cache hits of the build."),
     as_json: bool = typer.Option(
         False, "--json", help="Print the summary as JSON on stdout (progress goes to stderr)."
@@ -94,5 +99,6 @@ def command(
         memory=memory,
         verbose=verbose,
         nproc_per_node=nproc_per_node,
+        nodes=nodes,
     )
     dev_run(path, opts, DevRunView(json_mode=as_json, verbose=verbose))

@@ -4,7 +4,7 @@ Split by concern: :mod:`options` (flags, GPU plan), :mod:`naming` (image/contain
 labels), :mod:`minio` (the mock MinIO), :mod:`logs` (score and training start in the log),
 :mod:`summary` (the result), :mod:`events` (the progress protocol; drawing lives in
 :mod:`tcli.ui.devrun_view`), :mod:`run` (a fresh run), :mod:`follow` (after the start),
-:mod:`rerun` (``--rerun``). Re-exported here: what commands and tests use.
+:mod:`rerun` (``--rerun``), :mod:`nodes` (``--nodes K``). Re-exported here: what commands and tests use.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tcli.contract import TRAIN_MOUNT
 from tcli.custom_json import CustomJson
@@ -18,6 +18,9 @@ from tcli.devrun.minio import train_root
 from tcli.devrun.summary import Summary
 from tcli.errors import RunFailed
 from tcli.project import Project
+
+if TYPE_CHECKING:
+    from tcli.engine import ExitState
 
 
 @dataclass
@@ -58,19 +61,32 @@ def follow(run: Running, rep: DevRunEvents) -> Summary:
     """Stream logs, wait, check the score and the model, fill and return the summary."""
     from tcli import engine
 
-    container, project, custom, summary = run.container, run.project, run.custom, run.summary
-    started, since_wall = run.started, run.since_wall
-
+    container, custom = run.container, run.custom
     watcher = LogWatcher(custom.score_regexp)
     for line in engine.stream_lines(container, since=run.since):
         rep.log(line)
-        found = watcher.feed(line, time.monotonic())
-        if found is not None:
-            rounded = round_score(found)
-            shown = f"{rounded}" if rounded is not None else found
-            rep.line(f"score {custom.score_name} = {shown} (from the log: {found})", style="ok")
-    state = engine.wait(container)
-    ended = time.monotonic()
+        feed_score(watcher, line, custom, rep)
+    return conclude(run, watcher, engine.wait(container), time.monotonic(), rep)
+
+
+def feed_score(watcher: LogWatcher, line: str, custom: CustomJson, rep: DevRunEvents) -> None:
+    """Give ``line`` to the watcher; announce the score the first time it appears."""
+    found = watcher.feed(line, time.monotonic())
+    if found is not None:
+        rounded = round_score(found)
+        shown = f"{rounded}" if rounded is not None else found
+        rep.line(f"score {custom.score_name} = {shown} (from the log: {found})", style="ok")
+
+
+def conclude(run: Running, watcher: LogWatcher, state: ExitState, ended: float,
+             rep: DevRunEvents, cause: RunFailed | None = None) -> Summary:
+    """Fill the summary from how the container ended, report it, raise RunFailed on failure.
+
+    ``cause``: a failure found elsewhere (another node of a ``--nodes`` run) that wins over
+    what this container's own end says.
+    """
+    container, project, custom, summary = run.container, run.project, run.custom, run.summary
+    started, since_wall = run.started, run.since_wall
     summary.exit_code = state.exit_code
     if watcher.train_started is not None:
         summary.durations["setup"] = round(watcher.train_started - started, 2)
@@ -86,7 +102,10 @@ def follow(run: Running, rep: DevRunEvents) -> Summary:
     summary.model_file, summary.model_bytes = host, size
 
     failure: RunFailed | None = None
-    if state.oom_killed:
+    if cause is not None:
+        summary.status = "failed"
+        failure = cause
+    elif state.oom_killed:
         summary.status = "oom-killed"
         failure = RunFailed(
             f"container {summary.container} was OOM-killed (out of memory, exit {state.exit_code})",
@@ -110,7 +129,7 @@ def follow(run: Running, rep: DevRunEvents) -> Summary:
         failure = RunFailed(problem, "train.py must save the model to custom.json's model_filepath")
     else:
         summary.status = "succeeded"
-    if failure is not None and state.exit_code != 0:
+    if failure is not None and cause is None and state.exit_code != 0:
         rep.line(f"last log lines of {summary.container}:", style="error")
         for line in watcher.last_lines():
             rep.line(f"  {line}")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
+from tcli.errors import DockerError
 from tcli.project import Project, TemplateRef
+
+if TYPE_CHECKING:
+    from tcli.devrun.events import DevRunEvents
 
 LABEL_PROJECT = "org.tc.project"
 LABEL_TEMPLATE = "org.tc.template"
@@ -30,3 +35,27 @@ def container_name(project: Project, template: TemplateRef) -> str:
 def labels(project: Project, template: TemplateRef) -> dict[str, str]:
     """The labels that find a template's containers again (``--rerun``)."""
     return {LABEL_PROJECT: str(project.root), LABEL_TEMPLATE: template.key}
+
+
+def free_name(client: Any, rep: DevRunEvents, name: str, project: Project) -> str:
+    """``name`` freed of this project's previous (ended) container, or a free variant of it."""
+    from tcli import engine
+
+    existing = engine.find_container(client, name)
+    if existing is None:
+        return name
+    if (existing.labels or {}).get(LABEL_PROJECT) == str(project.root):
+        if engine.status(existing) in ("running", "restarting"):
+            raise DockerError(
+                f"container {name} of this project is still running (another tc dev-run?)",
+                f"wait for it to finish, or stop it: docker rm -f {name}",
+            )
+        engine.remove(existing)
+        rep.line(f"replaced the previous container {name}", style="dim")
+        return name
+    for index in range(2, 100):
+        candidate = f"{name}-{index}"
+        if engine.find_container(client, candidate) is None:
+            rep.warn(f"container name {name} is taken by another container: using {candidate}")
+            return candidate
+    raise DockerError(f"container names {name}-2 … {name}-99 are all taken", "remove old containers")

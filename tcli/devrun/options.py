@@ -10,6 +10,7 @@ from tcli.errors import DockerError, InputError
 
 GPU_CHOICES = "auto, all, none or device ids like 0 or 0,1"
 MAX_NPROC = 64
+MAX_NODES = 16
 
 
 @dataclass
@@ -30,6 +31,7 @@ class DevRunOptions:
     memory: str | None = None
     verbose: bool = False
     nproc_per_node: int | None = None  # torchrun processes in the container (TC_NPROC_PER_NODE)
+    nodes: int | None = None  # containers of a local multi-node rehearsal (Kubeflow's PET_*)
 
 
 def check_options(opts: DevRunOptions) -> None:
@@ -43,12 +45,21 @@ def check_options(opts: DevRunOptions) -> None:
     if opts.nproc_per_node is not None and not 1 <= opts.nproc_per_node <= MAX_NPROC:
         raise InputError(f"--nproc-per-node {opts.nproc_per_node}: must be between 1 and "
                          f"{MAX_NPROC}", "one process per GPU, or N CPU processes (Gloo)")
+    if opts.nodes is not None:
+        if not 1 <= opts.nodes <= MAX_NODES:
+            raise InputError(f"--nodes {opts.nodes}: must be between 1 and {MAX_NODES}",
+                             "one container per node of the job you rehearse")
+        if opts.network not in (None, "host"):
+            raise InputError(
+                f"--nodes needs the host network (the nodes meet at 127.0.0.1), not "
+                f"--network {opts.network}", "leave --network out, or pass --network host")
     if opts.rerun:
         bad = [
             name for name, used in (
                 ("--no-cache", opts.no_cache),
                 ("--memory", opts.memory is not None),
                 ("--nproc-per-node", opts.nproc_per_node is not None),
+                ("--nodes", opts.nodes is not None),
             ) if used
         ]
         if bad:

@@ -27,11 +27,19 @@ from tcli.devrun.follow import Running, follow
 from tcli.devrun.interrupts import no_interrupts
 from tcli.devrun.logs import LAST_LINES, short
 from tcli.devrun.minio import DatasetLayout, describe, minio_root, prepare_dataset, train_root
-from tcli.devrun.naming import LABEL_DEV_RUN, LABEL_PROJECT, container_name, image_tag, labels
+from tcli.devrun.naming import (
+    LABEL_DEV_RUN,
+    LABEL_PROJECT,
+    container_name,
+    free_name,
+    image_tag,
+    labels,
+)
+from tcli.devrun.nodes import NodesRun, run_nodes, split_gpus
 from tcli.devrun.options import DevRunOptions, GpuPlan, check_options, plan_gpus
 from tcli.devrun.rerun import rerun
 from tcli.devrun.summary import Summary
-from tcli.errors import Aborted, DockerError, InputError
+from tcli.errors import Aborted, InputError
 from tcli.parsers.dockerfile import base_image_default
 from tcli.parsers.envfile import sets_dataset_id
 from tcli.project import Project, TemplateRef
@@ -61,9 +69,11 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
     check_options(opts)
     project = Project.load(path)
     template = project.select(opts.template)
-    if (opts.nproc_per_node or 1) > 1 and not (template.docker_dir / "tc_torch.py").is_file():
+    distributed = [f"{flag} {value}" for flag, value in (
+        ("--nproc-per-node", opts.nproc_per_node), ("--nodes", opts.nodes)) if (value or 1) > 1]
+    if distributed and not (template.docker_dir / "tc_torch.py").is_file():
         raise InputError(
-            f"--nproc-per-node {opts.nproc_per_node}: {template.key} trains in one process "
+            f"{' '.join(distributed)}: {template.key} trains in one process "
             "(no tc_torch.py in its docker/ folder)",
             "data-parallel training is for the torchvision templates; leave the option out")
     custom = read_custom(template)
@@ -73,6 +83,8 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
 
     dataset_id = 1 if opts.dataset_id is None else opts.dataset_id
     gpu = plan_gpus(opts.gpus, engine.daemon_info(client).nvidia)
+    if opts.nodes is not None:
+        split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1)  # refuse before building
     env_file = template.docker_dir / ".env"
     if env_file.is_file() and sets_dataset_id(env_file.read_text(encoding="utf-8")):
         rep.warn(
@@ -98,7 +110,8 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
             client, project, template, base, choice.as_build_arg, opts, rep)
         if gpu.warning:
             rep.warn(gpu.warning)
-        name = _free_name(client, rep, name, project)
+        if opts.nodes is None:
+            name = free_name(client, rep, name, project)
         summary = Summary.begin(
             project, template, custom, image=image_tag(project, template), container=name,
             dataset_id=dataset_id, gpus=gpu.label, context_files=ctx_files,
@@ -111,13 +124,19 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
             ],
             durations={"build": round(build.seconds, 2)},
         )
+        if opts.nodes is not None:
+            summary.nodes = opts.nodes
+            return run_nodes(NodesRun(
+                client, project, custom, summary, layout, gpu, nodes=opts.nodes,
+                nproc=opts.nproc_per_node or 1, labels={LABEL_PROJECT: str(project.root)},
+                memory=opts.memory, keep=opts.keep, started=started), rep)
         return _start(client, project, template, custom, summary, layout, gpu, opts, rep,
                       started)
     except KeyboardInterrupt:
-        container = started[0] if started else None
         with no_interrupts():
-            _cleanup(container, opts.keep, rep)
-        kept = f"; container {name} kept (--keep)" if container is not None and opts.keep else ""
+            for container in started:
+                _cleanup(container, opts.keep, rep)
+        kept = f"; container {name} kept (--keep)" if started and opts.keep else ""
         raise Aborted(
             f"interrupted{kept}",
             f"inspect it with 'docker logs {name}'" if kept else None,
@@ -214,31 +233,6 @@ def _start(client: Any, project: Project, template: TemplateRef, custom: CustomJ
     rep.line(f"running container {summary.container} (dataset {layout.dataset_id}, "
              f"GPUs: {gpu.label}{procs})")
     return follow(Running(container, project, custom, summary, begun, since_wall), rep)
-
-
-def _free_name(client: Any, rep: DevRunEvents, name: str, project: Project) -> str:
-    """``name`` freed of the previous run's container, or a free variant of it."""
-    from tcli import engine
-
-    existing = engine.find_container(client, name)
-    if existing is None:
-        return name
-    labels = existing.labels or {}
-    if labels.get(LABEL_PROJECT) == str(project.root):
-        if engine.status(existing) in ("running", "restarting"):
-            raise DockerError(
-                f"container {name} of this project is still running (another tc dev-run?)",
-                f"wait for it to finish, or stop it: docker rm -f {name}",
-            )
-        engine.remove(existing)
-        rep.line(f"replaced the previous container {name}", style="dim")
-        return name
-    for index in range(2, 100):
-        candidate = f"{name}-{index}"
-        if engine.find_container(client, candidate) is None:
-            rep.warn(f"container name {name} is taken by another container: using {candidate}")
-            return candidate
-    raise DockerError(f"container names {name}-2 … {name}-99 are all taken", "remove old containers")
 
 
 def _cleanup(container: Any, keep: bool, rep: DevRunEvents) -> None:

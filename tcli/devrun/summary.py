@@ -35,6 +35,7 @@ class Summary:
     cached_steps: int | None = None
     build_steps: list[dict[str, Any]] = field(default_factory=list)
     rerun: bool = False
+    nodes: int | None = None  # containers of a --nodes run (node 0's is ``container``)
     durations: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -29,7 +29,7 @@ class RegexInvalid(InputError):
     """The pattern does not compile (exit 2)."""
 
 
-def compile_pattern(pattern: str, *, what: str = "regexp") -> Any:
+def compile_pattern(pattern: str, *, what: str = "regexp", flags: int = 0) -> Any:
     """Compile ``pattern`` (Python ``re`` syntax, via ``regex`` in V0 mode) or raise RegexInvalid."""
     if not isinstance(pattern, str):
         raise RegexInvalid(f"{what}: must be a string, not {type(pattern).__name__}")
@@ -37,7 +37,7 @@ def compile_pattern(pattern: str, *, what: str = "regexp") -> Any:
         raise RegexInvalid(f"{what}: {len(pattern)} characters, more than {MAX_PATTERN}",
                            "use a shorter pattern")
     try:
-        return regex.compile(pattern, regex.VERSION0)
+        return regex.compile(pattern, flags | regex.VERSION0)
     except regex.error as exc:
         raise RegexInvalid(f"{what}: does not compile: {exc}", "fix the regular expression") from None
     except (RecursionError, OverflowError, MemoryError) as exc:
@@ -49,7 +49,7 @@ def _compiled(pattern: str | Any, what: str) -> Any:
     if isinstance(pattern, str):
         return compile_pattern(pattern, what=what)
     if isinstance(pattern, re.Pattern):  # a stdlib pattern has no timeout: recompile it
-        return compile_pattern(pattern.pattern, what=what)
+        return compile_pattern(pattern.pattern, what=what, flags=pattern.flags)
     return pattern
 
 

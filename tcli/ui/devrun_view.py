@@ -101,4 +101,8 @@ class DevRunView:
         self.line(f"score      {score}")
         self.line(f"model      {model}")
         self.line(f"durations  {timing}")
-        self.line(f"container  {summary.container} (again with: tc dev-run --rerun)")
+        if summary.nodes:
+            self.line(f"containers {summary.nodes} nodes, node 0 {summary.container} "
+                      "(a --nodes run keeps none, unless --keep)")
+        else:
+            self.line(f"container  {summary.container} (again with: tc dev-run --rerun)")

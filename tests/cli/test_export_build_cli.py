@@ -104,6 +104,15 @@ def test_build_refuses_bad_tags_before_touching_docker(proj: Path, tag: str,
     ("sklearn", ["--nproc-per-node", "2"], "trains in one process (no tc_torch.py"),
     ("classification", ["--rerun", "--nproc-per-node", "2"],
      "error: --nproc-per-node cannot be used with --rerun"),
+    ("sklearn", ["--nodes", "0"], "error: --nodes 0: must be between 1 and 16\n"),
+    ("sklearn", ["--nodes", "2"],
+     "error: --nodes 2: Prov/Cat/Arch trains in one process "
+     "(no tc_torch.py in its docker/ folder)\n"),
+    ("classification", ["--nodes", "2", "--network", "bridge"],
+     "error: --nodes needs the host network (the nodes meet at 127.0.0.1), not --network "
+     "bridge\n"),
+    ("classification", ["--rerun", "--nodes", "2"],
+     "error: --nodes cannot be used with --rerun\n"),
 ])
 def test_dev_run_nproc_per_node_is_checked_before_docker(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, template: str,

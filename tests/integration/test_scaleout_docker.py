@@ -179,3 +179,128 @@ def test_dev_run_nproc_per_node_2(tmp_path: Path, docker_client: Any, base_image
     finally:
         cleanup(docker_client, project)
 
+
+
+def _small_classification(tmp_path: Path, epochs: int) -> Path:
+    from tests.integration.test_devrun import render
+
+    project = render(tmp_path / f"cls-{uuid.uuid4().hex[:6]}", "classification",
+                     tmp_path / "home")
+    (cfg_path,) = project.glob("templates/*/*/*/config/train_config.json")
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update({"epochs": epochs, "img-size": 32, "batch-size": 8})
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+    return project
+
+
+def _left(client: Any, project: Path) -> list[str]:
+    return [c.name for c in client.containers.list(
+        all=True, filters={"label": f"org.tc.project={project}"})]
+
+
+def test_dev_run_nodes_2(tmp_path: Path, docker_client: Any, base_image: str) -> None:
+    """`tc dev-run --demo --nodes 2`: two containers with Kubeflow's PET_* variables, logs
+    prefixed by rank, one score and one model (node 0's), no container left."""
+    from tests.integration.test_devrun import cleanup, summary_of, tc
+
+    project = _small_classification(tmp_path, epochs=2)
+    try:
+        done = tc(["dev-run", str(project), "--demo", "--demo-images", "30", "--nodes", "2",
+                   "--json"], base_image, timeout=1200)
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = summary_of(done)
+        assert summary["status"] == "succeeded" and summary["score"] is not None, summary
+        assert summary["nodes"] == 2 and summary["container"].endswith("-node0")
+        err = done.stderr
+        assert "running 2 nodes × 1 process(es) on the host network (master 127.0.0.1:" in err
+        assert "[node0] [entrypoint] torchrun: 1 process(es) per node, 2 node(s), node rank 0" in err
+        assert "[node1] [entrypoint] torchrun: 1 process(es) per node, 2 node(s), node rank 1" in err
+        node0_scores = [ln for ln in err.splitlines()
+                        if ln.startswith("[node0] Test metric  Accuracy  ")]
+        assert len(node0_scores) == 1, err
+        assert not [ln for ln in err.splitlines() if ln.startswith("[node1] Test metric")]
+        train = project / ".tc" / "train"
+        assert (train / "model.onnx").stat().st_size > 0
+        assert list((project / ".tc" / "train-node1").iterdir()) == []  # rank 1 writes nothing
+        final = json.loads((train / "metrics.jsonl").read_text().splitlines()[-1])
+        assert final["world_size"] == 2 and round(final["score"], 3) == summary["score"]
+        assert "removed the 2 node containers" in err
+        assert _left(docker_client, project) == []
+    finally:
+        cleanup(docker_client, project)
+
+
+def _training_nodes(client: Any, project: Path,
+                    base_image: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """`tc dev-run --nodes 2` in the background, once rank 0 has finished its first epoch:
+    (the tc process, node containers by rank)."""
+    from tests.integration.test_devrun import tc_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tcli", "dev-run", str(project), "--demo", "--demo-images", "30",
+         "--nodes", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=tc_env(base_image))
+    deadline = time.monotonic() + 1200
+    by_rank: dict[str, Any] = {}
+    while "0" not in by_rank or "epoch 1/40" not in by_rank["0"].logs().decode(
+            "utf-8", "replace"):  # rank 0 alone prints the epochs
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"training did not start: {proc.communicate()[0]}")
+        by_rank = {c.labels.get("org.tc.node-rank"): c for c in client.containers.list(
+            filters={"label": f"org.tc.project={project}"})}
+        time.sleep(1)
+    return proc, by_rank
+
+
+def test_dev_run_nodes_2_killing_node_1(tmp_path: Path, docker_client: Any,
+                                        base_image: str) -> None:
+    """Killing node 1 mid-run: tc exits 5 within a bounded time, names node 1, and leaves no
+    container behind."""
+    from tests.integration.test_devrun import cleanup
+
+    project = _small_classification(tmp_path, epochs=40)
+    proc, by_rank = _training_nodes(docker_client, project, base_image)
+    try:
+        by_rank["1"].kill()
+        killed = time.monotonic()
+        out, _ = proc.communicate(timeout=KILL_BOUND_S + 60)
+        (tmp_path / "transcript.txt").write_text(out)
+        assert time.monotonic() - killed < KILL_BOUND_S
+        assert proc.returncode == 5, out
+        assert re.search(r"^node 1 \(\S+-node1\) exited with code 137 \(killed\): the other "
+                         r"nodes get 15 s to end, then tc stops them$", out, re.M), out
+        assert re.search(r"^error: node 1 of 2 \(\S+-node1\) exited with code 137 \(killed\)",
+                         out, re.M), out
+        own = [ln for ln in out.splitlines() if not ln.startswith(("[node", "  [node"))]
+        assert not [ln for ln in own if "Traceback" in ln], out  # tc's own lines; not train.py's
+        assert not (project / ".tc" / "train" / "model.onnx").exists()
+        assert _left(docker_client, project) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        cleanup(docker_client, project)
+
+
+def test_dev_run_nodes_2_ctrl_c_removes_every_node(tmp_path: Path, docker_client: Any,
+                                                   base_image: str) -> None:
+    """Ctrl-C (SIGINT) during a --nodes run: exit 130, both containers stopped and removed."""
+    import signal
+
+    from tests.integration.test_devrun import cleanup
+
+    project = _small_classification(tmp_path, epochs=40)
+    proc, _ = _training_nodes(docker_client, project, base_image)
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 130, out
+        assert out.count("stopped and removed container ") == 2, out
+        assert re.search(r"^error: interrupted$", out, re.M), out
+        assert _left(docker_client, project) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        cleanup(docker_client, project)

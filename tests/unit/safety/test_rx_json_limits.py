@@ -83,3 +83,10 @@ def test_bounded_reading(tmp_path: Path) -> None:
     (tmp_path / "bin").write_bytes(b"\xff\xfe")
     with pytest.raises(InputError, match="not UTF-8"):
         limits.read_text(tmp_path / "bin")
+
+
+def test_a_compiled_pattern_keeps_its_flags() -> None:
+    import re
+
+    assert rx.search(re.compile(r"^S (\d)$", re.M), "x\nS 1\n") is not None
+    assert rx.search(re.compile(r"^S (\d)$"), "x\nS 1\n") is None
