@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -243,6 +244,11 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
     and nothing is cleared afterwards, which is what makes it faster than ``iterparse``.
     Text is collected only where it is used (``<attribute>`` values, label names).
 
+    A large file (``PARALLEL_MIN_BYTES``) on a machine with two or more CPUs is parsed in
+    two processes, split at an ``</image>`` near the middle (see :func:`_parse_halves`); the
+    result is the same as the one-process parse, which is used whenever the split is not
+    certain to be equivalent (and for every error, so messages are the same).
+
     Args:
         path: the ``annotations.xml``.
         keep: shape kinds to keep; others are counted in ``warnings`` as skipped.
@@ -252,12 +258,24 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
             (``<track>``), unsafe image names, missing or bad coordinates, conflicting
             duplicate file names.
     """
-    from lxml import etree
-
     spath = os.fspath(path)
     if not os.path.isfile(spath):
         raise CvatError(f"{spath}: annotations file not found")
     _prolog_check(spath)
+    ann = _parse_halves(spath, keep)
+    if ann is None:
+        ann, _ = _parse(spath, keep)
+    for name in ann.labels[ann.declared:]:
+        ann.warnings[f"label {name!r} is not declared in <meta> (appended)"] += 1
+    return ann
+
+
+def _parse(spath: str, keep: frozenset[str] | set[str],
+           span: tuple[int, int, bytes, bytes] | None = None) -> tuple[CvatAnnotations, bool]:
+    """The one-process parse of ``spath`` (or of the byte ``span`` (start, end, prefix,
+    suffix) of it); returns the annotations (no "not declared" warnings yet) and whether a
+    ``<meta>`` was seen."""
+    from lxml import etree
 
     warnings: Counter[str] = Counter()
     declared: list[str] = []
@@ -302,6 +320,7 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
     meta_path: list[str] | None = None  # tags below <meta> while inside it
     meta_names: list[tuple[int, bool, str] | None] = []
     meta_owners = [0]  # children of <meta> seen so far
+    saw_meta = [False]
 
     def start(tag: str, attrib: dict[str, str]) -> None:
         nonlocal depth, shape, box_at, shape_attrs, attr_name, attr_text
@@ -408,6 +427,7 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
             shape_depth = _SHAPE
         elif tag == "meta":
             meta_path = []
+            saw_meta[0] = True
         elif tag == "track":
             raise CvatError(f"{spath}: has <track> elements (CVAT for video); export the "
                             "task as 'CVAT for images 1.1'")
@@ -489,12 +509,152 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
                              load_dtd=False, huge_tree=False, remove_comments=True,
                              remove_pis=True)
     try:
-        etree.parse(spath, parser)
+        if span is None:
+            etree.parse(spath, parser)
+        else:
+            _feed_span(parser, spath, span)
     except etree.XMLSyntaxError as exc:
         raise CvatError(f"{spath}: malformed XML ({exc}); re-export the annotations") from None
-    for name in labels[len(declared):]:
-        warnings[f"label {name!r} is not declared in <meta> (appended)"] += 1
-    return CvatAnnotations(spath, labels, images, boxes, warnings, len(declared))
+    return (CvatAnnotations(spath, labels, images, boxes, warnings, len(declared)),
+            bool(meta_names) or saw_meta[0])
+
+
+#: files from this size on are parsed in two processes (``TC_PARSE_PARALLEL=0`` turns it off)
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+_CHUNK = 1 << 20
+_CLOSE_IMAGE = b"</image>"
+_XML_DECL = re.compile(rb"""\A<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _feed_span(parser: Any, spath: str, span: tuple[int, int, bytes, bytes]) -> None:
+    """Feed ``prefix + file[start:end] + suffix`` to a target parser, 1 MB at a time."""
+    start, end, prefix, suffix = span
+    if prefix:
+        parser.feed(prefix)
+    with open(spath, "rb") as fh:
+        fh.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = fh.read(min(_CHUNK, left))
+            if not chunk:
+                break
+            parser.feed(chunk)
+            left -= len(chunk)
+    if suffix:
+        parser.feed(suffix)
+    parser.close()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _split_point(spath: str, size: int) -> int | None:
+    """The offset just after an ``</image>`` near the middle of a UTF-8 file, or None when
+    the file is not certain to split cleanly there (another encoding, comments, CDATA)."""
+    with open(spath, "rb") as fh:
+        head = fh.read(4096)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00", b"\x3c\x00")):
+            return None  # UTF-16/32
+        decl = _XML_DECL.match(head.lstrip(b"\xef\xbb\xbf"))
+        if decl and decl.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+            return None
+        fh.seek(size // 2)
+        window = fh.read(_CHUNK)
+    at = window.find(_CLOSE_IMAGE)
+    if at < 0:
+        return None
+    return size // 2 + at + len(_CLOSE_IMAGE)
+
+
+def _parse_halves(spath: str, keep: frozenset[str] | set[str]) -> CvatAnnotations | None:
+    """Parse the two halves of a large file at once (this process and a forked one) and
+    merge them; None whenever the one-process parse must decide (small file, one CPU, no
+    clean split point, any error in either half, a ``<meta>`` or a file name in the second
+    half that the first half also has, the forked process failing)."""
+    import pickle
+
+    size = os.path.getsize(spath)
+    if size < PARALLEL_MIN_BYTES or os.environ.get("TC_PARSE_PARALLEL") == "0" or \
+            not hasattr(os, "fork") or _cpus() < 2:
+        return None
+    cut = _split_point(spath, size)
+    if cut is None:
+        return None
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the second half, sent back pickled; never returns
+        code = 1
+        try:
+            os.close(read_fd)
+            with os.fdopen(write_fd, "wb") as out:
+                second, saw_meta = _parse(spath, keep, (cut, size, b"<annotations>", b""))
+                pickle.dump((second, saw_meta), out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        except BaseException:
+            pass
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            try:
+                first, _ = _parse(spath, keep, (0, cut, b"", b"</annotations>"))
+            except CvatError:
+                return None
+            try:
+                second, saw_meta = pickle.load(pipe)
+            except Exception:
+                return None
+    finally:
+        _reap(pid)
+    if saw_meta or first.images.keys() & second.images.keys():
+        return None
+    _append(first, second)
+    return first
+
+
+def _reap(pid: int) -> None:
+    import signal
+
+    try:
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)  # the parent is done without it
+            os.waitpid(pid, 0)
+    except ChildProcessError:  # pragma: no cover - already reaped
+        pass
+
+
+def _append(first: CvatAnnotations, second: CvatAnnotations) -> None:
+    """Append the second half's images, boxes, labels and warnings to the first half's, as
+    the one-process parse would have found them (labels in order of first appearance)."""
+    index = {name: i for i, name in enumerate(first.labels)}
+    remap = []
+    for name in second.labels:
+        if name not in index:
+            index[name] = len(first.labels)
+            first.labels.append(name)
+        remap.append(index[name])
+    a, b = first.boxes, second.boxes
+    offset = len(a)
+    for mine, theirs in ((a.x, b.x), (a.y, b.y), (a.w, b.w), (a.h, b.h), (a.flags, b.flags)):
+        mine.extend(theirs)
+    if remap == list(range(len(remap))):
+        a.label.extend(b.label)
+    else:
+        a.label.extend(array("i", [remap[i] for i in b.label]))
+    for k, v in b.attrs.items():
+        a.attrs[k + offset] = v
+    for name, img in second.images.items():
+        img.b0 += offset
+        img.b1 += offset
+        if img.shapes:
+            img.shapes = [(kind, remap[lab], *rest) for kind, lab, *rest in img.shapes]
+        first.images[name] = img
+    first.warnings.update(second.warnings)
 
 
 def _declared(names: list[tuple[int, bool, str] | None]) -> list[str]:
