@@ -78,6 +78,10 @@ DATASET_ID_RE = re.compile(r"^[1-9][0-9]{0,17}$")
 #: from this many samples on, the links are made by a worker process (started before the
 #: parse) and the previous output is deleted by a detached process (env overrides below)
 WORKER_MIN = 2000
+#: from this many samples in the first split on (``TC_FORK_WRITER_MIN``; ``TC_FORK_WRITER=0``
+#: turns it off), its labels.json is written by a forked process while this one writes the
+#: other splits' files and the manifest
+FORK_WRITER_MIN = 2000
 
 
 class DatasetError(Exception):
@@ -947,16 +951,82 @@ def _write_all(ctx: StageContext, splits: dict[str, list[Sample]], ann: cvat.Cva
     _swap_in(ctx, background)
 
 
+def annotation_count(ctx: StageContext, samples: Sequence[Sample]) -> int:
+    """How many annotations :func:`write_coco` writes for ``samples`` (the next split's
+    annotation ids start after them)."""
+    det = ctx.task in ("detection", "segmentation")
+    n = 0
+    for s in samples:
+        img = s.image
+        if img is None:
+            continue
+        if not det:
+            if s.labels:
+                n += sum(1 for t in (img.shapes or ()) if t[0] == "tag") or 1
+            continue
+        n += img.b1 - img.b0
+        n += sum(1 for shape in img.shapes or () if shape[0] in ("polygon", "mask"))
+    return n
+
+
+def _fork_coco(ctx: StageContext, path: Path, split: str, samples: Sequence[Sample],
+               ann: cvat.CvatAnnotations, aid: int) -> int | None:
+    """Write one COCO file in a forked process; its pid, or None (then write it here)."""
+    if len(samples) < _env_int("TC_FORK_WRITER_MIN", FORK_WRITER_MIN) or \
+            os.environ.get("TC_FORK_WRITER") == "0" or not hasattr(os, "fork") or \
+            cvat.usable_cpus() < 2:
+        return None
+    pid = os.fork()
+    if pid == 0:  # the child: never returns; any failure makes the parent write the file
+        code = 1
+        try:
+            write_coco(ctx, path, split, samples, ann, aid)
+            code = 0
+        except BaseException:
+            pass
+        finally:
+            os._exit(code)
+    return pid
+
+
 def _write_labels(ctx: StageContext, splits: dict[str, list[Sample]],
                   ann: cvat.CvatAnnotations, manifest: dict[str, Any]) -> None:
-    """COCO (and YOLO) label files per split, data.yaml, split_manifest.json (in staging)."""
+    """COCO (and YOLO) label files per split, data.yaml, split_manifest.json (in staging).
+
+    The first split's COCO file may be written by a forked process meanwhile
+    (:func:`_fork_coco`); if that process fails, the file is written again here (so an
+    error is raised here, as without the fork)."""
     staging = ctx.staging
     aid = 1
-    for split, items in splits.items():
-        lab_dir = staging / "labels" / split
-        aid = write_coco(ctx, lab_dir / "labels.json", split, items, ann, aid)
-        if "yolo" in ctx.formats:
-            write_yolo(ctx, lab_dir, items, ann)
+    forked: tuple[int, Path, str, list[Sample], int] | None = None
+    try:
+        for split, items in splits.items():
+            lab_dir = staging / "labels" / split
+            pid = _fork_coco(ctx, lab_dir / "labels.json", split, items, ann, aid) \
+                if forked is None and len(splits) > 1 else None
+            if pid is None:
+                aid = write_coco(ctx, lab_dir / "labels.json", split, items, ann, aid)
+            else:
+                forked = (pid, lab_dir / "labels.json", split, items, aid)
+                aid += annotation_count(ctx, items)
+            if "yolo" in ctx.formats:
+                write_yolo(ctx, lab_dir, items, ann)
+        _write_rest(ctx, splits, ann, manifest)
+    except BaseException:
+        if forked is not None:
+            os.waitpid(forked[0], 0)
+        raise
+    if forked is not None:
+        pid, path, split, items, first = forked
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            write_coco(ctx, path, split, items, ann, first)
+
+
+def _write_rest(ctx: StageContext, splits: dict[str, list[Sample]],
+                ann: cvat.CvatAnnotations, manifest: dict[str, Any]) -> None:
+    """data.yaml (with YOLO) and split_manifest.json."""
+    staging = ctx.staging
     if "yolo" in ctx.formats:
         yaml = [f"path: {json.dumps(str(ctx.out_root))}"]
         for split in splits:

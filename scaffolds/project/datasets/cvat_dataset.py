@@ -545,7 +545,8 @@ def _feed_span(parser: Any, spath: str, span: tuple[int, int, bytes, bytes]) -> 
     parser.close()
 
 
-def _cpus() -> int:
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
@@ -579,7 +580,7 @@ def _parse_halves(spath: str, keep: frozenset[str] | set[str]) -> CvatAnnotation
 
     size = os.path.getsize(spath)
     if size < PARALLEL_MIN_BYTES or os.environ.get("TC_PARSE_PARALLEL") == "0" or \
-            not hasattr(os, "fork") or _cpus() < 2:
+            not hasattr(os, "fork") or usable_cpus() < 2:
         return None
     cut = _split_point(spath, size)
     if cut is None:

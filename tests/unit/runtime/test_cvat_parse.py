@@ -17,7 +17,7 @@ def parse_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
     if request.param == "two processes":
         monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(cvat_dataset, "_cpus", lambda: 2)
+        monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
 
 
 def _parse(tmp_path: Path, text: str, keep=None):

@@ -19,7 +19,7 @@ def cvat(monkeypatch: pytest.MonkeyPatch) -> Any:
     import cvat_dataset
 
     monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cvat_dataset, "_cpus", lambda: 2)
+    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
     return cvat_dataset
 
 
@@ -163,8 +163,8 @@ def test_small_files_and_one_cpu_stay_in_one_process(tmp_path: Path,
     p = _write(tmp_path, _varied(60))
     assert cvat_dataset._parse_halves(str(p), cvat_dataset.ALL_KINDS) is None  # small
     monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cvat_dataset, "_cpus", lambda: 1)
+    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 1)
     assert cvat_dataset._parse_halves(str(p), cvat_dataset.ALL_KINDS) is None
-    monkeypatch.setattr(cvat_dataset, "_cpus", lambda: 2)
+    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
     monkeypatch.setenv("TC_PARSE_PARALLEL", "0")
     assert cvat_dataset._parse_halves(str(p), cvat_dataset.ALL_KINDS) is None

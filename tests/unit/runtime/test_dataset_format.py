@@ -99,13 +99,38 @@ def run_case(tmp: Path, case: str, module: Any) -> dict[str, str]:
     return snapshot(out, minio)
 
 
+def _in_two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a large dataset takes: the parse split over two processes and the first split's
+    labels.json written by a forked process (both normally from thousands of samples)."""
+    import cvat_dataset
+
+    monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+    monkeypatch.setenv("TC_FORK_WRITER_MIN", "1")
+
+
+@pytest.mark.parametrize("mode", ["one process", "forked parse and writer",
+                                  "forked writer fails"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_output_is_byte_identical_to_the_previous_implementation(tmp_path: Path,
-                                                                 case: str) -> None:
+def test_output_is_byte_identical_to_the_previous_implementation(
+        tmp_path: Path, case: str, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import dataset
 
+    if mode != "one process":
+        _in_two_processes(monkeypatch)
+    if mode == "forked writer fails":  # the parent writes the file again: same bytes
+        parent, write = os.getpid(), dataset.write_coco
+
+        def failing_in_the_child(*args: Any, **kwargs: Any) -> int:
+            if os.getpid() != parent:
+                (tmp_path / "child-ran").touch()
+                raise OSError(28, "No space left on device")
+            return write(*args, **kwargs)
+
+        monkeypatch.setattr(dataset, "write_coco", failing_in_the_child)
     golden = json.loads((GOLDEN / f"{case}.json").read_text(encoding="utf-8"))
     got = run_case(tmp_path, case, dataset)
+    assert (tmp_path / "child-ran").exists() == (mode == "forked writer fails")
     assert sorted(got) == sorted(golden["files"])
     for rel, text in golden["files"].items():
         assert got[rel] == text, rel
