@@ -1,15 +1,11 @@
-"""Core of ``tc new`` and ``tc update``: render and update projects with Copier.
+"""Core of ``tc new``: the scaffold store, and rendering projects with Copier.
 
 Copier's three-way update needs every scaffold version a project was made from as a git
 commit. tc ships its scaffolds as plain files, so it keeps a small git repository of them,
 the *scaffold store* (``$TC_HOME/scaffold-store``): each time tc runs, the packaged scaffolds
 are synced into it and committed and tagged (``<tc version>.post<n>``) when they changed.
-Projects record the store path and tag in ``.copier-answers.yml``; ``tc update`` syncs the
-store again and lets Copier merge the difference into the project; ``tc update --dry-run``
-runs that update on a temporary copy and lists what it would change.
-
-(Just over 400 lines: the store, render, update and its preview share the store and git
-helpers and read best together.)
+Projects record the store path and tag in ``.copier-answers.yml``. ``tc update`` (its preview
+and its undo) lives in :mod:`tcli.scaffold_update` and uses the store and the git helper here.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from tcli import __version__
-from tcli.contract import ANSWERS_FILE
 from tcli.errors import InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
 from tcli.project import MAX_SEGMENT, check_segment
@@ -45,7 +40,7 @@ _GIT_ENV = {
 }
 
 
-def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **_GIT_ENV, "GIT_TERMINAL_PROMPT": "0"}
     try:
         return subprocess.run(
@@ -115,7 +110,7 @@ def _sync_locked(source: Path, store: Path) -> StoreRef:
     try:
         if not (store / ".git").is_dir():
             store.mkdir(parents=True, exist_ok=True)
-            _git(store, "init", "-q", "-b", "main")
+            git(store, "init", "-q", "-b", "main")
     except (NotADirectoryError, FileExistsError, PermissionError) as exc:
         raise InputError(f"{store}: cannot create the scaffold store: {exc.strerror or exc}",
                          "set TC_HOME to a folder you can write to") from None
@@ -126,24 +121,24 @@ def _sync_locked(source: Path, store: Path) -> StoreRef:
         dirnames[:] = [d for d in dirnames if d not in skip]
         rel_dir = Path(dirpath).relative_to(source)
         wanted.update((rel_dir / f).as_posix() for f in filenames if f not in skip)
-    tracked = _git(store, "ls-files", "-z").stdout.split("\0")
+    tracked = git(store, "ls-files", "-z").stdout.split("\0")
     for rel in tracked:
         if rel and rel not in wanted:
             target = store / rel
             if target.is_file() or target.is_symlink():
                 target.unlink()
     shutil.copytree(source, store, dirs_exist_ok=True, ignore=ignore)
-    _git(store, "add", "-u")
+    git(store, "add", "-u")
     top = sorted({rel.split("/", 1)[0] for rel in wanted})
-    _git(store, "add", "-A", "--", *top)
-    changed = _git(store, "diff", "--cached", "--name-only").stdout.strip()
-    has_head = _git(store, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0
+    git(store, "add", "-A", "--", *top)
+    changed = git(store, "diff", "--cached", "--name-only").stdout.strip()
+    has_head = git(store, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode == 0
     if changed or not has_head:
-        _git(store, "commit", "-q", "--allow-empty", "-m", f"scaffolds of tc {__version__}")
-        count = _git(store, "rev-list", "--count", "HEAD").stdout.strip()
-        _git(store, "tag", f"{__version__}.post{count}")
-    commit = _git(store, "rev-parse", "HEAD").stdout.strip()
-    tag = _git(store, "describe", "--tags", "--exact-match", "HEAD").stdout.strip()
+        git(store, "commit", "-q", "--allow-empty", "-m", f"scaffolds of tc {__version__}")
+        count = git(store, "rev-list", "--count", "HEAD").stdout.strip()
+        git(store, "tag", f"{__version__}.post{count}")
+    commit = git(store, "rev-parse", "HEAD").stdout.strip()
+    tag = git(store, "describe", "--tags", "--exact-match", "HEAD").stdout.strip()
     return StoreRef(store, tag, commit)
 
 
@@ -228,11 +223,11 @@ def render(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result = NewResult(dest, {k: v for k, v in final_answers.items() if not k.startswith("_")}, files)
-    if git_init and shutil.which("git") and not _inside_git(dest):
+    if git_init and shutil.which("git") and not inside_git(dest):
         try:
-            _git(dest, "init", "-q")
-            _git(dest, "add", "-A")
-            _git(dest, "commit", "-q", "-m", f"Train container from tc {__version__} ({ref.tag})")
+            git(dest, "init", "-q")
+            git(dest, "add", "-A")
+            git(dest, "commit", "-q", "-m", f"Train container from tc {__version__} ({ref.tag})")
         except BaseException:
             _undo_new(dest, existed, files)
             raise
@@ -252,156 +247,5 @@ def _undo_new(dest: Path, existed: bool, files: list[str]) -> None:
             (dest / rel).unlink()
 
 
-def _inside_git(path: Path) -> bool:
-    return _git(path, "rev-parse", "--is-inside-work-tree", check=False).returncode == 0
-
-
-@dataclass
-class UpdateResult:
-    path: Path
-    old_version: str
-    new_version: str
-    changed: list[str]
-    conflicts: list[str]
-    snapshot_commit: str | None = None
-
-
-def _conflicted_files(root: Path) -> list[str]:
-    unmerged = _git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()
-    changed = _git(root, "status", "--porcelain").stdout.splitlines()
-    marked: set[str] = set(unmerged)
-    for line in changed:
-        rel = line[3:].strip()
-        p = root / rel
-        if p.is_file():
-            try:
-                text = p.read_text(errors="replace")
-            except OSError:
-                continue
-            if "<<<<<<< " in text and ">>>>>>> " in text:
-                marked.add(rel)
-    return sorted(marked)
-
-
-def _load_answers(answers_path: Path, yaml: Any) -> dict[str, Any]:
-    """The answers file as a mapping with a ``_commit``; InputError (one line) otherwise."""
-    fix = "restore it from git (git checkout -- .copier-answers.yml) or recreate the project"
-    try:
-        raw = answers_path.read_bytes()
-        if len(raw) > 1024 * 1024:
-            raise InputError(f"{answers_path}: too large ({len(raw)} bytes) for an answers file", fix)
-        text = raw.decode("utf-8")
-        if "\x00" in text:
-            raise InputError(f"{answers_path}: binary content, not an answers file", fix)
-        old = yaml.safe_load(text)
-    except UnicodeDecodeError:
-        raise InputError(f"{answers_path}: not UTF-8 text, not an answers file", fix) from None
-    except OSError as exc:
-        raise InputError(f"{answers_path}: cannot read: {exc.strerror or exc}", fix) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{answers_path}: not valid YAML ({first})", fix) from None
-    if not isinstance(old, dict):
-        raise InputError(f"{answers_path}: holds a {type(old).__name__}, not the answers mapping", fix)
-    if not isinstance(old.get("_commit"), str):
-        raise InputError(f"{answers_path}: no scaffold version (_commit) recorded", fix)
-    return old
-
-
-def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateResult:
-    """Apply the current scaffolds to an existing project (Copier's three-way merge).
-
-    Refuses on a dirty git tree unless ``force``; with ``force`` the local changes are first
-    committed as a snapshot (nothing is lost; ``git reset --soft HEAD~1`` undoes it).
-    """
-    import copier
-    import yaml
-
-    root = path.resolve()
-    answers_path = root / ANSWERS_FILE
-    if not answers_path.is_file():
-        raise InputError(
-            f"{answers_path}: missing; this project was not made by 'tc new'",
-            "run tc update in a folder created by 'tc new'",
-        )
-    old = _load_answers(answers_path, yaml)
-    if not _inside_git(root):
-        raise InputError(
-            f"{root}: not a git repository; tc update merges with git",
-            "run: git init && git add -A && git commit -m 'initial'",
-        )
-    snapshot = None
-    if _git(root, "status", "--porcelain").stdout.strip():
-        if not force:
-            raise InputError(
-                f"{root}: uncommitted changes; nothing was updated",
-                "commit or stash them first, or pass --force to snapshot them in a commit",
-            )
-        _git(root, "add", "-A")
-        _git(root, "commit", "-q", "-m", "tc update: snapshot of local changes")
-        snapshot = _git(root, "rev-parse", "HEAD").stdout.strip()
-    ref = sync_store()
-    old_version = str(old.get("_commit", "?"))
-    store_tags = _git(ref.path, "tag", "--list").stdout.split()
-    if old_version not in store_tags:
-        raise TcError(
-            f"{answers_path}: scaffold version {old_version!r} is not in the local scaffold store "
-            f"{ref.path}",
-            "tc update needs the version the project was made from; "
-            "run it on the machine (TC_HOME) where the project was created",
-        )
-    if old_version == ref.tag:
-        return UpdateResult(root, old_version, ref.tag, [], [], snapshot)
-    try:
-        copier.run_update(
-            str(root), vcs_ref=ref.tag, defaults=defaults,
-            overwrite=True, quiet=True, skip_answered=True, unsafe=False, conflict="inline",
-        )
-    except copier.errors.CopierError as exc:
-        raise copier_failure("update", exc) from None
-    changed = sorted(
-        line[3:].strip() for line in _git(root, "status", "--porcelain").stdout.splitlines()
-    )
-    return UpdateResult(root, old_version, ref.tag, changed, _conflicted_files(root), snapshot)
-
-
-def preview_update(path: Path) -> tuple[UpdateResult, list[tuple[str, str]]]:
-    """What ``tc update`` would do, without writing to the project: the update runs on a
-    copy in a temporary folder, and every file is listed as ``unchanged``, ``updated``,
-    ``conflicting``, ``added`` or ``removed`` (relative path order)."""
-    root = path.resolve()
-    with tempfile.TemporaryDirectory(prefix="tc-update-preview-") as tmp:
-        copy = Path(tmp) / root.name
-        try:
-            shutil.copytree(root, copy, symlinks=True)
-        except (OSError, shutil.Error) as exc:
-            raise InputError(f"{root}: cannot copy the project for the preview: {exc}",
-                             "check the folder's permissions") from None
-        result = update(copy, force=True)
-        before, after = _files(root), _files(copy)
-        rows: list[tuple[str, str]] = []
-        conflicts = set(result.conflicts)
-        for rel in sorted(set(before) | set(after)):
-            if rel not in after:
-                state = "removed"
-            elif rel not in before:
-                state = "added"
-            elif before[rel] == after[rel]:
-                state = "unchanged"
-            elif rel in conflicts:
-                state = "conflicting"
-            else:
-                state = "updated"
-            rows.append((state, rel))
-    return UpdateResult(root, result.old_version, result.new_version,
-                        [r for s, r in rows if s != "unchanged"], sorted(conflicts)), rows
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if rel.parts[0] == ".git" or not p.is_file() or p.is_symlink():
-            continue
-        out[rel.as_posix()] = p.read_bytes()
-    return out
+def inside_git(path: Path) -> bool:
+    return git(path, "rev-parse", "--is-inside-work-tree", check=False).returncode == 0

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from tcli.errors import TcError
+from tcli.errors import InputError, TcError
 from tcli.ui import console
 
-EPILOG = "Example: cd my-container && git commit -am wip && tc update"
+if TYPE_CHECKING:
+    from tcli.scaffold_update import Preview, UndoResult
+
+EPILOG = "Example: cd my-container && git commit -am wip && tc update --dry-run && tc update"
 
 
 def command(
@@ -20,25 +24,33 @@ def command(
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run",
-        help="List every file as unchanged / updated / conflicting / added / removed; write nothing.",
+        help="List every file as unchanged / updated / merged / conflicting / added / removed; "
+             "write nothing.",
+    ),
+    undo: bool = typer.Option(
+        False, "--undo",
+        help="Restore the tree as it was before the last tc update (its commit, conflicts and "
+             "--force snapshot).",
     ),
 ) -> None:
     """Apply tc's current scaffolds to a project made by tc new.
 
     Uses Copier's update (a three-way merge between the version the project was made from,
-    your changes and the new version). Conflicts are left as <<<<<<< markers and listed.
+    your changes and the new version). A clean merge becomes one commit on top of your work;
+    conflicts are left as <<<<<<< markers and listed. tc update --undo goes back.
     """
-    from tcli import scaffold
+    from tcli import scaffold_update
 
-    if dry_run:
-        preview, rows = scaffold.preview_update(path)
-        for state, rel in rows:
-            console.print(f"  {state:<12} {rel}", markup=False)
-        console.info(f"dry run: scaffolds {preview.old_version} -> {preview.new_version}; "
-                     f"{len(preview.changed)} file(s) would change, {len(preview.conflicts)} "
-                     "conflicting; nothing was written")
+    if undo:
+        for flag, given in (("--dry-run", dry_run), ("--force", force)):
+            if given:
+                raise InputError(f"--undo and {flag} exclude each other", "pass one of them")
+        _undo(scaffold_update.undo(path))
         return
-    result = scaffold.update(path, force=force)
+    if dry_run:
+        _preview(scaffold_update.preview_update(path))
+        return
+    result = scaffold_update.update(path, force=force)
     if result.snapshot_commit:
         console.warn(f"committed your local changes first ({result.snapshot_commit[:10]})")
     if result.old_version == result.new_version:
@@ -53,6 +65,35 @@ def command(
     if result.conflicts:
         raise TcError(
             f"{len(result.conflicts)} file(s) with merge conflicts: {', '.join(result.conflicts)}",
-            "resolve the <<<<<<< / >>>>>>> markers, then git add and commit",
+            "resolve the <<<<<<< / >>>>>>> markers, then git add and commit; "
+            "or go back with: tc update --undo",
         )
-    console.print("Review with 'git diff', then commit.", markup=False)
+    if result.update_commit:
+        console.success(f"Committed the update as {result.update_commit[:10]} "
+                        f"(tc update: scaffolds {result.old_version} -> {result.new_version}).")
+        console.print("Review with 'git show'; undo with: tc update --undo", markup=False)
+
+
+def _preview(preview: Preview) -> None:
+    for state, rel in preview.rows:
+        console.print(f"  {state:<12} {rel}", markup=False)
+    counts = ", ".join(f"{n} {state}" for state, n in preview.counts().items())
+    console.info(f"dry run: scaffolds {preview.old_version} -> {preview.new_version}: {counts}; "
+                 "nothing was written")
+
+
+def _undo(result: UndoResult) -> None:
+    if result.state == "noop":
+        console.success(f"The last tc update changed nothing (already up to date at "
+                        f"{result.to_version}); nothing to undo.")
+        return
+    where = f"HEAD is back at {result.head[:10]}" if result.head else "no commit, as before"
+    console.success(f"Undid the tc update {result.from_version} -> {result.to_version}: {where}.")
+    if result.removed:
+        console.info(f"Removed {len(result.removed)} file(s) the update created.")
+    if result.unwound_snapshot:
+        console.info("Your local changes are uncommitted changes again (the --force snapshot "
+                     "commit is gone).")
+    if result.kept:
+        console.warn(f"the update was interrupted; these untracked files may be its own or yours, "
+                     f"so they were kept: {', '.join(result.kept)}")

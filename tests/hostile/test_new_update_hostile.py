@@ -3,7 +3,9 @@ concurrency, Ctrl-C, broken answers files, and the preview/undo of an update."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import Guard
-from tests.hostile.harness import OPEN, assert_clean_failure, env_for, snapshot, tc
+from tests.hostile.conftest import Guard, tdir
+from tests.hostile.harness import REPO, assert_clean_failure, env_for, snapshot, tc
 
 NEW = ("--template", "sklearn", "--category", "Cat", "--architecture", "Arch", "--defaults")
 
@@ -167,7 +169,6 @@ def test_update_dry_run_writes_nothing(proj: Path, guard: Guard) -> None:
     assert "unchanged" in r.stdout
 
 
-@OPEN
 def test_update_undo_restores_the_tree(proj: Path) -> None:
     before = snapshot(proj, (proj / ".git",))
     r = tc("update", "--force", str(proj), cwd=proj.parent)
@@ -175,3 +176,77 @@ def test_update_undo_restores_the_tree(proj: Path) -> None:
     r = tc("update", "--undo", str(proj), cwd=proj.parent)
     assert r.rc == 0, r.stderr
     assert snapshot(proj, (proj / ".git",)) == before
+
+
+
+def test_update_undo_of_a_real_forced_update(tmp_path: Path) -> None:
+    """A project made here, a tc whose scaffolds changed since (TC_SCAFFOLDS_DIR), a dirty
+    tree updated with --force: the undo gives back the very same tree."""
+    assert _new(tmp_path, "mine").rc == 0
+    proj = tmp_path / "mine"
+    scaffolds = tmp_path / "scaffolds"
+    shutil.copytree(REPO / "scaffolds", scaffolds, ignore=shutil.ignore_patterns("__pycache__"))
+    readme = scaffolds / "project" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nNewer scaffold.\n")
+    (scaffolds / "project" / "NEWS.md").write_text("news\n")
+    env = env_for(tmp_path, TC_SCAFFOLDS_DIR=str(scaffolds))
+    (tdir(proj) / "docker" / "train.py").write_text("# mine, uncommitted\n")
+    (proj / "untracked.txt").write_text("mine\n")
+    before = snapshot(proj, (proj / ".git",))
+    r = tc("update", "--force", str(proj), cwd=tmp_path, env=env)
+    assert r.rc == 0, r.stderr
+    assert "Newer scaffold." in (proj / "README.md").read_text() and (proj / "NEWS.md").exists()
+    r = tc("update", "--undo", str(proj), cwd=tmp_path, env=env)
+    assert r.rc == 0, r.stderr
+    assert snapshot(proj, (proj / ".git",)) == before
+
+
+def test_update_undo_with_nothing_recorded(proj: Path, guard: Guard) -> None:
+    guard.start()
+    r = tc("update", "--undo", str(proj), cwd=proj.parent)
+    guard.check()
+    assert_clean_failure(r, 2, r"nothing to undo: no tc update is recorded")
+
+
+def test_update_undo_outside_a_repository(tmp_path: Path, guard: Guard) -> None:
+    (tmp_path / "plain").mkdir()
+    guard.start()
+    r = tc("update", "--undo", str(tmp_path / "plain"), cwd=tmp_path)
+    guard.check()
+    assert_clean_failure(r, 2, r"not a git repository; nothing to undo")
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"\xff\xfe\x00garbage", b"[]", b"{", b"[" * 5000,
+    b'{"format": 99}',
+    b'{"format": 1, "state": "committed"}',
+])
+def test_update_undo_with_a_broken_record(proj: Path, guard: Guard, content: bytes) -> None:
+    (proj / ".git" / "tc-update.json").write_bytes(content)
+    guard.start()
+    r = tc("update", "--undo", str(proj), cwd=proj.parent)
+    guard.check()
+    assert_clean_failure(r, 2, r"tc-update\.json")
+
+
+@pytest.mark.parametrize("bad", ["../outside.txt", "/etc/hostname", ".git/config", "a/../../outside.txt"])
+def test_update_undo_never_deletes_outside_the_project(proj: Path, guard: Guard, bad: str) -> None:
+    (proj.parent / "outside.txt").write_text("not tc's\n")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=proj, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    record = {"format": 1, "state": "uncommitted", "from_version": "a", "to_version": "b",
+              "head_before": head, "snapshot": None, "index_tree": None, "update_commit": None,
+              "created": [bad], "after": {bad: None}}
+    (proj / ".git" / "tc-update.json").write_text(json.dumps(record))
+    guard.start()
+    r = tc("update", "--undo", str(proj), cwd=proj.parent)
+    guard.check()
+    assert_clean_failure(r, 2, r"not a valid record of a tc update")
+
+
+def test_update_undo_with_a_record_that_is_a_folder(proj: Path, guard: Guard) -> None:
+    (proj / ".git" / "tc-update.json").mkdir()
+    guard.start()
+    r = tc("update", "--undo", str(proj), cwd=proj.parent)
+    guard.check()
+    assert_clean_failure(r, 2, r"tc-update\.json")

@@ -1,0 +1,140 @@
+"""``tc update --undo``: put the tree back exactly as it was before the last ``tc update``.
+
+What is restored, from the record (:mod:`tcli.scaffold_update.record`):
+
+- a committed update: ``git reset --hard`` to the commit before it;
+- an update left uncommitted (conflicts, or a failure): tracked files back to that commit, and
+  the files the update created deleted (only those: a file tc did not create is never deleted);
+- then a ``--force`` snapshot is unwound (``git reset --mixed`` past it, the staged part read
+  back into the index), so the local changes are uncommitted changes again and files that
+  were untracked are untracked again.
+
+It refuses, changing nothing, when the record is missing or unreadable, when HEAD is not where
+the update left it, and when the tree holds changes made after the update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tcli.errors import InputError
+from tcli.safety.confine import is_inside
+from tcli.scaffold import git, inside_git
+from tcli.scaffold_update import record
+from tcli.scaffold_update.record import UpdateRecord
+
+
+@dataclass
+class UndoResult:
+    path: Path
+    state: str
+    from_version: str
+    to_version: str
+    #: HEAD after the undo (the user's HEAD before the update)
+    head: str | None
+    #: a ``--force`` snapshot was unwound: the local changes are uncommitted again
+    unwound_snapshot: bool = False
+    #: files the update created that were deleted
+    removed: list[str] = field(default_factory=list)
+    #: untracked files left in place after an interrupted update (tc cannot tell whose they are)
+    kept: list[str] = field(default_factory=list)
+
+
+def undo(path: Path) -> UndoResult:
+    """Undo the last ``tc update`` of the project at ``path`` (see the module docstring)."""
+    root = path.resolve()
+    if not root.is_dir() or not inside_git(root):
+        raise InputError(f"{root}: not a git repository; nothing to undo",
+                         "run tc update --undo in the project tc update changed")
+    rec = record.load(root)
+    if rec is None:
+        raise InputError(f"{root}: nothing to undo: no tc update is recorded",
+                         "tc update --undo undoes the last tc update run in this project")
+    result = UndoResult(root, rec.state, rec.from_version, rec.to_version, rec.head_before)
+    if rec.state == "noop":
+        record.remove(root)
+        return result
+    _check_head(root, rec)
+    _check_tree(root, rec)
+    base = rec.base
+    if base is not None:
+        git(root, "reset", "-q", "--hard", base)
+    for rel in rec.created:
+        target = root / rel
+        if not is_inside(target.parent, root):  # a folder on the way became a symlink out
+            continue
+        if record.digest(target) is not None and rec.after.get(rel) == record.digest(target):
+            target.unlink()
+            result.removed.append(rel)
+            _prune_empty_parents(root, target.parent)
+    if rec.state == "started":
+        result.kept = sorted(rel for rel, code in record.changed_paths(root).items() if code == "??")
+    if rec.snapshot:
+        _unwind_snapshot(root, rec)
+        result.unwound_snapshot = True
+    record.remove(root)
+    return result
+
+
+def _short(sha: str | None) -> str:
+    return sha[:10] if sha else "(no commit)"
+
+
+def _check_head(root: Path, rec: UpdateRecord) -> None:
+    expected = rec.update_commit if rec.state == "committed" else rec.base
+    now = record.head(root)
+    if now == expected:
+        return
+    on_top = expected is not None and now is not None and git(
+        root, "merge-base", "--is-ancestor", expected, now, check=False).returncode == 0
+    if rec.state == "committed":
+        sha = _short(rec.update_commit)
+        if on_top:
+            raise InputError(f"{root}: commits were made after the tc update {sha}; nothing was undone",
+                             f"undo the update alone with: git revert {sha}")
+        raise InputError(f"{root}: HEAD ({_short(now)}) is no longer the tc update commit {sha}; "
+                         "nothing was undone",
+                         "check out the branch that holds it, or run git revert on it there")
+    raise InputError(f"{root}: HEAD moved since the last tc update (it was {_short(expected)}, "
+                     f"now {_short(now)}); nothing was undone",
+                     "if you committed the update, undo that commit with: git revert <commit>")
+
+
+def _check_tree(root: Path, rec: UpdateRecord) -> None:
+    """Refuse when the working tree holds changes made after the update."""
+    if rec.state == "started":  # killed mid-update: what is in the tree cannot be told apart
+        return
+    changed = record.changed_paths(root)
+    later = [rel for rel in changed
+             if rec.state == "committed" or rel not in rec.after
+             or record.digest(root / rel) != rec.after[rel]]
+    later += [rel for rel in rec.created if rel not in changed
+              and record.digest(root / rel) not in (None, rec.after.get(rel))]
+    if later:
+        shown = ", ".join(sorted(later)[:5]) + (f" (+{len(later) - 5} more)" if len(later) > 5 else "")
+        raise InputError(f"{root}: changes made after the tc update: {shown}; nothing was undone",
+                         "stash them (git stash -u) or discard them (git reset --hard), "
+                         "then run tc update --undo again")
+
+
+def _unwind_snapshot(root: Path, rec: UpdateRecord) -> None:
+    """Turn the ``--force`` snapshot commit back into uncommitted changes (same content)."""
+    if rec.head_before is None:  # the snapshot was the first commit: back to no commit at all
+        git(root, "update-ref", "-d", "HEAD")
+        git(root, "read-tree", "--empty")
+    else:
+        git(root, "reset", "-q", "--mixed", rec.head_before)
+    if rec.index_tree:
+        git(root, "read-tree", rec.index_tree)
+
+
+def _prune_empty_parents(root: Path, folder: Path) -> None:
+    """Remove folders emptied by deleting created files, up to (not including) the root."""
+    while folder != root and folder.is_relative_to(root):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        if folder.exists():
+            return
+        folder = folder.parent
