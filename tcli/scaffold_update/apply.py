@@ -16,6 +16,7 @@ from typing import Any
 
 from tcli.contract import ANSWERS_FILE
 from tcli.errors import InputError, TcError
+from tcli.safety import atomic
 from tcli.scaffold import StoreRef, copier_failure, git, inside_git, sync_store
 from tcli.scaffold_update import record
 from tcli.scaffold_update.record import UpdateRecord
@@ -127,10 +128,37 @@ def snapshot(root: Path) -> tuple[str, str | None]:
     return commit(root, SNAPSHOT_MESSAGE), index_tree
 
 
-def merge(root: Path, tag: str, *, defaults: bool = True) -> None:
-    """Copier's three-way update of ``root`` to scaffold version ``tag``, conflicts inline."""
+def use_local_store(root: Path, store: Path) -> bool:
+    """Point the answers' ``_src_path`` at the local scaffold store (checked to hold the
+    project's version) before Copier reads it: both scaffold versions then come from there,
+    never from a path or URL that came with the project (a project made under another
+    TC_HOME, or someone else's project naming a remote repository). True if it changed."""
+    import yaml
+
+    path = root / ANSWERS_FILE
+    text = path.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or data.get("_src_path") == str(store):
+        return False
+    data["_src_path"] = str(store)
+    lines = text.splitlines(keepends=True)
+    header = "".join(line for line in lines[:next(
+        (i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))])
+    atomic.write_text(path, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return True
+
+
+def merge(root: Path, tag: str, *, defaults: bool = True, store: Path | None = None) -> None:
+    """Copier's three-way update of ``root`` to scaffold version ``tag``, conflicts inline
+    (both versions read from ``store``, the local scaffold store, when given)."""
     import copier
 
+    base = git(root, "rev-parse", "HEAD").stdout.strip()
+    # Copier refuses a dirty tree: the changed answers go into a commit of their own that is
+    # folded back (soft reset) whatever happens, so the update stays one commit on ``base``
+    redirected = store is not None and use_local_store(root, store)
+    if redirected:
+        commit(root, "tc update: read the local scaffold store")
     try:
         copier.run_update(
             str(root), vcs_ref=tag, defaults=defaults,
@@ -138,6 +166,9 @@ def merge(root: Path, tag: str, *, defaults: bool = True) -> None:
         )
     except copier.errors.CopierError as exc:
         raise copier_failure("update", exc) from None
+    finally:
+        if redirected:
+            git(root, "reset", "-q", "--soft", base)
 
 
 def conflicted_files(root: Path, changed: dict[str, str]) -> list[str]:
@@ -185,7 +216,7 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
     try:
         if dirty:
             record.write(root, rec)
-        merge(root, prep.ref.tag, defaults=defaults)
+        merge(root, prep.ref.tag, defaults=defaults, store=prep.ref.path)
         changed = record.changed_paths(root)
         conflicts = conflicted_files(root, changed)
         if changed and not conflicts:

@@ -60,7 +60,7 @@ def preview_update(path: Path) -> Preview:
         if not prep.current:
             if record.changed_paths(copy):
                 snapshot(copy)
-            merge(copy, prep.ref.tag)
+            merge(copy, prep.ref.tag, store=prep.ref.path)
             conflicts = set(conflicted_files(copy, record.changed_paths(copy)))
         after = _files(copy)
     rows: list[tuple[str, str]] = []

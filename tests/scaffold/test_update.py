@@ -406,7 +406,7 @@ def test_undo_excludes_dry_run_and_force(setup: tuple[Path, Path], flag: str) ->
 
 def _interrupted_merge(project: Path) -> object:
     """A Copier merge that changes a tracked file, creates one, then is interrupted (Ctrl-C)."""
-    def merge(root: Path, tag: str, *, defaults: bool = True) -> None:
+    def merge(root: Path, tag: str, *, defaults: bool = True, store: Path | None = None) -> None:
         (root / "README.md").write_text("half-written\n")
         (root / "half.txt").write_text("half\n")
         raise KeyboardInterrupt
@@ -464,3 +464,62 @@ def test_dry_run_outside_a_project_names_the_folder(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[0] == (
         f"error: {tmp_path.resolve()}/.copier-answers.yml: missing; this project was not made by 'tc new'"
     )
+
+
+# ---- the scaffold store: always the local one -------------------------------------------------
+
+def test_update_under_another_tc_home_reads_the_local_store(
+        setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project made under TC_HOME A, updated under TC_HOME B whose store holds the project's
+    version and a newer one: Copier reads both from B (it used to read A's path from the
+    answers and die on B's newer tag with an internal error)."""
+    scaffolds, project = setup
+    monkeypatch.setenv("TC_HOME", str(tmp_path / "home-b"))
+    other = runner.invoke(app, ["new", str(tmp_path / "other"), "--template", "sklearn",
+                                "--provider", "P", "--category", "C", "--architecture", "A"])
+    assert other.exit_code == 0, other.output  # B's store now holds the project's version
+    scaffold_changes(scaffolds)
+    result = runner.invoke(app, ["update", str(project)])
+    assert result.exit_code == 0, result.output
+    assert "Committed the update as " in result.output
+    answers = (project / ".copier-answers.yml").read_text()
+    assert f"_src_path: {tmp_path / 'home-b'}" in answers
+    assert "New scaffold section." in (project / "README.md").read_text()
+
+
+def test_update_never_fetches_the_answers_src_path(setup: tuple[Path, Path]) -> None:
+    """Someone else's project whose answers name a remote repository: tc update reads the
+    local store only (a server on 127.0.0.1 standing in for the remote gets no request)."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        scaffolds, project = setup
+        answers = project / ".copier-answers.yml"
+        text = answers.read_text()
+        start = text.index("_src_path: ")
+        end = text.index("\n", start)
+        remote = f"http://127.0.0.1:{server.server_address[1]}/evil.git"
+        answers.write_text(text[:start] + f"_src_path: {remote}" + text[end:])
+        git(project, "commit", "-qam", "answers from elsewhere")
+        scaffold_changes(scaffolds)
+        for args in (["update", "--dry-run", str(project)], ["update", str(project)]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, result.output
+        assert hits == []
+        assert remote not in (project / ".copier-answers.yml").read_text()
+    finally:
+        server.shutdown()
