@@ -266,6 +266,7 @@ def bench_case(case: str, kind: str, dm_py: Path | None, runs: int) -> dict[str,
         if dms:
             assert dms[0]["boxes"] == n * per, dms[0]
         res = {"case": case, "kind": kind, "floor": _med(floors, "floor"),
+               "best_floor": min(r["floor"] for r in floors),
                "parse": _med(floors, "parse"), "links": _med(floors, "links"),
                "first": _med(firsts, "wall"), "rerun": _med(reruns, "wall"),
                "first_cpu": _med(firsts, "cpu"), "rerun_cpu": _med(reruns, "cpu"),
@@ -310,7 +311,7 @@ def main() -> int:
     results = [bench_case(c, k, dm_py, runs) for c in cases for k in kinds]
     print("summary (median wall s; ratios in the same run):", flush=True)
     print("  case  names  floor  first  rerun  first/floor  rerun/floor  datumaro  dm/first  "
-          "dm/rerun  peak MB", flush=True)
+          "dm/rerun  peak MB  best floor  first/best", flush=True)
     ok = True
     for r in results:
         d = r["datumaro"]
@@ -322,9 +323,11 @@ def main() -> int:
             ok &= min(d / r["first"], d / r["rerun"]) >= TARGET_DATUMARO
         if r["case"] == "100k":
             ok &= r["peak"] <= TARGET_PEAK_MB
-        print("  %-5s %-5s %6.2f %6.2f %6.2f %11.2fx %11.2fx %s %8.0f" % (
-            r["case"], r["kind"], r["floor"], r["first"], r["rerun"], *ratios, dm, r["peak"]),
-            flush=True)
+        # the floor's link loop is bimodal on some disks (one 10k run in 0.06 s, the next
+        # in 1.1 s): its best run is shown too, as a check on the median (not a target)
+        print("  %-5s %-5s %6.2f %6.2f %6.2f %11.2fx %11.2fx %s %8.0f %11.2f %10.2fx" % (
+            r["case"], r["kind"], r["floor"], r["first"], r["rerun"], *ratios, dm, r["peak"],
+            r["best_floor"], r["first"] / r["best_floor"]), flush=True)
     print(f"targets: e2e <= {TARGET_RATIO}x floor, >= {TARGET_DATUMARO:.0f}x faster than "
           f"datumaro, peak at 100k <= {TARGET_PEAK_MB} MB -> {'met' if ok else 'NOT met'}",
           flush=True)
