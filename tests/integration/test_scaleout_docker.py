@@ -230,38 +230,43 @@ def test_dev_run_nodes_2(tmp_path: Path, docker_client: Any, base_image: str) ->
         cleanup(docker_client, project)
 
 
+@contextlib.contextmanager
 def _training_nodes(client: Any, project: Path,
-                    base_image: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+                    base_image: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
     """`tc dev-run --nodes 2` in the background, once rank 0 has finished its first epoch:
-    (the tc process, node containers by rank)."""
-    from tests.integration.test_devrun import tc_env
+    (the tc process, node containers by rank). Afterwards the process is killed if it still
+    runs, and the project's containers and images are removed."""
+    from tests.integration.test_devrun import cleanup, tc_env
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "tcli", "dev-run", str(project), "--demo", "--demo-images", "30",
          "--nodes", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=tc_env(base_image))
-    deadline = time.monotonic() + 1200
-    by_rank: dict[str, Any] = {}
-    while "0" not in by_rank or "epoch 1/40" not in by_rank["0"].logs().decode(
-            "utf-8", "replace"):  # rank 0 alone prints the epochs
-        if proc.poll() is not None or time.monotonic() > deadline:
+    try:
+        deadline = time.monotonic() + 1200
+        by_rank: dict[str, Any] = {}
+        while "0" not in by_rank or "epoch 1/40" not in by_rank["0"].logs().decode(
+                "utf-8", "replace"):  # rank 0 alone prints the epochs
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"training did not start: {proc.communicate()[0]}")
+            by_rank = {c.labels.get("org.tc.node-rank"): c for c in client.containers.list(
+                filters={"label": f"org.tc.project={project}"})}
+            time.sleep(1)
+        yield proc, by_rank
+    finally:
+        if proc.poll() is None:
             proc.kill()
-            raise AssertionError(f"training did not start: {proc.communicate()[0]}")
-        by_rank = {c.labels.get("org.tc.node-rank"): c for c in client.containers.list(
-            filters={"label": f"org.tc.project={project}"})}
-        time.sleep(1)
-    return proc, by_rank
+            proc.communicate()
+        cleanup(client, project)
 
 
 def test_dev_run_nodes_2_killing_node_1(tmp_path: Path, docker_client: Any,
                                         base_image: str) -> None:
     """Killing node 1 mid-run: tc exits 5 within a bounded time, names node 1, and leaves no
     container behind."""
-    from tests.integration.test_devrun import cleanup
-
     project = _small_classification(tmp_path, epochs=40)
-    proc, by_rank = _training_nodes(docker_client, project, base_image)
-    try:
+    with _training_nodes(docker_client, project, base_image) as (proc, by_rank):
         by_rank["1"].kill()
         killed = time.monotonic()
         out, _ = proc.communicate(timeout=KILL_BOUND_S + 60)
@@ -276,11 +281,6 @@ def test_dev_run_nodes_2_killing_node_1(tmp_path: Path, docker_client: Any,
         assert not [ln for ln in own if "Traceback" in ln], out  # tc's own lines; not train.py's
         assert not (project / ".tc" / "train" / "model.onnx").exists()
         assert _left(docker_client, project) == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        cleanup(docker_client, project)
 
 
 def test_dev_run_nodes_2_ctrl_c_removes_every_node(tmp_path: Path, docker_client: Any,
@@ -288,19 +288,11 @@ def test_dev_run_nodes_2_ctrl_c_removes_every_node(tmp_path: Path, docker_client
     """Ctrl-C (SIGINT) during a --nodes run: exit 130, both containers stopped and removed."""
     import signal
 
-    from tests.integration.test_devrun import cleanup
-
     project = _small_classification(tmp_path, epochs=40)
-    proc, _ = _training_nodes(docker_client, project, base_image)
-    try:
+    with _training_nodes(docker_client, project, base_image) as (proc, _):
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 130, out
         assert out.count("stopped and removed container ") == 2, out
         assert re.search(r"^error: interrupted$", out, re.M), out
         assert _left(docker_client, project) == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        cleanup(docker_client, project)
