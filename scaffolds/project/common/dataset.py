@@ -445,54 +445,71 @@ def _shape_line(ctx: StageContext, aid: int, s: Sample, shape: tuple[Any, ...],
     return json.dumps(a, separators=(",", ":"))
 
 
-def write_coco(ctx: StageContext, path: Path, split: str, samples: Sequence[Sample],
-               ann: cvat.CvatAnnotations, next_ann_id: int) -> int:
-    """Write one COCO ``labels.json``, streaming. Returns the next free annotation id."""
-    det = ctx.task in ("detection", "segmentation")
-    seg = ctx.task == "segmentation"
+def coco_head(ctx: StageContext, split: str, samples: Sequence[Sample],
+              ann: cvat.CvatAnnotations) -> str:
+    """A COCO file up to its annotations: info, categories, images, ``"annotations":[``."""
     info = {"description": f"dataset {ctx.dataset_id}, split {split}",
             "dataset_id": ctx.dataset_id, "split": split, "task": ctx.task}
     head = {"info": info, "licenses": [],
             "categories": [{"id": i + 1, "name": n, "supercategory": ""}
                            for i, n in enumerate(ann.labels)]}
     dumps = json.dumps
-    parts = [dumps(head)[:-1] + ',"images":[\n',
-             ",\n".join('{"id":%d,"file_name":%s,"width":%d,"height":%d}'
-                        % (s.id, dumps(s.file_name), s.width, s.height) for s in samples),
-             '\n],"annotations":[\n']
+    return "".join((dumps(head)[:-1] + ',"images":[\n',
+                    ",\n".join('{"id":%d,"file_name":%s,"width":%d,"height":%d}'
+                               % (s.id, dumps(s.file_name), s.width, s.height) for s in samples),
+                    '\n],"annotations":[\n'))
+
+
+COCO_TAIL = "\n]}\n"
+
+
+def write_annotations(ctx: StageContext, fh: Any, samples: Sequence[Sample],
+                      ann: cvat.CvatAnnotations, next_ann_id: int, *, after: bool = False
+                      ) -> int:
+    """Write the annotation lines of ``samples`` (``,\n`` between them; one before the first
+    too when ``after`` other lines), streaming. Returns the next free annotation id."""
+    det = ctx.task in ("detection", "segmentation")
+    seg = ctx.task == "segmentation"
+    lines: list[str] = []
+    first_chunk = not after
+    plain: dict[int, str] = {}
+    aid = next_ann_id
+    for s in samples:
+        img = s.image
+        if img is None:
+            continue
+        if len(lines) >= 20000:
+            fh.write(("" if first_chunk else ",\n") + ",\n".join(lines))
+            first_chunk = False
+            lines.clear()
+        if not det:
+            if s.labels:
+                tags = [t for t in (img.shapes or ()) if t[0] == "tag"]
+                for lab in ([t[1] for t in tags] if tags else [s.primary]):
+                    lines.append('{"id":%d,"image_id":%d,"category_id":%d}'
+                                 % (aid, s.id, lab + 1))
+                    aid += 1
+            continue
+        if img.b1 > img.b0:
+            aid = _box_lines(lines, aid, s.id, img, ann, seg, plain)
+        for shape in img.shapes or ():
+            line = _shape_line(ctx, aid, s, shape, ann)
+            if line is not None:
+                lines.append(line)
+                aid += 1
+    if lines:
+        fh.write(("" if first_chunk else ",\n") + ",\n".join(lines))
+    return aid
+
+
+def write_coco(ctx: StageContext, path: Path, split: str, samples: Sequence[Sample],
+               ann: cvat.CvatAnnotations, next_ann_id: int) -> int:
+    """Write one COCO ``labels.json``, streaming. Returns the next free annotation id."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("".join(parts))
-        lines: list[str] = []
-        first_chunk = True
-        plain: dict[int, str] = {}
-        aid = next_ann_id
-        for s in samples:
-            img = s.image
-            if img is None:
-                continue
-            if len(lines) >= 20000:
-                fh.write(("" if first_chunk else ",\n") + ",\n".join(lines))
-                first_chunk = False
-                lines.clear()
-            if not det:
-                if s.labels:
-                    tags = [t for t in (img.shapes or ()) if t[0] == "tag"]
-                    for lab in ([t[1] for t in tags] if tags else [s.primary]):
-                        lines.append('{"id":%d,"image_id":%d,"category_id":%d}'
-                                     % (aid, s.id, lab + 1))
-                        aid += 1
-                continue
-            if img.b1 > img.b0:
-                aid = _box_lines(lines, aid, s.id, img, ann, seg, plain)
-            for shape in img.shapes or ():
-                line = _shape_line(ctx, aid, s, shape, ann)
-                if line is not None:
-                    lines.append(line)
-                    aid += 1
-        if lines:
-            fh.write(("" if first_chunk else ",\n") + ",\n".join(lines))
-        fh.write("\n]}\n")
+        fh.write(coco_head(ctx, split, samples, ann))
+        aid = write_annotations(ctx, fh, samples, ann, next_ann_id)
+        fh.write(COCO_TAIL)
     os.replace(tmp, path)
     return aid
 
@@ -951,76 +968,136 @@ def _write_all(ctx: StageContext, splits: dict[str, list[Sample]], ann: cvat.Cva
     _swap_in(ctx, background)
 
 
-def annotation_count(ctx: StageContext, samples: Sequence[Sample]) -> int:
-    """How many annotations :func:`write_coco` writes for ``samples`` (the next split's
-    annotation ids start after them)."""
+def annotation_counts(ctx: StageContext, samples: Sequence[Sample]) -> list[int]:
+    """How many annotations :func:`write_annotations` writes for each sample."""
     det = ctx.task in ("detection", "segmentation")
-    n = 0
+    out = []
     for s in samples:
         img = s.image
         if img is None:
-            continue
-        if not det:
-            if s.labels:
-                n += sum(1 for t in (img.shapes or ()) if t[0] == "tag") or 1
-            continue
-        n += img.b1 - img.b0
-        n += sum(1 for shape in img.shapes or () if shape[0] in ("polygon", "mask"))
-    return n
+            out.append(0)
+        elif not det:
+            out.append((sum(1 for t in (img.shapes or ()) if t[0] == "tag") or 1)
+                       if s.labels else 0)
+        else:
+            out.append(img.b1 - img.b0 + sum(1 for shape in img.shapes or ()
+                                              if shape[0] in ("polygon", "mask")))
+    return out
 
 
-def _fork_coco(ctx: StageContext, path: Path, split: str, samples: Sequence[Sample],
-               ann: cvat.CvatAnnotations, aid: int) -> int | None:
-    """Write one COCO file in a forked process; its pid, or None (then write it here)."""
-    if len(samples) < _env_int("TC_FORK_WRITER_MIN", FORK_WRITER_MIN) or \
-            os.environ.get("TC_FORK_WRITER") == "0" or not hasattr(os, "fork") or \
-            cvat.usable_cpus() < 2:
-        return None
-    pid = os.fork()
-    if pid == 0:  # the child: never returns; any failure makes the parent write the file
-        code = 1
-        try:
-            write_coco(ctx, path, split, samples, ann, aid)
-            code = 0
-        except BaseException:
-            pass
-        finally:
-            os._exit(code)
-    return pid
+#: the cost of one sample's manifest row (and YOLO line), in annotation lines
+_MANIFEST_COST = 1.25
+
+
+@dataclass
+class _SharedCoco:
+    """The first split's labels.json, written by two processes: a forked child writes the
+    head and the annotations of ``samples[:cut]`` into ``<file>.head``; this process writes
+    those of ``samples[cut:]`` into ``<file>.rest`` beside the other splits' files, then
+    joins the two. A child that fails in any way makes this process write the whole file."""
+
+    path: Path
+    split: str
+    samples: list[Sample]
+    first_id: int
+    cut: int
+    rest_id: int  # the first annotation id of samples[cut:]
+    next_id: int  # the next split's first id
+    pid: int
+
+    @classmethod
+    def start(cls, ctx: StageContext, path: Path, split: str, samples: list[Sample],
+              others: Sequence[Sample], ann: cvat.CvatAnnotations, aid: int
+              ) -> _SharedCoco | None:
+        if len(samples) < _env_int("TC_FORK_WRITER_MIN", FORK_WRITER_MIN) or \
+                os.environ.get("TC_FORK_WRITER") == "0" or not hasattr(os, "fork") or \
+                cvat.usable_cpus() < 2:
+            return None
+        counts = annotation_counts(ctx, samples)
+        extra = _MANIFEST_COST * (1 + ("yolo" in ctx.formats))
+        # this process also writes the other splits and every sample's manifest row
+        total = sum(counts) + sum(annotation_counts(ctx, others)) + \
+            extra * (len(samples) + len(others))
+        cut, done = 0, 0.0
+        while cut < len(samples) and done < total / 2:
+            done += counts[cut]
+            cut += 1
+        rest_id = aid + sum(counts[:cut])
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 1
+            try:
+                with open(cls._part(path, "head"), "w", encoding="utf-8") as fh:
+                    fh.write(coco_head(ctx, split, samples, ann))
+                    write_annotations(ctx, fh, samples[:cut], ann, aid)
+                code = 0
+            except BaseException:
+                pass
+            finally:
+                os._exit(code)
+        return cls(path, split, samples, aid, cut, rest_id, rest_id + sum(counts[cut:]), pid)
+
+    @staticmethod
+    def _part(path: Path, which: str) -> Path:
+        return path.with_name(f"{path.name}.{which}")
+
+    def write_rest(self, ctx: StageContext, ann: cvat.CvatAnnotations) -> None:
+        with open(self._part(self.path, "rest"), "w", encoding="utf-8") as fh:
+            write_annotations(ctx, fh, self.samples[self.cut:], ann, self.rest_id,
+                              after=self.rest_id > self.first_id)
+
+    def join(self, ctx: StageContext, ann: cvat.CvatAnnotations) -> None:
+        """Wait for the child; head + rest + tail into the file (or all of it here)."""
+        _, status = os.waitpid(self.pid, 0)
+        head, rest = self._part(self.path, "head"), self._part(self.path, "rest")
+        if status == 0:
+            with open(head, "a", encoding="utf-8") as out, open(rest, encoding="utf-8") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+                out.write(COCO_TAIL)
+            os.replace(head, self.path)
+        else:
+            write_coco(ctx, self.path, self.split, self.samples, ann, self.first_id)
+        for leftover in (head, rest):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
 
 def _write_labels(ctx: StageContext, splits: dict[str, list[Sample]],
                   ann: cvat.CvatAnnotations, manifest: dict[str, Any]) -> None:
     """COCO (and YOLO) label files per split, data.yaml, split_manifest.json (in staging).
 
-    The first split's COCO file may be written by a forked process meanwhile
-    (:func:`_fork_coco`); if that process fails, the file is written again here (so an
-    error is raised here, as without the fork)."""
+    With a large first split its COCO file is shared with a forked process
+    (:class:`_SharedCoco`); the bytes are the same either way."""
     staging = ctx.staging
     aid = 1
-    forked: tuple[int, Path, str, list[Sample], int] | None = None
+    names = list(splits)
+    shared: _SharedCoco | None = None
     try:
         for split, items in splits.items():
             lab_dir = staging / "labels" / split
-            pid = _fork_coco(ctx, lab_dir / "labels.json", split, items, ann, aid) \
-                if forked is None and len(splits) > 1 else None
-            if pid is None:
-                aid = write_coco(ctx, lab_dir / "labels.json", split, items, ann, aid)
+            if split == names[0] and len(names) > 1:
+                others = [s for other in names[1:] for s in splits[other]]
+                shared = _SharedCoco.start(ctx, lab_dir / "labels.json", split, items, others,
+                                           ann, aid)
+            if shared is not None and shared.split == split:
+                aid = shared.next_id
             else:
-                forked = (pid, lab_dir / "labels.json", split, items, aid)
-                aid += annotation_count(ctx, items)
+                aid = write_coco(ctx, lab_dir / "labels.json", split, items, ann, aid)
             if "yolo" in ctx.formats:
                 write_yolo(ctx, lab_dir, items, ann)
         _write_rest(ctx, splits, ann, manifest)
+        if shared is not None:
+            shared.write_rest(ctx, ann)
     except BaseException:
-        if forked is not None:
-            os.waitpid(forked[0], 0)
+        if shared is not None:
+            shared.abandon()
         raise
-    if forked is not None:
-        pid, path, split, items, first = forked
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            write_coco(ctx, path, split, items, ann, first)
+    if shared is not None:
+        shared.join(ctx, ann)
 
 
 def _write_rest(ctx: StageContext, splits: dict[str, list[Sample]],
