@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import ANNOTATIONS_XML, ANSWERS_FILE
+from tcli.contract import ANNOTATIONS_XML, ANSWERS_FILE, MINIO_MOUNT, TRAIN_MOUNT
 from tcli.devrun.options import DevRunOptions
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
@@ -37,6 +37,17 @@ def minio_root(project: Project) -> Path:
 
 def train_root(project: Project) -> Path:
     return project.tc_dir / "train"
+
+
+def run_volumes(project: Project, layout: DatasetLayout,
+                train: Path | None = None) -> dict[str, dict[str, str]]:
+    """The platform's mounts of a train container: the mock MinIO on ``/minio``, ``train``
+    (default ``.tc/train``) on ``/train``, and whatever the dataset layout needs."""
+    return {
+        str(minio_root(project)): {"bind": MINIO_MOUNT, "mode": "rw"},
+        str(train or train_root(project)): {"bind": TRAIN_MOUNT, "mode": "rw"},
+        **layout.volumes,
+    }
 
 
 def _annotations_of(source: Path) -> Path:

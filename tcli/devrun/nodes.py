@@ -19,15 +19,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tcli.contract import DATASET_ID_KEY, MINIO_MOUNT, TRAIN_MOUNT
+from tcli.contract import DATASET_ID_KEY
 from tcli.custom_json import CustomJson
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, conclude, feed_score
 from tcli.devrun.logs import LAST_LINES, LogWatcher
-from tcli.devrun.minio import DatasetLayout, minio_root, train_root
+from tcli.devrun.minio import DatasetLayout, run_volumes, train_root
 from tcli.devrun.naming import LABEL_DEV_RUN, free_name
 from tcli.devrun.options import GpuPlan
 from tcli.devrun.summary import Summary
@@ -128,7 +127,7 @@ class NodesRun:
     custom: CustomJson
     summary: Summary
     layout: DatasetLayout
-    gpu: GpuPlan
+    gpus: list[GpuPlan]  # one per node (split_gpus)
     nodes: int
     nproc: int
     labels: dict[str, str]
@@ -141,7 +140,6 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
     """Start the K containers, follow them all, conclude on node 0; see the module doc."""
     from tcli import engine
 
-    plans = split_gpus(job.gpu, job.nodes, job.nproc)
     port = free_port()
     nodes = [Node(rank, free_name(job.client, rep, f"{job.summary.container}-node{rank}",
                                   job.project)) for rank in range(job.nodes)]
@@ -157,7 +155,7 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
 
     interrupted = False
     try:
-        for node, plan in zip(nodes, plans, strict=True):
+        for node, plan in zip(nodes, job.gpus, strict=True):
             node.container, _ = engine.create_and_start(
                 job.client, _spec(job, node, plan, port), warn=warn_once)
             job.started.append(node.container)
@@ -202,11 +200,7 @@ def _spec(job: NodesRun, node: Node, plan: GpuPlan, port: int) -> Any:
         environment=node_environment(
             nodes=job.nodes, rank=node.rank, nproc=job.nproc, port=port,
             dataset_id=job.layout.dataset_id, visible_devices=plan.visible_devices),
-        volumes={
-            str(minio_root(job.project)): {"bind": MINIO_MOUNT, "mode": "rw"},
-            str(Path(train)): {"bind": TRAIN_MOUNT, "mode": "rw"},
-            **job.layout.volumes,
-        },
+        volumes=run_volumes(job.project, job.layout, train),
         device_requests=engine.gpu_requests(plan.device_ids or "all") if plan.uses_gpu else [],
         network_mode="host",
         mem_limit=job.memory,

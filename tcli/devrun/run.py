@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tcli.baseimage import choose_base_image, flavor_for_docker_dir
-from tcli.contract import DATASET_ID_KEY, MINIO_MOUNT, TRAIN_MOUNT
+from tcli.contract import DATASET_ID_KEY
 from tcli.custom_json import CustomJson, read_custom
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, follow
 from tcli.devrun.interrupts import no_interrupts
 from tcli.devrun.logs import LAST_LINES, short
-from tcli.devrun.minio import DatasetLayout, describe, minio_root, prepare_dataset, train_root
+from tcli.devrun.minio import DatasetLayout, describe, prepare_dataset, run_volumes, train_root
 from tcli.devrun.naming import (
     LABEL_DEV_RUN,
     LABEL_PROJECT,
@@ -83,8 +83,8 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
 
     dataset_id = 1 if opts.dataset_id is None else opts.dataset_id
     gpu = plan_gpus(opts.gpus, engine.daemon_info(client).nvidia)
-    if opts.nodes is not None:
-        split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1)  # refuse before building
+    # refused before building: GPUs that cannot be split over the nodes
+    node_gpus = split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1) if opts.nodes else []
     env_file = template.docker_dir / ".env"
     if env_file.is_file() and sets_dataset_id(env_file.read_text(encoding="utf-8")):
         rep.warn(
@@ -127,7 +127,7 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
         if opts.nodes is not None:
             summary.nodes = opts.nodes
             return run_nodes(NodesRun(
-                client, project, custom, summary, layout, gpu, nodes=opts.nodes,
+                client, project, custom, summary, layout, node_gpus, nodes=opts.nodes,
                 nproc=opts.nproc_per_node or 1, labels={LABEL_PROJECT: str(project.root)},
                 memory=opts.memory, keep=opts.keep, started=started), rep)
         return _start(client, project, template, custom, summary, layout, gpu, opts, rep,
@@ -204,11 +204,7 @@ def _start(client: Any, project: Project, template: TemplateRef, custom: CustomJ
     """Create and start the container with the platform's flags, then follow it."""
     from tcli import engine
 
-    volumes = {
-        str(minio_root(project)): {"bind": MINIO_MOUNT, "mode": "rw"},
-        str(train_root(project)): {"bind": TRAIN_MOUNT, "mode": "rw"},
-        **layout.volumes,
-    }
+    volumes = run_volumes(project, layout)
     spec = engine.RunSpec(
         image=summary.image,
         name=summary.container,

@@ -126,7 +126,7 @@ def _job(tmp_path: Path) -> nodes_mod.NodesRun:
                         score_regexp=re.compile(r"^Score (\d\.\d+)$", re.M))
     return nodes_mod.NodesRun(client=None, project=None, custom=custom,  # type: ignore[arg-type]
                               summary=None, layout=None,  # type: ignore[arg-type]
-                              gpu=GpuPlan("none", "", "void"), nodes=2, nproc=1, labels={})
+                              gpus=[GpuPlan("none", "", "void")] * 2, nodes=2, nproc=1, labels={})
 
 
 def test_a_dead_node_makes_tc_stop_the_others_and_name_it(

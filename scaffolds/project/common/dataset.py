@@ -79,8 +79,7 @@ DATASET_ID_RE = re.compile(r"^[1-9][0-9]{0,17}$")
 #: parse) and the previous output is deleted by a detached process (env overrides below)
 WORKER_MIN = 2000
 #: from this many samples in the first split on (``TC_FORK_WRITER_MIN``; ``TC_FORK_WRITER=0``
-#: turns it off), its labels.json is written by a forked process while this one writes the
-#: other splits' files and the manifest
+#: turns it off), its labels.json is shared with a forked process (see _SharedCoco)
 FORK_WRITER_MIN = 2000
 
 
@@ -1010,32 +1009,25 @@ class _SharedCoco:
               others: Sequence[Sample], ann: cvat.CvatAnnotations, aid: int
               ) -> _SharedCoco | None:
         if len(samples) < _env_int("TC_FORK_WRITER_MIN", FORK_WRITER_MIN) or \
-                os.environ.get("TC_FORK_WRITER") == "0" or not hasattr(os, "fork") or \
-                cvat.usable_cpus() < 2:
+                not cvat.may_fork("TC_FORK_WRITER"):
             return None
         counts = annotation_counts(ctx, samples)
         extra = _MANIFEST_COST * (1 + ("yolo" in ctx.formats))
         # this process also writes the other splits and every sample's manifest row
         total = sum(counts) + sum(annotation_counts(ctx, others)) + \
             extra * (len(samples) + len(others))
-        cut, done = 0, 0.0
+        cut, done = 0, 0
         while cut < len(samples) and done < total / 2:
             done += counts[cut]
             cut += 1
-        rest_id = aid + sum(counts[:cut])
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                with open(cls._part(path, "head"), "w", encoding="utf-8") as fh:
-                    fh.write(coco_head(ctx, split, samples, ann))
-                    write_annotations(ctx, fh, samples[:cut], ann, aid)
-                code = 0
-            except BaseException:
-                pass
-            finally:
-                os._exit(code)
-        return cls(path, split, samples, aid, cut, rest_id, rest_id + sum(counts[cut:]), pid)
+
+        def write_head() -> None:  # in the child
+            with open(cls._part(path, "head"), "w", encoding="utf-8") as fh:
+                fh.write(coco_head(ctx, split, samples, ann))
+                write_annotations(ctx, fh, samples[:cut], ann, aid)
+
+        pid = cvat.fork_run(write_head)
+        return cls(path, split, samples, aid, cut, aid + done, aid + sum(counts), pid)
 
     @staticmethod
     def _part(path: Path, which: str) -> Path:
@@ -1074,15 +1066,15 @@ def _write_labels(ctx: StageContext, splits: dict[str, list[Sample]],
     (:class:`_SharedCoco`); the bytes are the same either way."""
     staging = ctx.staging
     aid = 1
-    names = list(splits)
+    first, *later = splits
     shared: _SharedCoco | None = None
     try:
+        if later:
+            shared = _SharedCoco.start(
+                ctx, staging / "labels" / first / "labels.json", first, splits[first],
+                [s for split in later for s in splits[split]], ann, aid)
         for split, items in splits.items():
             lab_dir = staging / "labels" / split
-            if split == names[0] and len(names) > 1:
-                others = [s for other in names[1:] for s in splits[other]]
-                shared = _SharedCoco.start(ctx, lab_dir / "labels.json", split, items, others,
-                                           ann, aid)
             if shared is not None and shared.split == split:
                 aid = shared.next_id
             else:

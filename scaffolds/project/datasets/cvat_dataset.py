@@ -22,6 +22,7 @@ import os
 import re
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -553,6 +554,28 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def may_fork(switch: str) -> bool:
+    """Whether work may go to a forked process: ``os.fork`` exists, two or more CPUs are
+    usable, and the environment variable ``switch`` is not ``0``."""
+    return os.environ.get(switch) != "0" and hasattr(os, "fork") and usable_cpus() >= 2
+
+
+def fork_run(work: Callable[[], object]) -> int:
+    """Run ``work`` in a forked child, which exits 0 when it returns and 1 on any exception
+    (it never returns to the caller's code); the child's pid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            work()
+            code = 0
+        except BaseException:
+            pass
+        finally:
+            os._exit(code)
+    return pid
+
+
 def _split_point(spath: str, size: int) -> int | None:
     """The offset just after an ``</image>`` near the middle of a UTF-8 file, or None when
     the file is not certain to split cleanly there (another encoding, comments, CDATA)."""
@@ -579,26 +602,20 @@ def _parse_halves(spath: str, keep: frozenset[str] | set[str]) -> CvatAnnotation
     import pickle
 
     size = os.path.getsize(spath)
-    if size < PARALLEL_MIN_BYTES or os.environ.get("TC_PARSE_PARALLEL") == "0" or \
-            not hasattr(os, "fork") or usable_cpus() < 2:
+    if size < PARALLEL_MIN_BYTES or not may_fork("TC_PARSE_PARALLEL"):
         return None
     cut = _split_point(spath, size)
     if cut is None:
         return None
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the second half, sent back pickled; never returns
-        code = 1
-        try:
-            os.close(read_fd)
-            with os.fdopen(write_fd, "wb") as out:
-                second, saw_meta = _parse(spath, keep, (cut, size, b"<annotations>", b""))
-                pickle.dump((second, saw_meta), out, protocol=pickle.HIGHEST_PROTOCOL)
-            code = 0
-        except BaseException:
-            pass
-        finally:
-            os._exit(code)
+
+    def send_second_half() -> None:  # in the child: the second half, sent back pickled
+        os.close(read_fd)
+        with os.fdopen(write_fd, "wb") as out:
+            pickle.dump(_parse(spath, keep, (cut, size, b"<annotations>", b"")), out,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+    pid = fork_run(send_second_half)
     os.close(write_fd)
     try:
         with os.fdopen(read_fd, "rb") as pipe:
