@@ -1,0 +1,403 @@
+"""Independent readers for the real-data corpus (tests/fixtures/realdata/, see PROVENANCE.md there).
+
+Nothing here imports tcli or the runtime: COCO is read with pycocotools, VOC and CVAT with
+``xml.etree``, YOLO as plain text (image sizes with PIL), ImageFolder by walking the folders.
+Every reader returns the same canonical form, :class:`Image` per source file (path relative to
+the dataset root), so that tc's output (``annotations.xml`` + ``mapping.json``, read back with
+the same CVAT reader) and the in-image stage's COCO labels can be compared with it.
+
+The layout of each entry (which annotation file goes with which image folder and subset) is
+written down in :data:`CORPUS` by hand, from the formats' documentation: it is the test's own
+knowledge, not what tc detected.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+
+ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "realdata"
+IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass
+class Obj:
+    """One annotation. ``coords``: box (x1, y1, x2, y2), polygon/polyline/points flat x, y
+    list; ``mask``: the full-image boolean array; ``group``: objects with the same non-empty
+    group are one object (a multi-part COCO polygon, a CVAT ``group_id``)."""
+
+    kind: str
+    label: str
+    coords: tuple[float, ...] = ()
+    mask: np.ndarray | None = None
+    group: str = ""
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """(x1, y1, x2, y2): a box as it is, a polygon's vertices, a mask's set pixels."""
+        if self.kind == "box":
+            x1, y1, x2, y2 = self.coords
+            return x1, y1, x2, y2
+        if self.kind == "mask":
+            assert self.mask is not None
+            ys, xs = np.nonzero(self.mask)
+            return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+        xs_, ys_ = self.coords[0::2], self.coords[1::2]
+        return min(xs_), min(ys_), max(xs_), max(ys_)
+
+
+@dataclass
+class Image:
+    rel: str
+    width: int
+    height: int
+    subset: str | None = None
+    objs: list[Obj] = field(default_factory=list)
+
+
+Dataset = dict[str, Image]
+
+
+# ----------------------------------------------------------------------------- COCO
+
+def read_coco(root: Path, files: list[tuple[str, str, str | None]]) -> Dataset:
+    """``files``: (annotation json, image folder, subset) relative to ``root``."""
+    from pycocotools.coco import COCO
+
+    out: Dataset = {}
+    for ann_file, img_dir, subset in files:
+        coco = COCO(str(root / ann_file))
+        cats = {c["id"]: c["name"] for c in coco.dataset.get("categories", [])}
+        for img in coco.dataset["images"]:
+            rel = f"{img_dir}/{img['file_name']}" if img_dir else img["file_name"]
+            im = out[rel] = Image(rel, img["width"], img["height"], subset)
+            for a in coco.imgToAnns.get(img["id"], []):
+                label = cats[a["category_id"]]
+                seg = a.get("segmentation")
+                if isinstance(seg, list) and seg:
+                    group = f"coco:{a['id']}" if len(seg) > 1 else ""
+                    im.objs += [Obj("polygon", label, tuple(map(float, p)), group=group) for p in seg]
+                elif isinstance(seg, dict):
+                    im.objs.append(Obj("mask", label, mask=coco.annToMask(a).astype(bool)))
+                elif a.get("bbox"):
+                    x, y, w, h = map(float, a["bbox"])
+                    im.objs.append(Obj("box", label, (x, y, x + w, y + h)))
+                else:  # image-level label (no bbox, no segmentation): a CVAT tag
+                    im.objs.append(Obj("tag", label))
+    return out
+
+
+# ----------------------------------------------------------------------------- CVAT
+
+def cvat_mask(el: ET.Element, width: int, height: int) -> np.ndarray:
+    """CVAT 1.1 ``<mask>``: runs over its box (row-major), starting with a run of 0s."""
+    left, top = int(float(el.attrib["left"])), int(float(el.attrib["top"]))
+    w, h = int(float(el.attrib["width"])), int(float(el.attrib["height"]))
+    runs = [int(x) for x in el.attrib["rle"].replace(" ", "").split(",") if x]
+    flat = np.zeros(w * h, dtype=bool)
+    pos = 0
+    for i, n in enumerate(runs):
+        if i % 2:
+            flat[pos:pos + n] = True
+        pos += n
+    assert pos == w * h, f"mask runs sum to {pos}, not {w}x{h}"
+    full = np.zeros((height, width), dtype=bool)
+    full[top:top + h, left:left + w] = flat.reshape(h, w)
+    return full
+
+
+def _points(value: str) -> tuple[float, ...]:
+    return tuple(float(v) for pair in value.split(";") for v in pair.split(","))
+
+
+def read_cvat_xml(xml: Path, rel_of: Any = None) -> Dataset:
+    """A CVAT for images 1.1 file. ``rel_of(name, subset)`` gives the file's path relative to
+    the dataset root (default: the name itself)."""
+    out: Dataset = {}
+    for el in ET.parse(xml).getroot().iter("image"):
+        w, h = int(el.attrib["width"]), int(el.attrib["height"])
+        subset = el.attrib.get("subset")
+        rel = rel_of(el.attrib["name"], subset) if rel_of else el.attrib["name"]
+        im = out[rel] = Image(rel, w, h, subset)
+        for s in el:
+            label, group = s.attrib.get("label", ""), s.attrib.get("group_id", "0")
+            group = "" if group in ("", "0") else f"cvat:{group}"
+            if s.tag == "box":
+                c = tuple(float(s.attrib[k]) for k in ("xtl", "ytl", "xbr", "ybr"))
+                im.objs.append(Obj("box", label, c, group=group))
+            elif s.tag in ("polygon", "polyline", "points"):
+                im.objs.append(Obj(s.tag, label, _points(s.attrib["points"]), group=group))
+            elif s.tag == "mask":
+                im.objs.append(Obj("mask", label, mask=cvat_mask(s, w, h), group=group))
+            elif s.tag == "tag":
+                im.objs.append(Obj("tag", label))
+            else:
+                im.objs.append(Obj(s.tag, label, group=group))
+    return out
+
+
+def read_tc_output(ds: Path) -> Dataset:
+    """What ``tc dataset import`` wrote into ``ds`` (= DEST/datasets/N), keyed by the source
+    path that ``annotations/mapping.json`` gives for each flat name."""
+    mapping = json.loads((ds / "annotations" / "mapping.json").read_text())["files"]
+    got = read_cvat_xml(ds / "annotations" / "annotations.xml", lambda n, _s: mapping[n])
+    for rel, im in got.items():
+        assert im.rel == rel
+    return got
+
+
+# ----------------------------------------------------------------------------- VOC
+
+def read_voc(root: Path, dirs: list[tuple[str, str | None, str | None]],
+             sizes_from_images: bool = False) -> Dataset:
+    """``dirs``: (annotation folder, image folder or None for beside the XML, subset or None
+    for ``ImageSets/Main/<subset>.txt``). Every ``*.xml`` with an ``<annotation>`` root whose
+    image is there; boxes as VOC writes them (no 1-pixel shift)."""
+    out: Dataset = {}
+    listed: dict[str, str] = {}
+    sets = root / "ImageSets" / "Main"
+    for f in sorted(sets.glob("*.txt")) if sets.is_dir() else []:
+        if "_" not in f.stem:  # <subset>.txt, not <class>_<subset>.txt
+            listed.update((line, f.stem) for line in f.read_text().split())
+    for ann_dir, img_dir, subset in dirs:
+        for xml in sorted((root / ann_dir).glob("*.xml")):
+            doc = ET.parse(xml).getroot()
+            if doc.tag != "annotation":
+                continue
+            fname = doc.findtext("filename") or ""
+            rel = f"{img_dir if img_dir is not None else ann_dir}/{fname}"
+            if not (root / rel).is_file():
+                continue
+            size = doc.find("size")
+            if size is not None and not sizes_from_images:
+                w, h = int(size.findtext("width") or 0), int(size.findtext("height") or 0)
+            else:
+                w, h = PILImage.open(root / rel).size
+            im = out[rel] = Image(rel, w, h, subset or listed.get(Path(fname).stem))
+            for o in doc.findall("object"):
+                bb = o.find("bndbox")
+                assert bb is not None
+                c = tuple(float(bb.findtext(k) or "nan") for k in ("xmin", "ymin", "xmax", "ymax"))
+                im.objs.append(Obj("box", o.findtext("name") or "", c))
+    return out
+
+
+# ----------------------------------------------------------------------------- YOLO
+
+def read_yolo(root: Path, pairs: list[tuple[str, str, str | None]], names: list[str]) -> Dataset:
+    """``pairs``: (image folder, label folder, subset); ``<label folder>/<stem>.txt`` belongs
+    to ``<image folder>/<stem>.<ext>``. Normalised coordinates times the image's size (PIL)."""
+    out: Dataset = {}
+    for img_dir, lab_dir, subset in pairs:
+        for p in sorted((root / img_dir).iterdir()):
+            if p.suffix.lower() not in IMAGE_EXT:
+                continue
+            w, h = PILImage.open(p).size
+            rel = p.relative_to(root).as_posix()
+            im = out[rel] = Image(rel, w, h, subset)
+            txt = root / lab_dir / (p.stem + ".txt")
+            for line in (txt.read_text().splitlines() if txt.is_file() else []):
+                if not line.strip():
+                    continue
+                cls, *v = line.split()
+                label = names[int(cls)]
+                if len(v) == 4:
+                    cx, cy, bw, bh = map(float, v)
+                    im.objs.append(Obj("box", label, ((cx - bw / 2) * w, (cy - bh / 2) * h,
+                                                      (cx + bw / 2) * w, (cy + bh / 2) * h)))
+                else:
+                    pts = [float(x) * (w if i % 2 == 0 else h) for i, x in enumerate(v)]
+                    im.objs.append(Obj("polygon", label, tuple(pts)))
+    return out
+
+
+def yaml_names(path: Path) -> list[str]:
+    import yaml
+
+    names = yaml.safe_load(path.read_text())["names"]
+    return list(names.values()) if isinstance(names, dict) else list(names)
+
+
+# ----------------------------------------------------------------------------- ImageFolder
+
+def read_imagefolder(root: Path, splits: list[tuple[str, str | None]]) -> Dataset:
+    """torchvision's ImageFolder: ``<split>/<class>/**/<image>``, the class is the first
+    folder under the split; files directly in the split folder are not samples."""
+    out: Dataset = {}
+    for split_dir, subset in splits:
+        base = root / split_dir if split_dir else root
+        for cls in sorted(d for d in base.iterdir() if d.is_dir()):
+            for p in sorted(cls.rglob("*")):
+                if p.is_file() and p.suffix.lower() in IMAGE_EXT:
+                    w, h = PILImage.open(p).size
+                    rel = p.relative_to(root).as_posix()
+                    out[rel] = Image(rel, w, h, subset, [Obj("tag", cls.name)])
+    return out
+
+
+# ----------------------------------------------------------------------------- the corpus
+
+@dataclass
+class Entry:
+    """One corpus dataset: its format, how the independent reader reads it, and the right
+    answer's shape: ``refusal`` (words the one-line exit-2 message must hold, beyond the file's
+    path) for what is genuinely unsupported, ``superset`` where tc may carry more than the reader counts."""
+
+    name: str
+    fmt: str
+    read: Any  # () -> Dataset
+    refusal: tuple[str, ...] | None = None
+    superset: bool = False
+    import_ok: bool = True
+
+    @property
+    def path(self) -> Path:
+        return ROOT / self.name
+
+
+def _coco(name: str, files: list[tuple[str, str, str | None]]) -> Any:
+    return lambda: read_coco(ROOT / name, files)
+
+
+def _coco_pair(name: str, prefix: str, img: str = "images/{}") -> Any:
+    return _coco(name, [(f"annotations/{prefix}_{s}.json", img.format(s), s)
+                        for s in ("train", "val")])
+
+
+def _names(path: Path) -> list[str]:
+    return [n for n in path.read_text().splitlines() if n.strip()]
+
+
+_E = [
+    Entry("datumaro_coco_instances", "coco", _coco_pair("datumaro_coco_instances", "instances")),
+    Entry("datumaro_coco_roboflow", "coco", _coco("datumaro_coco_roboflow", [
+        (f"{s}/_annotations.coco.json", s, s) for s in ("train", "val")])),
+    Entry("datumaro_mmdet_coco", "coco", _coco_pair("datumaro_mmdet_coco", "instances", "{}")),
+    Entry("datumaro_coco_person_keypoints", "coco",
+          _coco_pair("datumaro_coco_person_keypoints", "person_keypoints")),
+    Entry("datumaro_coco_stuff", "coco", _coco_pair("datumaro_coco_stuff", "stuff")),
+    Entry("datumaro_coco_labels", "coco", _coco_pair("datumaro_coco_labels", "labels")),
+    # image_info_*.json lists images without annotations: inspect only (an import that
+    # carries nothing usable fails)
+    Entry("datumaro_coco_image_info", "coco", _coco_pair("datumaro_coco_image_info", "image_info"),
+          import_ok=False),
+    Entry("datumaro_coco_captions", "coco", lambda: {}, refusal=("caption", "support")),
+    Entry("datumaro_coco_panoptic", "coco", lambda: {}, refusal=("panoptic", "support")),
+    # the full official annotations folder: instances, person_keypoints, stuff, labels,
+    # image_info, captions, panoptic side by side; at least every instance is carried
+    Entry("datumaro_coco", "coco", _coco_pair("datumaro_coco", "instances"), superset=True),
+    Entry("datumaro_roboflow_coco", "coco", _coco("datumaro_roboflow_coco", [
+        (f"{s}/_annotations.coco.json", s, s) for s in ("train", "val")])),
+    Entry("datumaro_cvat_export_task", "cvat", lambda: read_cvat_xml(
+        ROOT / "datumaro_cvat_export_task" / "train.xml", lambda n, _s: f"images/{n}")),
+    Entry("datumaro_cvat_export_project", "cvat", lambda: read_cvat_xml(
+        ROOT / "datumaro_cvat_export_project" / "annotations.xml",
+        lambda n, s: f"images/{s}/{n}")),
+    Entry("datumaro_voc_dataset1", "voc", lambda: read_voc(
+        ROOT / "datumaro_voc_dataset1", [("Annotations", "JPEGImages", None)])),
+    Entry("datumaro_voc_dataset3", "voc", lambda: read_voc(
+        ROOT / "datumaro_voc_dataset3", [("Annotations", "JPEGImages", None)])),
+    # annotations without <size> and without any image: nothing to import
+    Entry("datumaro_voc_dataset2", "voc", lambda: {}, refusal=()),
+    Entry("datumaro_roboflow_voc", "voc", lambda: read_voc(
+        ROOT / "datumaro_roboflow_voc", [(s, None, s) for s in ("train", "val")])),
+    Entry("datumaro_yolo_annotations", "yolo", lambda: read_yolo(
+        ROOT / "datumaro_yolo_annotations", [("Images", "Annotations", None)],
+        _names(ROOT / "datumaro_yolo_annotations" / "obj.names"))),
+    Entry("datumaro_yolo_labels", "yolo", lambda: read_yolo(
+        ROOT / "datumaro_yolo_labels", [(f"images/{s}", f"labels/{s}", s) for s in ("train", "val")],
+        _names(ROOT / "datumaro_yolo_labels" / "obj.names"))),
+    Entry("datumaro_yolo_strict", "yolo", lambda: read_yolo(
+        ROOT / "datumaro_yolo_strict", [("obj_train_data", "obj_train_data", "train")],
+        _names(ROOT / "datumaro_yolo_strict" / "obj.names"))),
+    Entry("datumaro_roboflow_yolo", "yolo", lambda: read_yolo(
+        ROOT / "datumaro_roboflow_yolo", [(f"{s}/images", f"{s}/labels", s) for s in ("train", "val")],
+        yaml_names(ROOT / "datumaro_roboflow_yolo" / "data.yaml"))),
+    Entry("datumaro_imagenet", "imagefolder", lambda: read_imagefolder(
+        ROOT / "datumaro_imagenet", [("", None)])),
+    Entry("datumaro_imagenet_subsets", "imagefolder", lambda: read_imagefolder(
+        ROOT / "datumaro_imagenet_subsets", [(s, s) for s in ("train", "val", "test")])),
+]
+CORPUS: dict[str, Entry] = {e.name: e for e in _E}
+
+
+# ----------------------------------------------------------------------------- comparing
+
+TOL = 0.01
+
+
+def _same(a: Obj, b: Obj) -> bool:
+    if (a.kind, a.label) != (b.kind, b.label):
+        return False
+    if a.kind == "mask":
+        return a.mask is not None and b.mask is not None and a.mask.shape == b.mask.shape \
+            and bool(np.array_equal(a.mask, b.mask))
+    return len(a.coords) == len(b.coords) and all(
+        abs(x - y) <= TOL for x, y in zip(a.coords, b.coords, strict=True))
+
+
+def _show(o: Obj) -> str:
+    if o.kind == "mask":
+        return f"mask {o.label!r} ({int(o.mask.sum()) if o.mask is not None else 0} px, extent " \
+               f"{o.extent()})"
+    return f"{o.kind} {o.label!r} {o.coords}"
+
+
+def differences(want: Dataset, got: Dataset, superset: bool = False) -> list[str]:
+    """Every difference between the reader's answer and tc's, one line each (empty: equal).
+    ``superset``: tc may carry more images and objects than ``want``."""
+    out: list[str] = []
+    for rel in sorted(set(want) - set(got)):
+        out.append(f"{rel}: missing in tc's output")
+    if not superset:
+        out += [f"{rel}: in tc's output, not in the source" for rel in sorted(set(got) - set(want))]
+    for rel in sorted(set(want) & set(got)):
+        w, g = want[rel], got[rel]
+        if (w.width, w.height) != (g.width, g.height):
+            out.append(f"{rel}: size {g.width}x{g.height}, expected {w.width}x{w.height}")
+        left = list(g.objs)
+        for o in w.objs:
+            k = next((i for i, x in enumerate(left) if _same(o, x)), None)
+            if k is None:
+                out.append(f"{rel}: {_show(o)} missing")
+            else:
+                left.pop(k)
+        if not superset:
+            out += [f"{rel}: unexpected {_show(o)}" for o in left]
+    return out
+
+
+def subsets(ds: Dataset) -> dict[str, str | None]:
+    return {rel: im.subset for rel, im in ds.items()}
+
+
+def training_objects(ds: Dataset) -> dict[str, list[tuple[str, tuple[float, ...]]]]:
+    """What a detection stage must train on per image: one (label, COCO bbox x, y, w, h) per
+    object (a group's parts are one object: the union of their extents; a mask's box is the
+    box of its set pixels)."""
+    out: dict[str, list[tuple[str, tuple[float, ...]]]] = {}
+    for rel, im in ds.items():
+        groups: dict[str, tuple[str, list[float]]] = {}
+        objs: list[tuple[str, list[float]]] = []
+        for o in im.objs:
+            if o.kind not in ("box", "polygon", "mask"):
+                continue
+            e = list(o.extent())
+            if o.group and o.group in groups:
+                g = groups[o.group][1]
+                g[:] = [min(g[0], e[0]), min(g[1], e[1]), max(g[2], e[2]), max(g[3], e[3])]
+                continue
+            objs.append((o.label, e))
+            if o.group:
+                groups[o.group] = objs[-1]
+        out[rel] = sorted((lab, (e[0], e[1], e[2] - e[0], e[3] - e[1])) for lab, e in objs)
+    return out
+
+
+def tags(ds: Dataset) -> dict[str, list[str]]:
+    return {rel: sorted(o.label for o in im.objs if o.kind == "tag") for rel, im in ds.items()}
