@@ -291,6 +291,9 @@ _E = [
     # the full official annotations folder: instances, person_keypoints, stuff, labels,
     # image_info, captions, panoptic side by side; at least every instance is carried
     Entry("datumaro_coco", "coco", _coco_pair("datumaro_coco", "instances"), superset=True),
+    # real COCO 2017 annotations (multi-part polygons, crowd RLE), blank images
+    Entry("coco2017_tiny", "coco", _coco("coco2017_tiny", [
+        (f"annotations/instances_{s}2017.json", f"images/{s}2017", f"{s}2017") for s in ("train", "val")])),
     Entry("datumaro_roboflow_coco", "coco", _coco("datumaro_roboflow_coco", [
         (f"{s}/_annotations.coco.json", s, s) for s in ("train", "val")])),
     Entry("datumaro_cvat_export_task", "cvat", lambda: read_cvat_xml(
@@ -345,7 +348,8 @@ def _show(o: Obj) -> str:
     if o.kind == "mask":
         return f"mask {o.label!r} ({int(o.mask.sum()) if o.mask is not None else 0} px, extent " \
                f"{o.extent()})"
-    return f"{o.kind} {o.label!r} {o.coords}"
+    c = ", ".join(f"{v:g}" for v in o.coords[:6]) + (", ..." if len(o.coords) > 6 else "")
+    return f"{o.kind} {o.label!r} ({c})"
 
 
 def differences(want: Dataset, got: Dataset, superset: bool = False) -> list[str]:

@@ -224,3 +224,13 @@ def test_in_image_stage_one_object_per_multi_part_polygon(tmp_path: Path) -> Non
     got = _stage_objects(target.parents[1], tmp_path / "stage")
     assert got == training_objects(want)
     assert ("a", (0.0, 0.0, 4.0, 8.0)) in got["images/val/b.jpg"]
+
+
+def test_every_corpus_folder_has_its_provenance_and_the_corpus_stays_small() -> None:
+    folders = sorted(p.name for p in ROOT.iterdir() if p.is_dir())
+    assert folders == sorted(CORPUS)
+    for name in folders:
+        prov = (ROOT / name / "PROVENANCE.md").read_text()
+        assert re.search(r"github\.com/\S+ @ `[0-9a-f]{40}`", prov) and "**Licence**" in prov, name
+    assert (ROOT / "LICENSE.datumaro").read_text().startswith("MIT License")
+    assert sum(p.stat().st_size for p in ROOT.rglob("*") if p.is_file()) < 5 * 2 ** 20
