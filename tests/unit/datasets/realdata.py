@@ -123,6 +123,10 @@ def read_cvat_xml(xml: Path, rel_of: Any = None) -> Dataset:
         w, h = int(el.attrib["width"]), int(el.attrib["height"])
         subset = el.attrib.get("subset")
         rel = rel_of(el.attrib["name"], subset) if rel_of else el.attrib["name"]
+        n = 1
+        while rel in out:  # two <image> elements for one file: both kept, the second is
+            n += 1         # reported as an image that is not in the source
+            rel = f"{rel.split(' (again')[0]} (again, #{n})"
         im = out[rel] = Image(rel, w, h, subset)
         for s in el:
             label, group = s.attrib.get("label", ""), s.attrib.get("group_id", "0")
@@ -145,10 +149,7 @@ def read_tc_output(ds: Path) -> Dataset:
     """What ``tc dataset import`` wrote into ``ds`` (= DEST/datasets/N), keyed by the source
     path that ``annotations/mapping.json`` gives for each flat name."""
     mapping = json.loads((ds / "annotations" / "mapping.json").read_text())["files"]
-    got = read_cvat_xml(ds / "annotations" / "annotations.xml", lambda n, _s: mapping[n])
-    for rel, im in got.items():
-        assert im.rel == rel
-    return got
+    return read_cvat_xml(ds / "annotations" / "annotations.xml", lambda n, _s: mapping[n])
 
 
 # ----------------------------------------------------------------------------- VOC

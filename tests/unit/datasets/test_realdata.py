@@ -80,6 +80,19 @@ def test_inspect_counts_match_the_independent_reader(entry: Entry) -> None:
         assert (ins.images, ins.shapes) == (want_images, want_objs)
 
 
+@pytest.mark.parametrize("entry", IMPORTED, ids=_ids(IMPORTED))
+def test_inspect_of_the_imported_dataset_counts_the_same(entry: Entry, tmp_path: Path) -> None:
+    """``tc dataset inspect DEST``: the platform layout tc wrote, read back by tc's own inspect."""
+    want_images, want_objs = _count(entry.read())
+    target, _ = _import(entry.path, tmp_path)
+    ins = inspect(tmp_path / "minio")
+    assert (ins.layout, ins.path) == ("platform", target)
+    if entry.superset:
+        assert ins.images >= want_images and ins.shapes >= want_objs
+    else:
+        assert (ins.images, ins.shapes) == (want_images, want_objs)
+
+
 @pytest.mark.parametrize("entry", ACCEPTED, ids=_ids(ACCEPTED))
 def test_inspect_a_relative_source_path(entry: Entry, monkeypatch: pytest.MonkeyPatch) -> None:
     """``cd realdata && tc dataset inspect <name>`` sees what the absolute path sees."""
@@ -189,8 +202,10 @@ def test_cvat_project_with_one_subset_present(tmp_path: Path) -> None:
         shutil.rmtree(src / "images" / s)
     want = {rel: im for rel, im in read_cvat_xml(
         src / "annotations.xml", lambda n, s: f"images/{s}/{n}").items() if im.subset == "Train"}
-    diff = differences(want, read_tc_output(_import(src, tmp_path)[0]))
+    got = read_tc_output(_import(src, tmp_path)[0])
+    diff = differences(want, got)
     assert not diff, "\n".join(diff)
+    assert subsets(got) == subsets(want)
 
 
 def test_voc_without_size_reads_the_image_header(tmp_path: Path) -> None:
