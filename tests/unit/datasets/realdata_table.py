@@ -35,8 +35,9 @@ def _source(entry: Entry) -> str:
 
 
 def _short(text: str) -> str:
-    text = text.replace(str(ROOT) + "/", "").replace("|", "\\|")
-    return text if len(text) < 110 else text[:107] + "..."
+    """A message as inline code (``<size>`` would be read as HTML), shortened."""
+    text = text.replace(str(ROOT) + "/", "").replace("|", "\\|").replace("`", "'")
+    return "`" + (text if len(text) < 110 else text[:107] + "...") + "`"
 
 
 def _row(entry: Entry, tc: str, reader: str, stage: str, diff: str) -> str:
