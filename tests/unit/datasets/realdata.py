@@ -295,6 +295,9 @@ _E = [
     # real COCO 2017 annotations (multi-part polygons, crowd RLE), blank images
     Entry("coco2017_tiny", "coco", _coco("coco2017_tiny", [
         (f"annotations/instances_{s}2017.json", f"images/{s}2017", f"{s}2017") for s in ("train", "val")])),
+    # a real Roboflow COCO export (one split), its placeholder category included; blank images
+    Entry("roboflow_weeds_coco", "coco", _coco("roboflow_weeds_coco", [
+        ("test/_annotations.coco.json", "test", "test")])),
     Entry("datumaro_roboflow_coco", "coco", _coco("datumaro_roboflow_coco", [
         (f"{s}/_annotations.coco.json", s, s) for s in ("train", "val")])),
     Entry("datumaro_cvat_export_task", "cvat", lambda: read_cvat_xml(

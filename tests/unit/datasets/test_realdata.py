@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,17 @@ def test_in_image_parser_reads_every_tag(entry: Entry, tmp_path: Path) -> None:
     got = {mapping[name]: sorted(ann.labels[s[1]] for s in (img.shapes or ()) if s[0] == "tag")
            for name, img in ann.images.items()}
     assert got == want
+
+
+def test_roboflow_placeholder_category_is_not_a_class(tmp_path: Path) -> None:
+    """Roboflow writes its project name as category 0 (``supercategory: none``, no annotation,
+    the others' super-category): it is not a class, neither in the CVAT labels nor in what
+    the in-image stage trains on (Roboflow's own YOLO export of the same data has one class)."""
+    target, _ = _import(ROOT / "roboflow_weeds_coco", tmp_path)
+    meta = ET.parse(target / "annotations" / "annotations.xml").getroot().find("meta")
+    assert meta is not None
+    assert [lab.findtext("name") for lab in meta.iter("label")] == ["home"]
+    assert run_prepare(target.parents[1], 1, tmp_path / "stage", "detection")["categories"] == ["home"]
 
 
 # ----------------------------------------------------------------------------- layout variants
