@@ -260,4 +260,5 @@ def test_every_corpus_folder_has_its_provenance_and_the_corpus_stays_small() -> 
         prov = (ROOT / name / "PROVENANCE.md").read_text()
         assert re.search(r"github\.com/\S+ @ `[0-9a-f]{40}`", prov) and "**Licence**" in prov, name
     assert (ROOT / "LICENSE.datumaro").read_text().startswith("MIT License")
+    assert (ROOT / "cgras_cvat_masks" / "LICENSE").read_text().startswith("MIT License")
     assert sum(p.stat().st_size for p in ROOT.rglob("*") if p.is_file()) < 5 * 2 ** 20
