@@ -19,7 +19,8 @@ from pathlib import Path
 from tcli.datasets.importer import import_dataset
 from tcli.errors import InputError
 
-from .realdata import CORPUS, ROOT, Entry, differences, read_tc_output, subsets, training_objects
+from .realdata import ROOT, differences, read_tc_output, subsets, training_objects
+from .realdata_corpus import CORPUS, Entry
 
 REPO = Path(__file__).resolve().parents[3]
 for _d in ("common", "datasets"):

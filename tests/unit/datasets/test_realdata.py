@@ -24,11 +24,9 @@ from tcli.errors import InputError
 
 from .conftest import run_prepare
 from .realdata import (
-    CORPUS,
     ROOT,
     TOL,
     Dataset,
-    Entry,
     differences,
     read_coco,
     read_cvat_xml,
@@ -38,6 +36,7 @@ from .realdata import (
     tags,
     training_objects,
 )
+from .realdata_corpus import CORPUS, Entry
 
 IMPORTED = [e for e in CORPUS.values() if e.refusal is None and e.import_ok]
 ACCEPTED = [e for e in CORPUS.values() if e.refusal is None]
