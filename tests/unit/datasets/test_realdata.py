@@ -261,3 +261,28 @@ def test_every_corpus_folder_has_its_provenance_and_the_corpus_stays_small() -> 
     assert (ROOT / "LICENSE.datumaro").read_text().startswith("MIT License")
     assert (ROOT / "cgras_cvat_masks" / "LICENSE").read_text().startswith("MIT License")
     assert sum(p.stat().st_size for p in ROOT.rglob("*") if p.is_file()) < 5 * 2 ** 20
+
+
+@pytest.mark.parametrize("two_processes", [False, True], ids=["one-process", "two-process"])
+@pytest.mark.parametrize("cut", ["quarter", "half", "after-a-tag-name", "in-a-label"])
+def test_in_image_parser_calls_a_cut_real_file_malformed_or_truncated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: str, two_processes: bool) -> None:
+    """An interrupted upload: the real CVAT file (cgras_cvat_masks) cut short, wherever the cut
+    falls (cut right after ``<mask`` it was reported as "shape without a label attribute").
+    The parser says the file is malformed or truncated, and to re-export it."""
+    import cvat_dataset
+
+    if two_processes:
+        monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+    data = (ROOT / "cgras_cvat_masks" / "annotations.xml").read_bytes()
+    mask = data.index(b"<mask ", len(data) // 2)
+    at = {"quarter": len(data) // 4, "half": len(data) // 2, "after-a-tag-name": mask + 5,
+          "in-a-label": mask + len(b'<mask label="')}[cut]
+    path = tmp_path / "annotations.xml"
+    path.write_bytes(data[:at])
+    with pytest.raises(cvat_dataset.CvatError) as exc:
+        cvat_dataset.parse_cvat(path)
+    msg = str(exc.value).lower()
+    assert ("truncated" in msg or "malformed" in msg) and "re-export" in msg, msg
+    assert "without a label" not in msg, msg
