@@ -304,13 +304,14 @@ def subsets(ds: Dataset) -> dict[str, str | None]:
 def training_objects(ds: Dataset) -> dict[str, list[tuple[str, tuple[float, ...]]]]:
     """What a detection stage must train on per image: one (label, COCO bbox x, y, w, h) per
     object (a group's parts are one object: the union of their extents; a mask's box is the
-    box of its set pixels)."""
+    box of its set pixels; a shape with an empty label, as CVAT writes an unlabelled one, is
+    no training object)."""
     out: dict[str, list[tuple[str, tuple[float, ...]]]] = {}
     for rel, im in ds.items():
         groups: dict[str, tuple[str, list[float]]] = {}
         objs: list[tuple[str, list[float]]] = []
         for o in im.objs:
-            if o.kind not in ("box", "polygon", "mask"):
+            if o.kind not in ("box", "polygon", "mask") or not o.label:
                 continue
             e = list(o.extent())
             if o.group and o.group in groups:
