@@ -56,8 +56,8 @@ _E = [
     # carries nothing usable fails)
     Entry("datumaro_coco_image_info", "coco", _coco_pair("datumaro_coco_image_info", "image_info"),
           import_ok=False),
-    Entry("datumaro_coco_captions", "coco", lambda: {}, refusal=("caption", "support")),
-    Entry("datumaro_coco_panoptic", "coco", lambda: {}, refusal=("panoptic", "support")),
+    Entry("datumaro_coco_captions", "coco", lambda: {}, refusal=("caption",)),
+    Entry("datumaro_coco_panoptic", "coco", lambda: {}, refusal=("panoptic",)),
     # the full official annotations folder: instances, person_keypoints, stuff, labels,
     # image_info, captions, panoptic side by side; at least every instance is carried
     Entry("datumaro_coco", "coco", _coco_pair("datumaro_coco", "instances"), superset=True),
