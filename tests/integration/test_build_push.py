@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.validate_helpers import tdir
+from tests.waits import SAFETY_NET
 
 pytestmark = pytest.mark.integration
 REGISTRY_BIN = shutil.which("docker-registry") or shutil.which("registry")
@@ -57,7 +58,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SAFETY_NET  # a net: the loop ends when /v2/ answers
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as r:
@@ -71,7 +72,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=SAFETY_NET)
         log.close()
 
 
