@@ -113,8 +113,9 @@ def new_project(tmp_path: Path) -> Callable[..., Path]:
 
 # ---- tiers ------------------------------------------------------------------------------------
 
-#: Marker -> what it means. Each test is in exactly one of the first six (by its folder, see
-#: :data:`FOLDER_TIER`); ``slow`` is added to tests that train models or take minutes.
+#: Marker -> what it means. Each test is in one of the first six (by its folder, see
+#: :data:`FOLDER_TIER`), except a test under tests/unit/ marked ``slow`` (it trains a model):
+#: that one is in ``slow`` only, so that ``-m unit`` is the fast tier.
 TIERS = {
     "unit": "plain Python, no rendered project, no training, no Docker (seconds)",
     "cli": "a command's exact output through the CLI (NO_COLOR)",
@@ -122,7 +123,7 @@ TIERS = {
     "integration": "needs a real Docker daemon and the stand-in base images (make test-full builds them)",
     "browser": "needs Debian's chromium + chromium-driver",
     "hostile": "hostile input: tc must fail cleanly, touch nothing, never hang",
-    "slow": "trains a model or takes more than a few seconds",
+    "slow": "trains a model or takes more than a few seconds (not in unit: -m unit stays fast)",
     "fuse": "needs FUSE and s3fs",
 }
 FOLDER_TIER = {"unit": "unit", "cli": "cli", "scaffold": "scaffold", "integration": "integration",
@@ -153,6 +154,8 @@ def _tier(item: pytest.Item) -> str:
     tier = FOLDER_TIER.get(rel[0], "unit") if len(rel) > 1 else "unit"
     if tier == "unit" and PROJECT_FIXTURES & set(getattr(item, "fixturenames", ())):
         tier = "scaffold"
+    if tier == "unit" and item.get_closest_marker("slow") is not None:
+        tier = "slow"
     return tier
 
 
@@ -201,24 +204,32 @@ _SKIPPED_LINE = pytest.StashKey[str]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """Compose ONE line: what was skipped (per tier, with the most common reason) and the
-    command that runs it, so a run that skipped a tier never reads as complete. It is written
-    after pytest's own final line (:func:`pytest_unconfigure`), as the run's last line."""
+    """Compose ONE line: what was skipped (per tier, with the most common reason) or left out
+    by ``-m``, and the command that runs it, so a run that skipped a tier never reads as
+    complete. It is written after pytest's own final line (:func:`pytest_unconfigure`), as the
+    run's last line."""
     skipped = [r for r in terminalreporter.stats.get("skipped", [])
                if getattr(r, "when", "call") in ("setup", "call")]
-    if not skipped:
-        return
-    by_tier: dict[str, list[str]] = {}
-    for r in skipped:
-        keywords = getattr(r, "keywords", {})
-        tier = next((t for t in FOLDER_TIER.values() if t in keywords), "unit")
-        by_tier.setdefault(tier, []).append(_skip_reason(r))
+    deselected = len(terminalreporter.stats.get("deselected", []))
+    selection = " ".join(f"{flag} {value!r}" for flag, value in
+                         (("-m", config.getoption("markexpr", "")), ("-k", config.getoption("keyword", "")))
+                         if value)
     parts = []
-    for tier, reasons in sorted(by_tier.items(), key=lambda kv: -len(kv[1])):
-        common = max(set(reasons), key=reasons.count)
-        parts.append(f"{len(reasons)} {tier} ({common}{'; ...' if len(set(reasons)) > 1 else ''})")
-    config.stash[_SKIPPED_LINE] = (f"SKIPPED {len(skipped)} tests: {', '.join(parts)}; "
-                                   f"run everything with: {FULL_COMMAND}")
+    if skipped:
+        by_tier: dict[str, list[str]] = {}
+        for r in skipped:
+            keywords = getattr(r, "keywords", {})
+            tier = next((t for t in (*FOLDER_TIER.values(), "slow") if t in keywords), "unit")
+            by_tier.setdefault(tier, []).append(_skip_reason(r))
+        tiers = []
+        for tier, reasons in sorted(by_tier.items(), key=lambda kv: -len(kv[1])):
+            common = max(set(reasons), key=reasons.count)
+            tiers.append(f"{len(reasons)} {tier} ({common}{'; ...' if len(set(reasons)) > 1 else ''})")
+        parts.append(f"SKIPPED {len(skipped)} tests: {', '.join(tiers)}")
+    if deselected and selection:
+        parts.append(f"NOT RUN {deselected} tests deselected by {selection}")
+    if parts:
+        config.stash[_SKIPPED_LINE] = f"{'; '.join(parts)}; run everything with: {FULL_COMMAND}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
