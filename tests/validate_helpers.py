@@ -1,39 +1,28 @@
-"""Rendered projects for the tc validate / tc package tests (rendered once per session).
-
-Each template is rendered once per test session (rendering is slow-ish) and copied per
-test; broken-project tests start from a fresh copy and break one thing each.
+"""Rendered projects for the tc validate / tc package tests: the session's one render per
+template (tests/conftest.py), copied per test; broken-project tests start from a fresh copy
+and break one thing each.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from tcli import scaffold
+from tests.conftest import KEY, copy_project, pristine_project
 
 TEMPLATES = ("classification", "detection", "segmentation", "sklearn")
-KEY = "Prov/Cat/Arch"
-_CACHE: dict[str, Path] = {}
 
 
-def rendered(template: str, base: Path) -> Path:
-    """The session's pristine render of ``template`` (never modify it)."""
-    if template not in _CACHE:
-        dest = base / "tc-render-cache" / template
-        if dest.exists():
-            shutil.rmtree(dest)
-        scaffold.render(dest, {"template": template, "provider": "Prov", "category": "Cat",
-                               "architecture": "Arch"}, defaults=True)
-        _CACHE[template] = dest
-    return _CACHE[template]
+def rendered(template: str, base: Path | None = None) -> Path:
+    """The session's pristine render of ``template`` (never modify it). ``base`` is not used
+    (the session's render lives under pytest's base temp folder)."""
+    return pristine_project(template)
 
 
-def fresh(template: str, base: Path, dest: Path) -> Path:
-    """A private copy of the rendered project at ``dest``."""
-    shutil.copytree(rendered(template, base), dest, symlinks=True)
-    return dest
+def fresh(template: str, base: Path | None, dest: Path) -> Path:
+    """A private copy of the rendered project at ``dest`` (``base``: not used)."""
+    return copy_project(template, dest)
 
 
 def tdir(project: Path, key: str = KEY) -> Path:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,24 +17,19 @@ from typing import Any
 import pytest
 
 from tcli.form.server import FormServer, make_server
+from tests.conftest import pristine_project
+from tests.waits import SAFETY_NET
 
 pytestmark = [pytest.mark.browser]
 TEMPLATES = ["classification", "detection", "segmentation", "sklearn"]
-WAIT = 30
-
-
-def _render(tmp: Path, template: str) -> Path:
-    dest = tmp / template
-    proc = subprocess.run([sys.executable, "-m", "tcli", "new", str(dest), "--template", template,
-                           "--defaults", "--no-git"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return dest
+#: the safety net of each wait for the page (an event: an element, a text); a hang only
+WAIT = SAFETY_NET
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("form-projects")
-    return {t: _render(base, t) for t in TEMPLATES}
+def rendered() -> dict[str, Path]:
+    """The session's one render of each template (tests/conftest.py)."""
+    return {t: pristine_project(t) for t in TEMPLATES}
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,16 @@ from typer.testing import CliRunner
 
 from tcli.cli import app
 from tcli.scaleout import kubeflow
-from tests.validate_helpers import KEY, fresh, tdir
+from tests.conftest import copy_project
+from tests.validate_helpers import KEY, tdir
 
 runner = CliRunner()
 IMAGE = "127.0.0.1:5000/tc/classification:1"
 
 
 @pytest.fixture()
-def proj(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return fresh("classification", tmp_path_factory.getbasetemp(), tmp_path / "proj")
+def proj(new_project: Callable[..., Path]) -> Path:
+    return new_project("classification", name="proj")
 
 
 def export(*args: str):  # type: ignore[no-untyped-def]
@@ -71,8 +73,8 @@ def test_export_refuses_bad_options(proj: Path, args: list[str], message: str) -
 
 
 def test_export_refuses_several_nodes_for_a_one_process_template(
-        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
-    proj = fresh("sklearn", tmp_path_factory.getbasetemp(), tmp_path / "sk")
+        tmp_path: Path) -> None:
+    proj = copy_project("sklearn", tmp_path / "sk")
     result = export(str(proj), "--image", IMAGE, "--dataset-id", "1", "--nodes", "2")
     assert result.exit_code == 2
     assert "trains in one process (no tc_torch.py in its docker/ folder)" in result.stderr
@@ -115,9 +117,9 @@ def test_build_refuses_bad_tags_before_touching_docker(proj: Path, tag: str,
      "error: --nodes cannot be used with --rerun\n"),
 ])
 def test_dev_run_nproc_per_node_is_checked_before_docker(
-        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, template: str,
+        tmp_path: Path, template: str,
         args: list[str], message: str) -> None:
-    proj = fresh(template, tmp_path_factory.getbasetemp(), tmp_path / "p")
+    proj = copy_project(template, tmp_path / "p")
     result = runner.invoke(app, ["dev-run", str(proj), *args])
     assert result.exit_code == 2, result.output
     assert message in result.stderr

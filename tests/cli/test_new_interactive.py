@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waits import SAFETY_NET
+
 pexpect = pytest.importorskip("pexpect")
 
 
@@ -18,7 +20,7 @@ def test_new_prompts_on_a_terminal(tmp_path: Path) -> None:
     dest = tmp_path / "asked"
     env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
     child = pexpect.spawn(tc, ["new", str(dest), "--no-git"], env=env, encoding="utf-8",
-                          timeout=30, dimensions=(40, 200))
+                          timeout=SAFETY_NET, dimensions=(40, 200))  # each expect: a net
     child.expect("Training code to start from")
     child.send("\x1b[B")  # arrow down: detection
     child.send("\r")

@@ -7,20 +7,21 @@ import json
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tcli.cli import app
-from tests.validate_helpers import KEY, fresh, tdir
+from tests.validate_helpers import KEY, tdir
 
 runner = CliRunner()
 
 
 @pytest.fixture()
-def proj(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return fresh("classification", tmp_path_factory.getbasetemp(), tmp_path / "proj")
+def proj(new_project: Callable[..., Path]) -> Path:
+    return new_project("classification", name="proj")
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -12,14 +13,15 @@ from typer.testing import CliRunner
 
 from tcli.cli import app
 from tcli.paths import validation_dir
-from tests.validate_helpers import KEY, fresh, tdir
+from tests.conftest import copy_project
+from tests.validate_helpers import KEY, tdir
 
 runner = CliRunner()
 
 
 @pytest.fixture()
-def proj(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return fresh("classification", tmp_path_factory.getbasetemp(), tmp_path / "proj")
+def proj(new_project: Callable[..., Path]) -> Path:
+    return new_project("classification", name="proj")
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -119,9 +121,8 @@ def test_zip_and_project_together(proj: Path, tmp_path: Path) -> None:
     assert kinds == ["project", "zip"]
 
 
-def test_several_architectures_at_once(proj: Path, tmp_path_factory: pytest.TempPathFactory,
-                                       tmp_path: Path) -> None:
-    other = fresh("sklearn", tmp_path_factory.getbasetemp(), tmp_path / "other")
+def test_several_architectures_at_once(proj: Path, tmp_path: Path) -> None:
+    other = copy_project("sklearn", tmp_path / "other")
     shutil.copytree(tdir(other), proj / "templates" / "Sk" / "Learn" / "Logistic")
     broken = proj / "templates" / "Sk" / "Learn" / "Logistic" / "config" / "custom.json"
     data = json.loads(broken.read_text())

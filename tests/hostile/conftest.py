@@ -1,4 +1,5 @@
-"""Fixtures of the hostile suite: a project made by ``tc new`` once per session, copied per test."""
+"""Fixtures of the hostile suite: the session's git-initialised sklearn project (one render,
+tests/conftest.py), copied per test."""
 
 from __future__ import annotations
 
@@ -8,26 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.harness import Snapshot, assert_same, env_for, snapshot, tc
-
-KEY = "Prov/Cat/Arch"
+from tests.conftest import KEY, copy_project, pristine_project
+from tests.hostile.harness import Snapshot, assert_same, env_for, snapshot
 
 
 @pytest.fixture(scope="session")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("hostile-pristine")
-    r = tc("new", "proj", "--template", "sklearn", "--provider", "Prov", "--category", "Cat",
-           "--architecture", "Arch", "--defaults", cwd=base, timeout=180)
-    assert r.rc == 0, r.stderr
-    return base / "proj"
+def pristine() -> Path:
+    """The session's sklearn project as ``tc new`` makes it (rendered, git-initialised,
+    committed): tests/conftest.py's one render per template. Never modify it."""
+    return pristine_project("sklearn", git=True)
 
 
 @pytest.fixture()
-def proj(pristine: Path, tmp_path: Path) -> Path:
+def proj(tmp_path: Path) -> Path:
     """A private copy of a freshly made sklearn project under ``tmp_path/proj``."""
-    dest = tmp_path / "proj"
-    shutil.copytree(pristine, dest, symlinks=True)
-    return dest
+    return copy_project("sklearn", tmp_path / "proj", git=True)
 
 
 def tdir(project: Path) -> Path:

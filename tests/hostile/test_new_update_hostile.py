@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.hostile.conftest import Guard, tdir
 from tests.hostile.harness import REPO, assert_clean_failure, env_for, snapshot, tc
+from tests.waits import SAFETY_NET, wait_for_path
 
 NEW = ("--template", "sklearn", "--category", "Cat", "--architecture", "Arch", "--defaults")
 
@@ -111,27 +111,40 @@ def test_six_concurrent_new(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_during_git_init_leaves_nothing_half_made(tmp_path: Path) -> None:
-    """A ``git`` that hangs (as on a slow disk) is interrupted; tc new then works again."""
+    """A ``git commit`` that hangs (as on a slow disk) is interrupted; tc new then works again.
+
+    The stand-in git marks the moment it is inside the project's first commit (a file) and then
+    blocks; the SIGINT is sent only after that mark, so the interrupt always lands in the commit
+    whatever the machine's load (no fixed delay)."""
     fake = tmp_path / "slowbin"
     fake.mkdir()
-    real_git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
-    (fake / "git").write_text(f'#!/bin/sh\ncase "$*" in *commit*) [ -n "$TC_SLOW_GIT" ] && sleep 30;; esac\n'
-                              f'exec {real_git} "$@"\n')
+    mark = tmp_path / "in-commit"
+    real_git = shutil.which("git")
+    assert real_git
+    # only the project's commit blocks (not the scaffold store's); exec: the kill hits the sleep
+    (fake / "git").write_text(
+        '#!/bin/sh\n'
+        'case "$*" in *commit*"Train container"*) if [ -n "$TC_SLOW_GIT" ]; then\n'
+        '  : > "$TC_SLOW_GIT"; exec sleep 600; fi;; esac\n'
+        f'exec {real_git} "$@"\n')
     (fake / "git").chmod(0o755)
-    env = env_for(tmp_path, TC_SLOW_GIT="1")
+    env = env_for(tmp_path, TC_SLOW_GIT=str(mark))
     env["PATH"] = f"{fake}{os.pathsep}{env['PATH']}"
     p = subprocess.Popen([sys.executable, "-m", "tcli", "new", "proj", "--provider", "Prov", *NEW],
                          cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "proj" / ".git").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)
-    p.send_signal(signal.SIGINT)
-    _out, err = p.communicate(timeout=60)
+    try:
+        wait_for_path(mark, proc=p)
+        p.send_signal(signal.SIGINT)
+        _out, err = p.communicate(timeout=SAFETY_NET)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
     assert p.returncode == 130, err.decode()
     assert b"Traceback" not in err
+    assert not (tmp_path / "proj").exists(), "the interrupted project folder was left behind"
     env.pop("TC_SLOW_GIT")
-    r = tc("new", "proj", "--provider", "Prov", *NEW, cwd=tmp_path, env=env)
+    r = tc("new", "proj", "--provider", "Prov", *NEW, cwd=tmp_path, env=env, timeout=SAFETY_NET)
     assert r.rc == 0, r.stderr
 
 

@@ -121,6 +121,6 @@ def test_not_a_zip(guard: Guard, tmp_path: Path, content: bytes) -> None:
 
 def test_zip_is_a_device(guard: Guard, tmp_path: Path) -> None:
     guard.start()
-    r = tc("validate", "--zip", "/dev/zero", cwd=tmp_path, timeout=30)
+    r = tc("validate", "--zip", "/dev/zero", cwd=tmp_path, timeout=120)
     guard.check()
     assert_clean_failure(r, 2, r"/dev/zero")

@@ -1,8 +1,9 @@
 """Integration tier: a real Docker daemon (and the local base image).
 
 Tests here skip with a clear reason only when no daemon is reachable or the base image is
-absent. Under ``CI=true`` a skipped integration test is turned into a failure: CI provisions
-Docker and the base image, so a skip there means the tier silently did not run.
+absent; the run's last line then names them and ``make test-full`` (tests/conftest.py). Under
+``CI=true`` or ``TC_TEST_ALL=1`` (``make test-full``) a skipped integration test is turned into
+a failure: both provide Docker and the base image, so a skip there means the tier did not run.
 """
 
 from __future__ import annotations

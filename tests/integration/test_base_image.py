@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 
 from tcli import baseimage, engine
 from tcli.errors import BuildFailed
+from tests.waits import LineReader
 
 pytestmark = pytest.mark.integration
 
@@ -189,13 +189,19 @@ def test_wheelhouse_missing_a_package_fails_in_the_image(
 def test_ctrl_c_leaves_no_tag_and_no_container(
     tmp_path: Path, docker_client: Any, debian: str, tag: str
 ) -> None:
-    """SIGINT while the image installs: exit 130, the final tag never appears, container removed."""
+    """SIGINT while the image installs: exit on the interrupt, the final tag never appears, the
+    container removed.
+
+    The import check prints a marker and then blocks (10 minutes), so the build cannot end on
+    its own; the SIGINT is sent only once the marker came through tc's output, i.e. while the
+    container runs (no fixed delay)."""
     house = tmp_path / "house"
     make_wheel(house, "tcfixture", "1.0")
     conf = tmp_path / "pip.conf"
     conf.write_text(f"[global]\nno-index = true\nfind-links = {house}\n")
-    # a slow install: the wheel's import check sleeps, so the interrupt lands inside the container
-    slow = flavor(tag, ("tcfixture",), ("tcfixture; import time; time.sleep(60)",))
+    marker = "tc-test: inside the import check"
+    slow = flavor(tag, ("tcfixture",),
+                  (f'tcfixture; print("{marker}", flush=True); import time; time.sleep(600)',))
     script = (
         "import sys; from tcli import baseimage, engine; "
         f"baseimage.ensure_stand_in(engine.connect(), {slow!r}, on_status=print)"
@@ -203,17 +209,17 @@ def test_ctrl_c_leaves_no_tag_and_no_container(
     env = {**pip_env(conf), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-c", script.replace("Flavor(", "baseimage.Flavor(")],
                             env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 240
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if ("installing " in line and " wheels" in line) or time.monotonic() > deadline:
-            break
-    time.sleep(2)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
-    assert proc.returncode != 0, "".join(seen)
+    out = LineReader(proc)
+    try:
+        out.wait_for(lambda line: marker in line and "print(" not in line)
+        proc.send_signal(signal.SIGINT)
+        out.finish()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0, out.text()
+    assert "KeyboardInterrupt" in out.text(), out.text()
     assert not engine.image_exists(docker_client, tag)
     assert not docker_client.containers.list(all=True, filters={"label": f"org.tc.job.tag={tag}"})
 

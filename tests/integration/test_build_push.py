@@ -15,13 +15,14 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.validate_helpers import fresh, tdir
+from tests.validate_helpers import tdir
+from tests.waits import SAFETY_NET
 
 pytestmark = pytest.mark.integration
 REGISTRY_BIN = shutil.which("docker-registry") or shutil.which("registry")
@@ -57,7 +58,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SAFETY_NET  # a net: the loop ends when /v2/ answers
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as r:
@@ -71,7 +72,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=SAFETY_NET)
         log.close()
 
 
@@ -88,10 +89,10 @@ def _tc(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture()
-def project(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+def project(new_project: Callable[..., Path]) -> Path:
     """The classification project with a Dockerfile that needs no base image (FROM scratch):
     the build context is still the platform's build directory tc assembles."""
-    proj = fresh("classification", tmp_path_factory.getbasetemp(), tmp_path / "proj")
+    proj = new_project("classification", name="proj")
     (tdir(proj) / "docker" / "Dockerfile").write_text(
         "FROM scratch\nCOPY train.py args.py tc_torch.py docker-entrypoint.sh /workspace/\n")
     return proj

@@ -11,13 +11,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.waits import LineReader
 
 pytestmark = pytest.mark.integration
 
@@ -206,19 +207,11 @@ def test_ctrl_c_stops_and_removes_the_container(
         [sys.executable, "-m", "tcli", "dev-run", str(scratch_project), "--demo", "--demo-images", "12"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=tc_env(base_image),
     )
-    assert proc.stdout is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + 300
-    for line in proc.stdout:
-        seen.append(line)
-        if "tc-test: sleeping" in line:
-            break
-        assert time.monotonic() < deadline, "".join(seen)
-    else:
-        pytest.fail("tc ended before train.py started:\n" + "".join(seen))
+    out = LineReader(proc)
+    out.wait_for(lambda line: "tc-test: sleeping" in line and "print(" not in line, timeout=900)
     proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=60)
-    output = "".join(seen) + rest
+    out.finish()
+    output = out.text()
     assert proc.returncode == 130, output
     assert "stopped and removed container tc-scratch-" in output
     assert "error: interrupted" in output

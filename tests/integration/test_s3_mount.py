@@ -9,10 +9,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.cvat import cvat_xml, image
+from tests.waits import SAFETY_NET, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 COMMON = REPO / "scaffolds/project/common"
@@ -41,16 +43,12 @@ def moto_server():
     proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        wait_for_port("127.0.0.1", port)  # accepting: the tests start only then
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=SAFETY_NET)
 
 
 def test_mount_with_sts_web_identity_then_dataset_stage(tmp_path: Path, moto_server: str) -> None:
@@ -65,19 +63,16 @@ def test_mount_with_sts_web_identity_then_dataset_stage(tmp_path: Path, moto_ser
     s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="admin",
                       aws_secret_access_key="admin", region_name="us-east-1")
     s3.create_bucket(Bucket="alice")
-    xml = ['<?xml version="1.0"?><annotations><version>1.1</version><meta><task><labels>'
-           "<label><name>weed</name></label><label><name>crop</name></label></labels></task>"
-           "</meta>"]
+    images = []
     for i in range(6):
         img = tmp_path / f"{i}.png"
         Image.new("RGB", (16, 12)).save(img)
         s3.upload_file(str(img), "alice", f"datasets/5/{i}.png")
         label = "weed" if i % 2 else "crop"
-        xml.append(f'<image id="{i}" name="alice/5/{i}.png" width="16" height="12">'
-                   f'<box label="{label}" xtl="1" ytl="1" xbr="5" ybr="6"/></image>')
-    xml.append("</annotations>")
+        images.append(image(i, f"alice/5/{i}.png", f'<box label="{label}" xtl="1" ytl="1" xbr="5" ybr="6"/>',
+                            w=16, h=12))
     s3.put_object(Bucket="alice", Key="datasets/5/annotations/annotations.xml",
-                  Body="".join(xml).encode())
+                  Body=cvat_xml(images, ("weed", "crop"), attributes={}).encode())
 
     mnt = tmp_path / "minio"
     mnt.mkdir()

@@ -1,35 +1,36 @@
-"""Render each template once per session; tests copy the rendered tree."""
+"""The scaffold tier's fixtures: each template rendered once per session (tests/conftest.py's
+:func:`~tests.conftest.pristine_project`); tests copy the rendered tree."""
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tcli import scaffold
+from tests.conftest import copy_project, pristine_project, render_project
 
 TEMPLATES = list(scaffold.TEMPLATES)
 
 
 def render_template(dest: Path, template: str, **extra: str) -> Path:
-    answers = {"template": template, "provider": "Prov", "category": "Cat",
-               "architecture": f"Arch{template.capitalize()}", **extra}
-    scaffold.render(dest, answers, defaults=True)
-    return dest
+    """``template`` at ``dest``: a copy of the session's render, or (with ``extra`` answers) a
+    render of its own."""
+    if extra:
+        return render_project(dest, template, **extra)
+    return copy_project(template, dest)
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("rendered")
-    return {t: render_template(base / t, t) for t in TEMPLATES}
+def rendered() -> dict[str, Path]:
+    """Every template's pristine render (never modify one: copy it with ``project_copy``)."""
+    return {t: pristine_project(t) for t in TEMPLATES}
 
 
 @pytest.fixture()
-def project_copy(rendered: dict[str, Path], tmp_path: Path):  # type: ignore[no-untyped-def]
+def project_copy(tmp_path: Path) -> Callable[[str], Path]:
     def _copy(template: str) -> Path:
-        dst = tmp_path / template
-        shutil.copytree(rendered[template], dst, symlinks=True)
-        return dst
+        return copy_project(template, tmp_path / template)
 
     return _copy

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import KEY
 from tests.scaffold.conftest import TEMPLATES
 
 RESERVED = {"train-split", "test-split"}  # consumed by setup.py, never passed to train.py
@@ -29,7 +30,7 @@ EXPECTED = [
 
 
 def _tdir(template: str) -> str:
-    return f"templates/Prov/Cat/Arch{template.capitalize()}"
+    return f"templates/{KEY}"
 
 
 def argparse_options(args_py: Path) -> set[str]:
@@ -56,7 +57,7 @@ def test_answers_file(rendered: dict[str, Path], template: str) -> None:
     answers = yaml.safe_load((rendered[template] / ".copier-answers.yml").read_text())
     assert answers["template"] == template
     assert answers["provider"] == "Prov"
-    assert answers["architecture"] == f"Arch{template.capitalize()}"
+    assert answers["architecture"] == "Arch"
     assert answers["_commit"].startswith("0.")
     assert Path(answers["_src_path"]).is_dir()
 

@@ -6,6 +6,7 @@ import hashlib
 import os
 import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,15 @@ from tcli.packaging import archive
 from tcli.packaging import plan as pkg_plan
 from tcli.project import Project
 from tcli.publish import verify as pkg_verify
-from tests.validate_helpers import KEY, fresh, tdir
+from tests.validate_helpers import KEY, tdir
 
 TOP = "train-container-publish"
 PREFIX = f"{TOP}/{KEY}"
 
 
 @pytest.fixture()
-def proj(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return fresh("classification", tmp_path_factory.getbasetemp(), tmp_path / "proj")
+def proj(new_project: Callable[..., Path]) -> Path:
+    return new_project("classification", name="proj")
 
 
 def build(proj: Path, out: Path, **kw: int) -> archive.Packaged:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tcli import validate
 from tcli.validate import Finding
-from tests.validate_helpers import KEY, dump, fresh, load, tdir
+from tests.validate_helpers import KEY, dump, load, tdir
 
 T = f"templates/{KEY}"
 
 
 @pytest.fixture()
-def proj(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
-    return fresh("classification", tmp_path_factory.getbasetemp(), tmp_path / "proj")
+def proj(new_project: Callable[..., Path]) -> Path:
+    return new_project("classification", name="proj")
 
 
 def run(project: Path, **kw: object) -> list[Finding]:

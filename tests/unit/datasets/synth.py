@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from tests.cvat import cvat_xml, image
+
 W, H = 64, 48
 
 
@@ -129,19 +131,15 @@ def make_cvat(root: Path) -> str:
     for i in range(4):
         name = f"user/{i % 2}/p{i // 2}.png"
         png(root / "images" / name, shade=i)
-        images.append(
-            f'<image id="{i}" name="{name}" width="{W}" height="{H}">'
+        images.append(image(
+            i, name,
             f'<box label="weed" source="manual" occluded="{i % 2}" xtl="1.5" ytl="2.25" '
             f'xbr="11.75" ybr="12" z_order="1"><attribute name="kind">k{i}</attribute></box>'
             f'<polygon label="crop" source="manual" occluded="0" points="30,4;50,6;44.5,20.25" '
             f'z_order="0"></polygon>'
             f'<mask label="crop" source="manual" occluded="0" rle="1, 2, 3, 3" left="5" '
             f'top="30" width="3" height="3" z_order="0"></mask>'
-            f'<skeleton label="weed"><points label="tip" points="1,1"/></skeleton>'
-            f"</image>")
-    xml = ('<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version><meta>'
-           "<task><id>9</id><labels><label><name>crop</name><attributes></attributes></label>"
-           "<label><name>weed</name><attributes><attribute><name>kind</name></attribute>"
-           "</attributes></label></labels></task></meta>" + "".join(images) + "</annotations>")
+            f'<skeleton label="weed"><points label="tip" points="1,1"/></skeleton>', w=W, h=H))
+    xml = cvat_xml(images, ("crop", "weed"), task_id=9, attributes={"weed": ["kind"]}, color=None)
     (root / "annotations.xml").write_text(xml)
     return xml

@@ -13,6 +13,7 @@ import pytest
 
 from tcli.errors import InputError
 from tcli.form.server import FormServer, make_server
+from tests.waits import SAFETY_NET
 
 
 @pytest.fixture()
@@ -24,7 +25,7 @@ def server(project: Path) -> Iterator[FormServer]:
 
 def _req(srv: FormServer, method: str, path: str, body: Any = None,
          headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=SAFETY_NET)
     data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
     hdrs = {"Content-Type": "application/json"} if data is not None else {}
     hdrs.update(headers or {})

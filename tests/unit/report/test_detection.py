@@ -16,7 +16,7 @@ from tcli.demo_data import write_demo_dataset
 from tcli.report.core import write_report
 from tcli.report.predict import Sample
 from tcli.report.scores import detection_ap
-from tests.scaffold.conftest import render_template
+from tests.conftest import copy_project
 from tests.unit.report.test_report import referenced_files_exist
 
 
@@ -69,8 +69,9 @@ def _fixed_detector(path: Path, size: int, boxes: np.ndarray, scores: np.ndarray
     onnx.save(model, str(path))
 
 
+@pytest.mark.scaffold
 def test_detection_report_from_an_onnx_file(tmp_path: Path) -> None:
-    project = render_template(tmp_path / "project", "detection")
+    project = copy_project("detection", tmp_path / "project")
     write_demo_dataset(project / ".tc" / "minio", "detection", seed=1, dataset_id=1, images=30)
     train = project / ".tc" / "train"
     train.mkdir(parents=True)

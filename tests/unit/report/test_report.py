@@ -150,7 +150,7 @@ def test_cli_json_and_summary_timings(project: Path) -> None:
 
     from tcli.cli import app
 
-    summary = {"template": "Prov/Cat/ArchSklearn", "dataset_id": 1, "score": 0.95,
+    summary = {"template": "Prov/Cat/Arch", "dataset_id": 1, "score": 0.95,
                "durations": {"build": 12.5, "setup": 1.25, "train": 7.0}}
     write_report(project, summary=summary)
     res = CliRunner().invoke(app, ["report", str(project), "--json"])
@@ -203,7 +203,7 @@ def test_dev_run_hook_one_line_and_never_raises(project: Path, tmp_path: Path) -
 
     @dataclass
     class Summary:  # the fields of dev-run's Summary the report reads
-        template: str = "Prov/Cat/ArchSklearn"
+        template: str = "Prov/Cat/Arch"
         dataset_id: int = 1
         score: float = 0.96
         durations: dict[str, float] = field(default_factory=lambda: {"build": 3.0, "setup": 1.0,

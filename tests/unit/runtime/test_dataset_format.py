@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import cvat_xml
+from .helpers import cvat_xml, image
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -37,8 +37,7 @@ SHAPES = (
 
 
 def _image(i: int, name: str, label: str, shapes: str = SHAPES, subset: str = "Train") -> str:
-    return (f'<image id="{i}" name="{name}" width="32" height="24" subset="{subset}">'
-            f'<tag label="{label}"/>{shapes}</image>')
+    return image(i, name, f'<tag label="{label}"/>{shapes}', subset=subset)
 
 
 def build(minio: Path, ds_id: int) -> Path:

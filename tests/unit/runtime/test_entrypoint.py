@@ -9,10 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.waits import SAFETY_NET, LineReader, wait_until
 
 from .conftest import COMMON, DATASETS, REPO
 from .helpers import make_dataset
@@ -31,7 +32,7 @@ Path(a.output_dir).mkdir(parents=True, exist_ok=True)
     "FOO": os.environ.get("FOO"), "images": [i["file_name"] for i in coco["images"]]}))
 if os.environ.get("SLEEP"):
     print("ready", flush=True)
-    import time; time.sleep(60)
+    import time; time.sleep(600)  # until the test's signal (never reached: not a clock)
 sys.exit(int(os.environ.get("TRAIN_EXIT", "0")))
 '''
 ARGS = '''import argparse
@@ -74,7 +75,7 @@ def _env(ws: Path, **extra: str) -> dict[str, str]:
 
 def _run(ws: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(COMMON / "docker-entrypoint.sh")], env=_env(ws, **extra),
-                          cwd=ws, capture_output=True, text=True, timeout=120)
+                          cwd=ws, capture_output=True, text=True, timeout=SAFETY_NET)
 
 
 def test_env_rewrite_switches_dataset_on_rerun(ws: Path) -> None:
@@ -129,15 +130,11 @@ def test_sigterm_reaches_python(ws: Path) -> None:
                          env=_env(ws, SLEEP="1"), cwd=ws, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 60
-        assert p.stdout is not None
-        for line in p.stdout:
-            if line.strip() == "ready" or time.time() > deadline:
-                break
+        LineReader(p).wait_for(lambda line: line.strip() == "ready")
         run = json.loads((ws.parent / "train/run.json").read_text())
         assert run["pid"] == p.pid  # exec: train.py is the entrypoint's process
         p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=20) == -signal.SIGTERM
+        assert p.wait(timeout=SAFETY_NET) == -signal.SIGTERM
     finally:
         if p.poll() is None:
             p.kill()
@@ -156,16 +153,13 @@ def test_sigterm_is_forwarded_when_entrypoint_is_pid_1(ws: Path) -> None:
                           str(COMMON / "docker-entrypoint.sh")], env=_env(ws, SLEEP="1"), cwd=ws,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert p.stdout is not None
-        for line in p.stdout:
-            if line.strip() == "ready":
-                break
+        LineReader(p).wait_for(lambda line: line.strip() == "ready")
         run = json.loads((ws.parent / "train/run.json").read_text())
         assert run["pid"] != 1  # python is a child of the PID-1 bash
         # signal the PID-1 bash inside the namespace: it is unshare's only child
         kids = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
         os.kill(int(kids[0]), signal.SIGTERM)
-        rc = p.wait(timeout=20)
+        rc = p.wait(timeout=SAFETY_NET)
         assert rc == 128 + signal.SIGTERM, rc
     finally:
         if p.poll() is None:
@@ -188,7 +182,7 @@ Path(a.output_dir).mkdir(parents=True, exist_ok=True)
     "LOCAL_RANK": os.environ.get("LOCAL_RANK"), "cwd": os.getcwd()}))
 if os.environ.get("SLEEP"):
     print("ready", rank, flush=True)
-    time.sleep(60)
+    time.sleep(600)  # until the test's signal
 sys.exit(int(os.environ.get("TRAIN_EXIT", "0")) if rank == "1" else 0)
 '''
 
@@ -306,23 +300,22 @@ def test_sigterm_stops_torchrun_and_its_processes(tws: Path) -> None:
                          env=_env(tws, SLEEP="1", TC_NPROC_PER_NODE="2"), cwd=tws,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert p.stdout is not None
-        ready = 0
-        for line in p.stdout:
-            ready += line.startswith("ready")
-            if ready == 2:
-                break
+        out = LineReader(p)
+        out.wait_for(lambda line: line.startswith("ready"))
+        out.wait_for(lambda line: line.startswith("ready"))
         workers = [int(str(run["pid"])) for run in _runs(tws).values()]
         assert len(workers) == 2
         p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=60) == -signal.SIGTERM
-        deadline = time.time() + 30
-        alive = workers
-        while alive and time.time() < deadline:
-            alive = [w for w in alive if Path(f"/proc/{w}").exists()
-                     and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]]
-            time.sleep(0.2)
-        assert not alive, "train.py processes outlived the entrypoint"
+        assert p.wait(timeout=SAFETY_NET) == -signal.SIGTERM
+
+        def gone(w: int) -> bool:
+            try:
+                return "Z" in Path(f"/proc/{w}/stat").read_text().split()[2]
+            except FileNotFoundError:
+                return True
+
+        wait_until(lambda: all(gone(w) for w in workers),
+                   "train.py processes outlived the entrypoint")
     finally:
         if p.poll() is None:
             p.kill()

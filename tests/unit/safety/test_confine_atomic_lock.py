@@ -13,6 +13,7 @@ import pytest
 from tcli.errors import InputError
 from tcli.safety import atomic, lock
 from tcli.safety.confine import PathEscape, clean_member_name, confine, is_inside
+from tests.waits import wait_until
 
 
 def test_confine_accepts_inside_and_refuses_dotdot_absolute_symlink(tmp_path: Path) -> None:
@@ -101,11 +102,12 @@ def _hold(lock_file: str, started: str, seconds: float) -> None:
 
 def test_lock_excludes_a_second_process(tmp_path: Path) -> None:
     lf, started = tmp_path / "store.lock", tmp_path / "started"
-    p = multiprocessing.get_context("fork").Process(target=_hold, args=(str(lf), str(started), 30))
+    # the holder keeps the lock until the test kills it (600 s: never reached)
+    p = multiprocessing.get_context("fork").Process(target=_hold, args=(str(lf), str(started), 600))
     p.start()
     try:
-        while not started.exists():
-            time.sleep(0.01)
+        wait_until(lambda: started.exists() or not p.is_alive(), "the holder took the lock")
+        assert p.is_alive(), "the lock holder died before taking the lock"
         with pytest.raises(lock.LockBusy, match="another tc"), lock.locked(lf, timeout_s=0.2):
             pass
     finally:

@@ -109,6 +109,7 @@ def _max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
+@pytest.mark.slow  # trains a model
 def test_ddp_two_gloo_ranks_match_one_process_on_the_whole_batch(tmp_path: Path) -> None:
     (single,) = _weights(tmp_path, "single")
     rank0, rank1 = _weights(tmp_path, "ddp")
@@ -187,6 +188,7 @@ def _workdir(tmp_path: Path, template: str) -> Path:
     return work
 
 
+@pytest.mark.slow  # trains a model
 def test_two_processes_rank0_alone_writes_and_scores_like_the_saved_model(
         tmp_path: Path, load_train: Loader) -> None:
     import onnxruntime as ort
@@ -236,6 +238,7 @@ FINAL_KEYS = ["kind", "metric_name", "metric", "score", "epochs", "train_seconds
               "world_size"]
 
 
+@pytest.mark.slow  # trains a model
 @pytest.mark.parametrize("template", sorted(FAST))
 def test_metrics_jsonl_single_process(template: str, load_train: Loader,
                                       tiny: Callable[[str], Path], tmp_path: Path,

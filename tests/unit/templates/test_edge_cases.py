@@ -23,6 +23,8 @@ FAST = {
 TASK = {"classification": "classification", "segmentation": "segmentation",
         "detection": "detection"}
 
+pytestmark = pytest.mark.slow  # every test here trains a template for an epoch or two
+
 
 def _single_class(root: Path) -> None:
     for split in ("train", "val"):
