@@ -36,8 +36,8 @@ from typing import Any
 from tcli.errors import InputError
 from tcli.report import html, plots, scores
 from tcli.report.predict import ModelProblem, ground_truth, predict
-from tcli.report.run import Run, load_run, val_split
-from tcli.safety import atomic, jsonload
+from tcli.report.run import Run, load_run, parse_lenient, val_split
+from tcli.safety import atomic, jsonload, limits
 from tcli.safety.confine import is_inside
 
 FORMAT = 1
@@ -155,10 +155,37 @@ def report_dir(project_root: Path, out: Path) -> Path:
     return out
 
 
+#: how index.html of a report written before the manifest existed begins
+_LEGACY_HEAD = b'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>tc report '
+
+
+def _legacy(out: Path) -> dict[str, str]:
+    """The files of a report written before manifest.json existed, judged by content: an
+    index.html with that tc report's head and a report.json of this folder naming its PNGs."""
+    try:
+        head = limits.read_bytes(out / "index.html", max_bytes=1 << 24)[:len(_LEGACY_HEAD)]
+        data = parse_lenient(limits.read_bytes(out / "report.json", max_bytes=1 << 24),
+                             "report.json")
+    except InputError:
+        return {}
+    if head != _LEGACY_HEAD or not isinstance(data, dict) or data.get("format") != 1 \
+            or data.get("report") != str(out / "index.html") \
+            or not isinstance(data.get("images"), list):
+        return {}
+    names = ["index.html", "report.json", *(n for n in data["images"] if n in OWNED)]
+    try:
+        run = jsonload.load(out / "run.json", max_bytes=1 << 20)
+        if isinstance(run, dict) and "durations" in run:
+            names.append("run.json")
+    except InputError:
+        pass
+    return {n: d for n in names if (d := _sha256(out / n)) is not None}
+
+
 def _manifest(out: Path) -> dict[str, str]:
     path = out / MANIFEST
     if not path.exists() and not path.is_symlink():
-        return {}
+        return _legacy(out)
     try:
         data = jsonload.load(path, max_bytes=1 << 20, name=str(path))
     except InputError:

@@ -61,7 +61,7 @@ MAX_METRICS_LINE = 1024 * 1024
 MAX_JSON_BYTES = jsonload.DEFAULT_MAX_BYTES
 
 
-def _parse_lenient(raw: bytes, name: str) -> Any:
+def parse_lenient(raw: bytes, name: str) -> Any:
     """JSON a container wrote: depth-capped; NaN/Infinity (a diverged loss) become None."""
     depth = jsonload.nesting_depth(raw)
     if depth > jsonload.DEFAULT_MAX_DEPTH:
@@ -83,7 +83,7 @@ def _json_file(path: Path, notes: list[str]) -> Any:
     if not path.is_file() and not path.is_symlink():
         return None
     try:
-        return _parse_lenient(limits.read_bytes(path, max_bytes=MAX_JSON_BYTES, what=path.name),
+        return parse_lenient(limits.read_bytes(path, max_bytes=MAX_JSON_BYTES, what=path.name),
                               path.name)
     except InputError as exc:
         notes.append(f"{exc.message}; ignored")
@@ -115,7 +115,7 @@ def read_metrics_log(path: Path, notes: list[str]) -> tuple[list[dict[str, Any]]
             if not line.strip():
                 continue
             try:
-                rec = _parse_lenient(line, path.name)
+                rec = parse_lenient(line, path.name)
             except InputError:
                 bad += 1
                 continue
