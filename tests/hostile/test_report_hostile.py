@@ -145,8 +145,8 @@ def test_no_project_code_runs_on_the_host(run: Path, tmp_path: Path) -> None:
     files = [p for g in RUNTIME_GLOBS for p in run.glob(g)]
     assert {p.name for p in files} >= {"dataset.py", "cvat_dataset.py", "config.py", "export.py",
                                        "setup.py", "train.py"}, files
-    for p in files:
-        p.write_text(payload + p.read_text())
+    for p in files:  # appended: module-level code runs on import (after `from __future__`)
+        p.write_text(p.read_text() + payload)
     tc("validate", str(run), cwd=tmp_path, timeout=300)
     tc("package", str(run), "-o", str(tmp_path / "x.zip"), cwd=tmp_path, timeout=300)
     tc("report", str(run), cwd=tmp_path, timeout=300)
