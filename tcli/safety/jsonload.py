@@ -85,6 +85,8 @@ def load(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEF
     from tcli.safety import limits
 
     label = name or str(path)
+    if not path.is_file():
+        raise JsonRefused(f"{label}: not a regular file", "give a JSON file")
     try:
         raw = limits.read_bytes(path, max_bytes=max_bytes, what=label)
     except InputError as exc:

@@ -31,7 +31,7 @@ def _open_fd(path: Path, label: str, max_bytes: int) -> int:
     except FileNotFoundError:
         raise InputError(f"{label}: no such file", "check the path") from None
     except OSError as exc:
-        raise InputError(f"{label}: cannot open: {exc.strerror or exc}", "check the path") from None
+        raise InputError(f"{label}: cannot read: {exc.strerror or exc}", "check the path") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
