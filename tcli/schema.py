@@ -25,7 +25,10 @@ def pointer(path: Iterable[Any]) -> str:
 
 
 def validator_class(schema: Any) -> Any:
-    """The jsonschema validator class for ``schema`` (draft 7 unless ``$schema`` says otherwise)."""
+    """The jsonschema validator class for ``schema`` (draft 7 unless ``$schema`` says otherwise),
+    its regex keywords under a time budget (:mod:`tcli.safety.schemarx`)."""
     import jsonschema  # heavy; keep tc --help light
 
-    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    from tcli.safety.schemarx import budgeted
+
+    return budgeted(jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator))

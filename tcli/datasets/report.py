@@ -10,12 +10,13 @@ matplotlib is imported here only (extra ``tc-cli[report]``).
 
 from __future__ import annotations
 
-import html
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from tcli.errors import InputError
+from tcli.safety import atomic
 
 from .cvat_writer import PALETTE
 from .inspect import Inspection
@@ -32,10 +33,22 @@ def write_report(ins: Inspection, out: Path) -> list[Path]:
     except ImportError:
         raise InputError("--report needs matplotlib", hint="pip install 'tc-cli[report]'"
                          ) from None
-    out.mkdir(parents=True, exist_ok=True)
-    written = [_classes(ins, out, plt), _boxes(ins, out, plt), _sheet(ins, out)]
-    written.append(_index(ins, out, written))
-    return written
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--report {out}: is a file, not a folder",
+                         "give a folder for the report (it is created when missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        # built in a private folder, then renamed into place: a link at a name is replaced,
+        # never written through
+        with tempfile.TemporaryDirectory(prefix=".tc-report-", dir=out) as tmp:
+            stage = Path(tmp)
+            built = [_classes(ins, stage, plt), _boxes(ins, stage, plt), _sheet(ins, stage)]
+            built.append(_index(ins, stage, built))
+            for p in built:
+                os.replace(p, out / p.name)
+    except OSError as exc:
+        raise atomic.os_error(out, exc, "cannot write the report") from None
+    return [out / p.name for p in built]
 
 
 def _color(i: int) -> str:
@@ -196,23 +209,29 @@ def _rgb(hexcol: str) -> tuple[int, int, int]:
     return int(hexcol[1:3], 16), int(hexcol[3:5], 16), int(hexcol[5:7], 16)
 
 
+#: index.html (Jinja2, autoescape on: every name and path is escaped by the engine)
+INDEX = """<!doctype html><html><head><meta charset='utf-8'><title>dataset report</title>
+<style>body{font-family:sans-serif;margin:2em}img{max-width:100%;border:1px solid #ccc}
+td,th{padding:2px 10px;text-align:left}</style></head><body>
+<h1>Dataset {{ ins.path }}</h1><p>{{ ins.images }} images, {{ ins.shapes }} annotations,
+{{ ins.labels | length }} labels ({{ ins.format }}, {{ ins.layout }} layout)</p>
+<h2>Labels</h2><table><tr><th>label</th><th>annotations</th><th>images</th></tr>
+{% for n, s, i in ins.labels %}<tr><td>{{ n }}</td><td>{{ s }}</td><td>{{ i }}</td></tr>{% endfor %}
+</table><h2>Box sizes</h2><table>
+{% for k, v in box.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>
+<h2>Problems</h2><ul>
+{% for p in ins.problems %}<li><b>{{ p.count }}</b> {{ p.kind }}: {{ p.examples | join("; ") }}</li>
+{% else %}<li>none found</li>{% endfor %}</ul>
+{% for p in pics %}<h2>{{ p.stem.replace("_", " ") }}</h2><img src="{{ p.name }}" alt="{{ p.stem }}">
+{% endfor %}</body></html>
+"""
+
+
 def _index(ins: Inspection, out: Path, pics: list[Path]) -> Path:
-    e = html.escape
-    rows = "".join(f"<tr><td>{e(n)}</td><td>{s}</td><td>{i}</td></tr>"
-                   for n, s, i in ins.labels)
-    probs = "".join(f"<li><b>{p.count}</b> {e(p.kind)}: {e('; '.join(p.examples))}</li>"
-                    for p in ins.problems) or "<li>none found</li>"
-    box = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in ins.box_summary().items())
-    imgs = "".join(f'<h2>{e(p.stem.replace("_", " "))}</h2><img src="{e(p.name)}" '
-                   f'alt="{e(p.stem)}">' for p in pics)
-    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>dataset report</title>"
-            "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%;border:1px solid"
-            " #ccc}td,th{padding:2px 10px;text-align:left}</style></head><body>"
-            f"<h1>Dataset {e(str(ins.path))}</h1><p>{ins.images} images, {ins.shapes} "
-            f"annotations, {len(ins.labels)} labels ({e(ins.format)}, {e(ins.layout)} layout)"
-            f"</p><h2>Labels</h2><table><tr><th>label</th><th>annotations</th><th>images</th>"
-            f"</tr>{rows}</table><h2>Box sizes</h2><table>{box}</table><h2>Problems</h2>"
-            f"<ul>{probs}</ul>{imgs}</body></html>\n")
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
+    text = env.from_string(INDEX).render(ins=ins, box=ins.box_summary(), pics=pics)
     p = out / "index.html"
     p.write_text(text, encoding="utf-8")
     return p

@@ -12,15 +12,18 @@ and its indentation, so that diffs stay small. Nothing is ever written outside t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tcli.errors import InputError
 from tcli.project import Project
+from tcli.safety import atomic, jsonload, limits, schemas
 from tcli.schema import form_defaults, pointer, validator_class
+
+#: Largest schema or config file the form reads (tcli.safety.jsonload: size, depth, no NaN).
+MAX_JSON_BYTES = jsonload.DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,11 @@ class FormTarget:
     schema_path: Path
     schema: dict[str, Any]
     config_path: Path
-    #: schemas the saved instance must satisfy (what ``tc validate`` checks it against)
-    check_schemas: tuple[Path, ...]
+    #: schemas the saved instance must satisfy (what ``tc validate`` checks it against), each
+    #: with the root its ``$ref`` may resolve in (tcli.safety.schemas)
+    check_schemas: tuple[tuple[Path, Path], ...]
+    #: the keys the form may save: the ``properties`` of the schema and of the check schemas
+    described: frozenset[str] = frozenset()
 
     @property
     def file(self) -> str:
@@ -66,17 +72,15 @@ def _form_defaults(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_schema(path: Path, project: Project) -> dict[str, Any]:
-    """A ``*.jsonschema`` checked against its meta-schema, as tc validate checks it."""
+    """A ``*.jsonschema`` checked against its meta-schema, as tc validate checks it: read with
+    the limits of tcli.safety.jsonload, every ``$ref`` refused that tc validate refuses."""
     rel = path.relative_to(project.root).as_posix()
     fix = "fix it (tc validate lists every problem) and run tc form again"
-    try:
-        schema = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{rel}: not UTF-8 text", "save the file as UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{rel} line {exc.lineno}: invalid JSON: {exc.msg}", fix) from None
+    schema = schemas.load_schema(path, project.root, max_bytes=MAX_JSON_BYTES)
     if not isinstance(schema, dict):
         raise InputError(f"{rel}: a JSON Schema must be an object", "start the file with { ... }")
+    for where, ref, why in schemas.refused_refs(schema, path.parent, project.root):
+        raise InputError(f"{rel} at {where}: $ref {ref!r}: {why}", schemas.REF_FIX)
     cls = _validator_class(schema)
     errors = sorted(cls(cls.META_SCHEMA).iter_errors(schema),
                     key=lambda e: list(map(str, e.absolute_path)))
@@ -106,14 +110,15 @@ def load_target(path: Path, template: str | None = None, export: bool = False) -
         config_path = project.export_dir / "export_config.json"
         key = "export"
         title = "ONNX export configuration"
-        checks: tuple[Path, ...] = (validation_dir() / "export.jsonschema",)
+        checks: tuple[tuple[Path, Path], ...] = ((validation_dir() / "export.jsonschema",
+                                                  validation_dir()),)
     else:
         ref = project.select(template)
         schema_path = ref.config_dir / "config.jsonschema"
         config_path = ref.config_dir / "train_config.json"
         key = ref.key
         title = f"{ref.architecture} training configuration"
-        checks = (schema_path,)
+        checks = ()
     if not schema_path.is_file():
         raise InputError(f"{schema_path}: missing", "the form renders this JSON Schema; restore it")
     for p in (schema_path, config_path):
@@ -121,17 +126,47 @@ def load_target(path: Path, template: str | None = None, export: bool = False) -
             raise InputError(f"{p}: resolves outside the project {project.root}",
                              "replace the link with a regular file inside the project")
     schema = _load_schema(schema_path, project)
+    described = set(_properties(schema))
+    for check, root in checks:
+        described.update(_properties(schemas.load_schema(check, root, max_bytes=MAX_JSON_BYTES)))
     return FormTarget(project, title, key, schema_path, schema, config_path,
-                      tuple(dict.fromkeys((schema_path, *checks))))
+                      ((schema_path, project.root), *checks), frozenset(described))
+
+
+#: keywords whose subschemas describe more properties of the same object
+_SAME_OBJECT = ("allOf", "anyOf", "oneOf", "if", "then", "else", "dependencies",
+                "dependentSchemas")
+
+
+def _properties(schema: Any) -> set[str]:
+    """The property names ``schema`` describes for its object, ``allOf``/``if``/``then``... too."""
+    out: set[str] = set()
+    stack, seen = [schema], 0
+    while stack and seen < 10_000:
+        cur, seen = stack.pop(), seen + 1
+        if not isinstance(cur, dict):
+            continue
+        props = cur.get("properties")
+        if isinstance(props, dict):
+            out.update(props)
+        for key in _SAME_OBJECT:
+            sub = cur.get(key)
+            if isinstance(sub, list):
+                stack.extend(sub)
+            elif key.startswith("depend") and isinstance(sub, dict):
+                stack.extend(sub.values())
+            elif isinstance(sub, dict):
+                stack.append(sub)
+    return out
 
 
 def current(target: FormTarget) -> dict[str, Any]:
     """The form's initial data: the config file, or the schema defaults when it is absent."""
     if target.config_path.is_file():
         try:
-            data = json.loads(target.config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{target.config_path}: unreadable JSON ({exc})",
+            data = jsonload.load(target.config_path, max_bytes=MAX_JSON_BYTES, name=target.file)
+        except InputError as exc:
+            raise InputError(f"{exc.message} (unreadable JSON)",
                              "fix or delete the file; the form starts from the schema defaults "
                              "when it is absent") from None
         if not isinstance(data, dict):
@@ -184,10 +219,11 @@ def validate_instance(target: FormTarget, data: Any) -> list[dict[str, str]]:
     """Errors of ``data`` under the rules ``tc validate`` uses (pointer + message)."""
     errors: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for schema_path in target.check_schemas:
-        schema = json.loads(schema_path.read_text(encoding="utf-8"))
-        cls = _validator_class(schema)
-        found = sorted(cls(schema).iter_errors(data),
+    for schema_path, root in target.check_schemas:
+        schema = target.schema if schema_path == target.schema_path else \
+            schemas.load_schema(schema_path, root, max_bytes=MAX_JSON_BYTES)
+        found = sorted(schemas.iter_errors(schema, data, base_dir=schema_path.parent, root=root,
+                                           name=schema_path.name),
                        key=lambda e: (list(map(str, e.absolute_path)), e.message))
         for err in found:
             item = (_pointer(err.absolute_path), str(err.message))
@@ -202,21 +238,30 @@ def atomic_write(target: FormTarget, text: str) -> None:
     path = target.config_path
     if not inside(target.project, path) or path.is_symlink():
         raise InputError(f"{path}: refusing to write through a link or outside the project")
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, text.encode("utf-8"))
+
+
+def refused_values(target: FormTarget, old: dict[str, Any], new: dict[str, Any]
+                   ) -> list[dict[str, str]]:
+    """What the form never saves: a key the schema's ``properties`` do not describe (the form
+    shows none; ``help`` or ``--output-dir`` would become an argument of train.py), unless the
+    file on disk already holds it with that value; and NaN/Infinity anywhere (not JSON)."""
+    errors = [{"pointer": pointer([key]),
+               "message": f"{key!r} is not a property of {target.schema_path.name}; "
+                          "the form saves only the properties the schema describes"}
+              for key in new if key not in target.described
+              and (key not in old or old[key] != new[key])]
+    stack: list[tuple[Any, list[Any]]] = [(new, [])]
+    while stack:
+        cur, at = stack.pop()
+        if isinstance(cur, float) and not math.isfinite(cur):
+            errors.append({"pointer": pointer(at),
+                           "message": f"{cur} is not a JSON number; give a finite number"})
+        elif isinstance(cur, dict):
+            stack.extend((v, [*at, k]) for k, v in cur.items())
+        elif isinstance(cur, list):
+            stack.extend((v, [*at, i]) for i, v in enumerate(cur))
+    return sorted(errors, key=lambda e: e["pointer"])
 
 
 def save(target: FormTarget, data: Any) -> SaveResult:
@@ -226,13 +271,17 @@ def save(target: FormTarget, data: Any) -> SaveResult:
     old: dict[str, Any] = {}
     indent = 2
     if target.config_path.is_file():
-        text = target.config_path.read_text(encoding="utf-8")
-        indent = _indent_of(text)
         try:
-            loaded = json.loads(text)
+            raw = limits.read_bytes(target.config_path, max_bytes=MAX_JSON_BYTES, what=target.file)
+            text = raw.decode("utf-8")
+            indent = _indent_of(text)
+            loaded = jsonload.loads(raw, name=target.file, max_bytes=MAX_JSON_BYTES)
             old = loaded if isinstance(loaded, dict) else {}
-        except json.JSONDecodeError:
+        except (OSError, UnicodeDecodeError, InputError):
             old = {}
+    refused = refused_values(target, old, data)
+    if refused:
+        return SaveResult(False, target.file, refused)
     instance = merged(target, old, data)
     errors = validate_instance(target, instance)
     if errors:

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from tcli.errors import InputError
 from tcli.form import document
+from tcli.safety import jsonload
 
 HOST = "127.0.0.1"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -133,10 +134,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body missing or too large")
             return
-        try:
-            body = json.loads(self.rfile.read(length).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            self._refuse(HTTPStatus.BAD_REQUEST, "body is not JSON")
+        try:  # size, depth, duplicate keys, NaN/Infinity: refused with one line
+            body = jsonload.loads(self.rfile.read(length), name="request body", max_bytes=MAX_BODY)
+        except InputError as exc:
+            self._refuse(HTTPStatus.BAD_REQUEST, exc.message)
             return
         if not isinstance(body, dict) or set(body) != {"formData"}:
             self._refuse(HTTPStatus.BAD_REQUEST, "expected exactly {\"formData\": {...}}")

@@ -4,34 +4,50 @@ What it needs and what it does without:
 
 * ``metrics.jsonl`` (docs/report.md) -> loss and metric curves; absent -> the report says so and
   keeps everything else;
-* the exported model (custom.json's ``model_filepath`` under ``/train``) + the val split
-  (reproduced from ``.tc/minio/datasets/<id>``) -> predictions of the ONNX model with
+* the exported model (custom.json's ``model_filepath`` under ``/train``) + the val split the
+  container wrote (``/train/split.json``, read as data; the images from
+  ``.tc/minio/datasets/<id>``) -> predictions of the ONNX model with
   onnxruntime, the per-task numbers and the image grid; a model that does not load or run is
   reported ("the ONNX model could not be loaded: ..."), never a crash;
 * the dev-run summary (``.tc/report/run.json`` or the ``summary`` argument) and metrics.json ->
   build/setup/train timings and the ONNX parity.
 
 The HTML names only the PNGs written by this call. No Typer, no Rich.
+
+Writes are confined (:func:`report_dir`): ``.tc/report`` must be a real folder inside the
+project (a symlink, or a file there, is refused with exit 2); every file is built in a private
+staging folder and renamed into place (a link at a file's name is replaced, never followed);
+``.tc/report/manifest.json`` records the sha256 of each file written, and a later report
+replaces or deletes a file only while its content still matches that digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.errors import InputError
 from tcli.report import html, plots, scores
 from tcli.report.predict import ModelProblem, ground_truth, predict
-from tcli.report.run import Run, load_run, val_split
+from tcli.report.run import Run, load_run, parse_lenient, val_split
+from tcli.safety import atomic, jsonload, limits
+from tcli.safety.confine import is_inside
 
 FORMAT = 1
 #: val images the ONNX model is run on at most (a CPU pass over a huge split would stall dev-run)
 MAX_VAL_IMAGES = 1000
-#: files this module writes into .tc/report/ (removed before each new report)
+#: files this module writes into .tc/report/ (replaced or removed by each new report while
+#: their content matches the manifest)
 OWNED = ("index.html", "report.json", "curves.png", "confusion.png", "per_class.png", "pr.png",
-         "grid.png")
+         "grid.png", "run.json")
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -103,11 +119,144 @@ def _model_part(run: Run, data: dict[str, Any], names: list[str], samples: list[
     images.append(plots.grid(task, samples, names, out / "grid.png"))
 
 
-def build(run: Run, out: Path, max_images: int = MAX_VAL_IMAGES) -> ReportResult:
-    """Compute everything and write the PNGs, index.html and report.json into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+def _sha256(path: Path) -> str | None:
+    """The digest of regular file ``path`` (not following a link), None when it is not one."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        h = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def report_dir(project_root: Path, out: Path) -> Path:
+    """``out`` (``.tc/report``) created if missing; InputError when it or ``.tc`` is a link,
+    not a folder, or resolves outside the project."""
+    fix = ("tc report writes only into a real folder .tc/report inside the project; "
+           "move that entry away")
+    for folder in (out.parent, out):
+        if folder.is_symlink():
+            raise InputError(f"{folder}: is a symbolic link; not written through", fix)
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{folder}: is a file, not a folder", fix)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise atomic.os_error(out, exc, "cannot create") from None
+    if not is_inside(out, project_root) or out.is_symlink():
+        raise InputError(f"{out}: resolves outside the project {project_root}", fix)
+    return out
+
+
+#: how index.html of a report written before the manifest existed begins
+_LEGACY_HEAD = b'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>tc report '
+
+
+def _legacy(out: Path) -> dict[str, str]:
+    """The files of a report written before manifest.json existed, judged by content: an
+    index.html with that tc report's head and a report.json of this folder naming its PNGs."""
+    try:
+        head = limits.read_bytes(out / "index.html", max_bytes=1 << 24)[:len(_LEGACY_HEAD)]
+        data = parse_lenient(limits.read_bytes(out / "report.json", max_bytes=1 << 24),
+                             "report.json")
+    except InputError:
+        return {}
+    if head != _LEGACY_HEAD or not isinstance(data, dict) or data.get("format") != 1 \
+            or data.get("report") != str(out / "index.html") \
+            or not isinstance(data.get("images"), list):
+        return {}
+    names = ["index.html", "report.json", *(n for n in data["images"] if n in OWNED)]
+    try:
+        run = jsonload.load(out / "run.json", max_bytes=1 << 20)
+        if isinstance(run, dict) and "durations" in run:
+            names.append("run.json")
+    except InputError:
+        pass
+    return {n: d for n in names if (d := _sha256(out / n)) is not None}
+
+
+def _manifest(out: Path) -> dict[str, str]:
+    path = out / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return _legacy(out)
+    try:
+        data = jsonload.load(path, max_bytes=1 << 20, name=str(path))
+    except InputError:
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    return {k: v for k, v in files.items() if k in OWNED and isinstance(v, str)}
+
+
+def _check_owned(out: Path, owned: dict[str, str], names: tuple[str, ...]) -> None:
+    """InputError for an entry of ``names`` in ``out`` that tc did not write (or that changed
+    since): it is neither replaced nor deleted."""
+    for name in names:
+        path = out / name
+        if not path.exists() and not path.is_symlink():
+            continue
+        if owned.get(name) is None or _sha256(path) != owned[name]:
+            raise InputError(f"{path}: not written by tc report (or changed since); "
+                             "tc replaces only its own files",
+                             "move it out of .tc/report and run tc report again")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN/Infinity replaced by None (report.json stays JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _publish(out: Path, stage: Path, owned: dict[str, str], keep: tuple[str, ...]) -> None:
+    """Move every file of ``stage`` into ``out`` (a link at the name is replaced, not followed),
+    delete the stale files of the last report whose digest still matches, write the manifest."""
+    new = {p.name: _sha256(p) for p in stage.iterdir()}
+    _check_owned(out, owned, tuple(new))
     for name in OWNED:
-        (out / name).unlink(missing_ok=True)
+        if name not in new and name not in keep and owned.get(name) is not None \
+                and _sha256(out / name) == owned[name]:
+            (out / name).unlink()
+    for name in new:
+        os.replace(stage / name, out / name)
+    files = {**{k: v for k, v in owned.items() if k in keep}, **{k: v for k, v in new.items() if v}}
+    atomic.write_bytes(out / MANIFEST, (json.dumps({"format": 1, "files": files}, indent=2)
+                                        + "\n").encode())
+
+
+def build(run: Run, out: Path, max_images: int = MAX_VAL_IMAGES,
+          extra: dict[str, bytes] | None = None) -> ReportResult:
+    """Compute everything and write the PNGs, index.html and report.json (and ``extra``:
+    name -> bytes, e.g. run.json) into ``out`` (see the module docstring on confinement)."""
+    out = report_dir(run.project.root, out)
+    owned = _manifest(out)
+    extra = extra or {}
+    keep = tuple(n for n in ("run.json",) if n not in extra)
+    _check_owned(out, owned, tuple(n for n in OWNED if n not in keep))
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=out) as tmp:
+        stage = Path(tmp)
+        result = _compute(run, out, stage, max_images)
+        for name, data in extra.items():
+            (stage / name).write_bytes(data)
+        _publish(out, stage, owned, keep)
+    result.images = [out / p.name for p in result.images]
+    return result
+
+
+def _compute(run: Run, out: Path, stage: Path, max_images: int) -> ReportResult:
+    """The numbers, the PNGs (into ``stage``), report.json and index.html (into ``stage``)."""
     images: list[Path] = []
     mj = run.metrics_json or {}
     rel = (os.path.relpath(run.model, run.project.root) if run.model is not None else None)
@@ -124,7 +273,7 @@ def build(run: Run, out: Path, max_images: int = MAX_VAL_IMAGES) -> ReportResult
         "val": None, "classes": [], "images": [], "notes": run.notes,
     }
     if run.epochs:
-        images.append(plots.curves(run.epochs, out / "curves.png"))
+        images.append(plots.curves(run.epochs, stage / "curves.png"))
     else:
         run.notes.append("no metrics.jsonl beside the model: no loss/metric curves "
                          "(docs/report.md says what train.py can write)")
@@ -139,17 +288,16 @@ def build(run: Run, out: Path, max_images: int = MAX_VAL_IMAGES) -> ReportResult
             data["val"] = {"dataset_id": run.dataset_id, "split_seed": split.seed,
                            "images": len(samples)}
             data["_categories"] = split.coco.get("categories", [])
-            _model_part(run, data, names, samples, out, images)
+            _model_part(run, data, names, samples, stage, images)
             data.pop("_categories", None)
         elif run.model is None or not run.model.is_file():
             data["model"]["status"] = "missing"
     data["images"] = [p.name for p in images]
-    (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    index = out / "index.html"
-    tmp = out / ".index.html.tmp"
-    tmp.write_text(html.render(data), encoding="utf-8")
-    tmp.replace(index)
-    return ReportResult(index, data, images)
+    data = _finite(data)
+    (stage / "report.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n",
+                                       encoding="utf-8")
+    (stage / "index.html").write_text(html.render(data), encoding="utf-8")
+    return ReportResult(out / "index.html", data, images)
 
 
 def write_report(project: Path, template: str | None = None, *,
@@ -159,11 +307,13 @@ def write_report(project: Path, template: str | None = None, *,
 
     ``summary`` is ``tc dev-run``'s Summary as a dict (``dataclasses.asdict``); when given it is
     also saved as ``.tc/report/run.json`` so that a later ``tc report`` shows the same timings.
-    Raises InputError only when ``project`` is not a project or ``template`` is ambiguous.
+    Raises InputError when ``project`` is not a project, ``template`` is ambiguous, or the
+    report folder is not tc's to write (see the module docstring).
     """
     run = load_run(project, template, summary, dataset_id)
     out = run.project.tc_dir / "report"
+    extra = None
     if summary is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return build(run, out, max_images)
+        extra = {"run.json": (json.dumps(_finite(summary), indent=2, allow_nan=False)
+                              + "\n").encode()}
+    return build(run, out, max_images, extra)

@@ -1,30 +1,82 @@
-"""``index.html`` of the report: one self-contained page (inline CSS) naming only written PNGs."""
+"""``index.html`` of the report: one self-contained page (inline CSS) naming only written PNGs.
+
+Rendered by Jinja2 with autoescape on: every value (a class name, a note, a metrics.jsonl
+field a container wrote) is escaped by the engine, never by hand. The page has no script.
+"""
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
+from markupsafe import Markup
 
-def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 1e-3 and v else f"{v:.{digits}f}".rstrip("0").rstrip(".")
-    return escape(str(v))
+#: the page; values reach it only through ``{{ }}`` (autoescaped) and the ``fmt`` filter
+TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tc report {{ d.template }}</title>
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'">
+<style>{{ css }}</style></head>
+<body><main>
+<h1>tc report: {{ d.template }}</h1>
+<p class="muted">task {{ d.task }} · project {{ d.project }}</p>
+<h2>Run</h2>
+{{ table(["", "value"], run_rows) }}
+{% if d.model.status not in (None, "ok") %}
+<p class="problem" id="model-problem">The ONNX model was not used: {{ d.model.problem or d.model.status }}</p>
+{% endif %}
+<h2>Training curves</h2>
+{% if d.metrics and d.metrics.epochs %}
+{{ img("curves.png", "loss and metric per epoch") }}
+{% set last = d.metrics.epochs[-1] %}
+<p class="muted">last epoch {{ last.get("epoch") | fmt }}/{{ last.get("epochs") | fmt }}:
+images/s {{ last.get("images_per_s") | fmt(3) }},
+data-wait share {{ last.get("data_wait_share") | fmt(2) }}, lr {{ last.get("lr") | fmt }}</p>
+{% else %}
+<p class="note">No metrics.jsonl beside the model: no per-epoch curves.</p>
+{% endif %}
+<h2>Validation set (ONNX model)</h2>
+{% if d.val is none %}
+<p class="note">No validation images found (see the notes below).</p>
+{% else %}
+<p>{{ d.val.images | fmt }} val images of dataset {{ d.val.dataset_id | fmt }}
+(the split the container wrote{% if d.val.split_seed is not none %},
+seed {{ d.val.split_seed | fmt }}{% endif %}), classes: {{ d.classes | join(", ") }}</p>
+{% endif %}
+{% set cls = d.get("classification") %}
+{% if cls %}
+<p>accuracy of the ONNX model: <b>{{ cls.accuracy | fmt }}</b> on {{ cls.images | fmt }} images</p>
+{{ img("confusion.png", "confusion matrix") }}
+{{ table(["class", "precision", "recall"], zip3(d.classes, cls.precision, cls.recall)) }}
+{{ img("per_class.png", "per-class precision and recall") }}
+{% endif %}
+{% set det = d.get("detection") %}
+{% if det %}
+<p>mAP@0.5 of the ONNX model: <b>{{ det.map50 | fmt }}</b></p>
+{{ table(["class", "AP@0.5", "true boxes"], zip3(d.classes, det.ap50, det.ground_truth_boxes)) }}
+{{ img("per_class.png", "per-class AP") }}
+{{ img("pr.png", "precision-recall curves") }}
+{% endif %}
+{% set seg = d.get("segmentation") %}
+{% if seg %}
+<p>mean IoU of the ONNX model: <b>{{ seg.miou | fmt }}</b></p>
+{{ table(["class", "IoU"], zip2(seg.classes, seg.iou)) }}
+{{ img("per_class.png", "per-class IoU") }}
+{% endif %}
+{% if "grid.png" in d.images %}
+<h2>Predictions on validation images</h2>
+{{ img("grid.png", "validation images with predictions") }}
+{% endif %}
+{% if d.notes %}
+<h2>Notes</h2><ul>{% for n in d.notes %}<li>{{ n }}</li>{% endfor %}</ul>
+{% endif %}
+</main></body></html>
+"""
 
+TABLE = """<table><thead><tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr></thead><tbody>
+{%- for r in rows %}<tr>{% for c in r %}<td>{{ c | fmt }}</td>{% endfor %}</tr>{% endfor -%}
+</tbody></table>"""
 
-def _table(head: list[str], rows: list[list[Any]]) -> str:
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _img(data: dict[str, Any], name: str, alt: str) -> str:
-    if name not in data["images"]:
-        return ""
-    return f'<figure><img src="{escape(name)}" alt="{escape(alt)}"></figure>'
-
+IMG = """{% if name in images %}<figure><img src="{{ name }}" alt="{{ alt }}"></figure>{% endif %}"""
 
 CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
@@ -38,14 +90,17 @@ text-align:left}th{background:#f0f2f5}figure{margin:8px 0}img{max-width:100%;hei
 """
 
 
-def render(data: dict[str, Any]) -> str:
-    parts: list[str] = []
-    add = parts.append
-    add(f"<h1>tc report: {escape(data['template'])}</h1>")
-    add(f'<p class="muted">task {escape(data["task"])} · project {escape(data["project"])}</p>')
-    model = data["model"]
-    add("<h2>Run</h2>")
-    t = data["timings"]
+def fmt(v: Any, digits: int = 4) -> str:
+    """A value for the page (plain text; the engine escapes it)."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}" if abs(v) < 1e-3 and v else f"{v:.{digits}f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def _rows(data: dict[str, Any]) -> list[list[Any]]:
+    model, t = data["model"], data["timings"]
     rows: list[list[Any]] = [["score", data.get("score")],
                              ["model", f"{model['file'] or 'n/a'}"
                               + (f" ({model['bytes']} bytes)" if model.get("bytes") else "")],
@@ -56,56 +111,23 @@ def render(data: dict[str, Any]) -> str:
             rows.append([label, t[key]])
     if not any(k in t for k in ("build", "setup", "train")):
         rows.append(["build / setup / train s", "not known (run tc dev-run to record them)"])
-    add(_table(["", "value"], rows))
-    if model["status"] not in (None, "ok"):
-        add(f'<p class="problem" id="model-problem">The ONNX model was not used: '
-            f"{escape(model['problem'] or model['status'])}</p>")
+    return rows
 
-    add("<h2>Training curves</h2>")
-    if data["metrics"] and data["metrics"]["epochs"]:
-        add(_img(data, "curves.png", "loss and metric per epoch"))
-        last = data["metrics"]["epochs"][-1]
-        add(f'<p class="muted">last epoch {last.get("epoch")}/{last.get("epochs")}: '
-            f"images/s {_fmt(last.get('images_per_s'), 3)}, data-wait share "
-            f"{_fmt(last.get('data_wait_share'), 2)}, lr {_fmt(last.get('lr'))}</p>")
-    else:
-        add('<p class="note">No metrics.jsonl beside the model: no per-epoch curves.</p>')
 
-    names = data["classes"]
-    val = data["val"]
-    add("<h2>Validation set (ONNX model)</h2>")
-    if val is None:
-        add('<p class="note">No validation images found (see the notes below).</p>')
-    else:
-        add(f"<p>{val['images']} val images of dataset {val['dataset_id']} (split reproduced "
-            f"with seed {val['split_seed']}), classes: {escape(', '.join(names))}</p>")
-    cls = data.get("classification")
-    if cls:
-        add(f"<p>accuracy of the ONNX model: <b>{_fmt(cls['accuracy'])}</b> "
-            f"on {cls['images']} images</p>")
-        add(_img(data, "confusion.png", "confusion matrix"))
-        add(_table(["class", "precision", "recall"],
-                   [[n, p, r] for n, p, r in zip(names, cls["precision"], cls["recall"], strict=True)]))
-        add(_img(data, "per_class.png", "per-class precision and recall"))
-    det = data.get("detection")
-    if det:
-        add(f"<p>mAP@0.5 of the ONNX model: <b>{_fmt(det['map50'])}</b></p>")
-        add(_table(["class", "AP@0.5", "true boxes"],
-                   [[n, a, g] for n, a, g in zip(names, det["ap50"], det["ground_truth_boxes"],
-                                                 strict=True)]))
-        add(_img(data, "per_class.png", "per-class AP"))
-        add(_img(data, "pr.png", "precision-recall curves"))
-    seg = data.get("segmentation")
-    if seg:
-        add(f"<p>mean IoU of the ONNX model: <b>{_fmt(seg['miou'])}</b></p>")
-        add(_table(["class", "IoU"], [[n, v] for n, v in zip(seg["classes"], seg["iou"], strict=True)]))
-        add(_img(data, "per_class.png", "per-class IoU"))
-    if "grid.png" in data["images"]:
-        add("<h2>Predictions on validation images</h2>")
-        add(_img(data, "grid.png", "validation images with predictions"))
-    if data["notes"]:
-        add("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data["notes"]) + "</ul>")
-    body = "\n".join(p for p in parts if p)
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>tc report '
-            f"{escape(data['template'])}</title><style>{CSS}</style></head>\n<body><main>\n{body}\n"
-            "</main></body></html>\n")
+def render(data: dict[str, Any]) -> str:
+    """The page for ``data`` (what report.json holds)."""
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined,
+                             keep_trailing_newline=True)
+    env.filters["fmt"] = fmt
+    table = env.from_string(TABLE)
+    img = env.from_string(IMG)
+    page = env.from_string(TEMPLATE)
+    return page.render(
+        d=data, css=Markup(CSS), run_rows=_rows(data),
+        table=lambda head, rows: Markup(table.render(head=head, rows=rows)),
+        img=lambda name, alt: Markup(img.render(name=name, alt=alt,
+                                                               images=data["images"])),
+        zip2=lambda a, b: [list(x) for x in zip(a, b, strict=False)],
+        zip3=lambda a, b, c: [list(x) for x in zip(a, b, c, strict=False)])

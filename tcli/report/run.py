@@ -8,27 +8,30 @@
                                                metrics.jsonl (docs/report.md)
     <project>/.tc/report/run.json              the dev-run summary (timings), when dev-run wrote it
 
-The container's ``/datasets`` (the split the template trained on) is not kept on the host, so
-:func:`val_split` reproduces it: it runs the project's own ``common/dataset.py`` (the code the
-container ran) into a temporary folder with the same split ratios and seed.
+The container's ``/datasets`` is not kept on the host; the dataset stage in the image writes
+the val split it used as ``/train/split.json`` (``common/dataset.py`` write_report_split), and
+:func:`val_split` reads that file as untrusted data (size and depth caps, shape checked, image
+names confined to the dataset folder). No project code ever runs on the host.
+
+``metrics.jsonl`` is streamed with a per-line cap and a total cap (:data:`MAX_METRICS_LINE`,
+:data:`MAX_METRICS_BYTES`); a file over them ends in one InputError line (exit 2).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
-import os
-import sys
-import tempfile
+import math
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
+from tcli.safety import jsonload, limits
+from tcli.safety.confine import is_inside
 
 TASKS = ("classification", "detection", "segmentation", "sklearn")
 
@@ -51,35 +54,75 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
 
+#: largest metrics.jsonl read, and its longest line (a record is a few hundred bytes)
+MAX_METRICS_BYTES = 64 * 1024 * 1024
+MAX_METRICS_LINE = 1024 * 1024
+#: largest metrics.json / run.json / custom.json / train_config.json read
+MAX_JSON_BYTES = jsonload.DEFAULT_MAX_BYTES
+
+
+def parse_lenient(raw: bytes, name: str) -> Any:
+    """JSON a container wrote: depth-capped; NaN/Infinity (a diverged loss) become None."""
+    depth = jsonload.nesting_depth(raw)
+    if depth > jsonload.DEFAULT_MAX_DEPTH:
+        raise jsonload.JsonRefused(f"{name}: nested {depth} levels deep, more than "
+                                   f"{jsonload.DEFAULT_MAX_DEPTH}", "flatten the structure")
+
+    def num(text: str) -> float | None:
+        v = float(text)
+        return v if math.isfinite(v) else None
+    try:
+        return json.loads(raw.decode("utf-8", errors="replace"), parse_constant=lambda _w: None,
+                          parse_float=num)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise jsonload.JsonRefused(f"{name}: not JSON ({exc.__class__.__name__})",
+                                   "fix the file") from None
+
+
 def _json_file(path: Path, notes: list[str]) -> Any:
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        notes.append(f"{path.name}: unreadable ({exc}); ignored")
+        return parse_lenient(limits.read_bytes(path, max_bytes=MAX_JSON_BYTES, what=path.name),
+                              path.name)
+    except InputError as exc:
+        notes.append(f"{exc.message}; ignored")
         return None
 
 
 def read_metrics_log(path: Path, notes: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The ``epoch`` records (sorted by epoch, last one of a number wins) and the ``final`` one."""
+    """The ``epoch`` records (sorted by epoch, last one of a number wins) and the ``final`` one.
+
+    Streamed: a line over :data:`MAX_METRICS_LINE` or a file over :data:`MAX_METRICS_BYTES`
+    is an InputError (exit 2); memory stays bounded whatever the file holds."""
     epochs: dict[int, dict[str, Any]] = {}
     final: dict[str, Any] | None = None
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return [], None
-    bad = 0
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
+    fix = "metrics.jsonl holds one short JSON object per line (docs/report.md)"
+    bad = total = n = 0
+    with limits.open_regular(path, max_bytes=MAX_METRICS_BYTES, what=str(path)) as fh:
+        while True:
+            line = fh.readline(MAX_METRICS_LINE + 1)
+            if not line:
+                break
+            n += 1
+            total += len(line)
+            if len(line) > MAX_METRICS_LINE:
+                raise limits.TooLarge(f"{path} line {n}: longer than {MAX_METRICS_LINE} bytes", fix)
+            if total > MAX_METRICS_BYTES:
+                raise limits.TooLarge(f"{path}: more than {MAX_METRICS_BYTES} bytes", fix)
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
+                rec = parse_lenient(line, path.name)
+            except InputError:
                 bad += 1
                 continue
             if not isinstance(rec, dict):
                 bad += 1
-            elif rec.get("kind") == "epoch" and isinstance(rec.get("epoch"), int):
+            elif rec.get("kind") == "epoch" and isinstance(rec.get("epoch"), int) \
+                    and not isinstance(rec.get("epoch"), bool):
                 epochs[rec["epoch"]] = rec
             elif rec.get("kind") == "final":
                 final = rec
@@ -146,80 +189,123 @@ def load_run(path: Path, template: str | None = None, summary: dict[str, Any] | 
 
 # --------------------------------------------------------------------------- the val split
 
-
-@contextlib.contextmanager
-def _project_module(project: Project) -> Iterator[ModuleType]:
-    """The project's ``common/dataset.py`` (with its ``datasets/cvat_dataset.py``)."""
-    common, datasets = project.root / "common", project.root / "datasets"
-    path = common / "dataset.py"
-    if not path.is_file():
-        raise InputError(f"{path}: missing", "restore it with 'tc update'")
-    saved_path, saved_cvat = list(sys.path), sys.modules.pop("cvat_dataset", None)
-    sys.path[:0] = [str(common), str(datasets)]
-    try:
-        spec = importlib.util.spec_from_file_location("tc_report_dataset", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        # registered while it runs: its dataclasses look their module up in sys.modules
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop("tc_report_dataset", None)
-        sys.path[:] = saved_path
-        sys.modules.pop("cvat_dataset", None)
-        if saved_cvat is not None:
-            sys.modules["cvat_dataset"] = saved_cvat
-
-
-def _split_seed(ref: TemplateRef) -> int:
-    env = ref.docker_dir / ".env"
-    seed = os.environ.get("SPLIT_SEED") or "42"
-    if env.is_file():
-        for line in env.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and key.strip() == "SPLIT_SEED" and value.strip().isdigit():
-                seed = value.strip()
-    return int(seed)
+#: the split file the container writes beside the model (common/dataset.py write_report_split)
+SPLIT_FILE = "split.json"
+#: largest split.json read (COCO of the val split; a bigger one is reported, not read)
+MAX_SPLIT_BYTES = 64 * 1024 * 1024
+#: most val images / annotations / categories taken from split.json
+MAX_SPLIT_ITEMS = 1_000_000
 
 
 @dataclass
 class ValSplit:
-    """The reproduced val split: COCO dict and the folder its images are in."""
+    """The run's val split (COCO dict, read from split.json) and the folder its images are in."""
 
     coco: dict[str, Any]
     images_dir: Path
-    seed: int
+    seed: int | None
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _plain_name(v: Any) -> bool:
+    return (isinstance(v, str) and 0 < len(v) <= 255 and "/" not in v and "\\" not in v
+            and "\x00" not in v and v not in (".", "..") and not v.startswith("."))
+
+
+def _check_coco(coco: Any) -> str | None:
+    """Why ``coco`` is not a val split tc report can use (None when it is)."""
+    if not isinstance(coco, dict):
+        return "'val' is not an object"
+    lists = {k: coco.get(k, []) for k in ("images", "annotations", "categories")}
+    for key, items in lists.items():
+        if not isinstance(items, list) or len(items) > MAX_SPLIT_ITEMS:
+            return f"'val.{key}' is not a list of at most {MAX_SPLIT_ITEMS} items"
+        if not all(isinstance(i, dict) and isinstance(i.get("id"), int) for i in items):
+            return f"an entry of 'val.{key}' has no integer id"
+    if not all(_plain_name(i.get("file_name")) for i in lists["images"]):
+        return "an image's file_name is not a plain file name (a path, '..' or empty)"
+    if not all(isinstance(c.get("name"), str) for c in lists["categories"]):
+        return "a category has no name"
+    for a in lists["annotations"]:
+        if not isinstance(a.get("image_id"), int) or not isinstance(a.get("category_id"), int):
+            return "an annotation has no integer image_id/category_id"
+        box = a.get("bbox")
+        if box is not None and not (isinstance(box, list) and len(box) == 4
+                                    and all(_finite(x) for x in box)):
+            return "an annotation's bbox is not four finite numbers"
+        seg = a.get("segmentation")
+        if seg is not None and not (isinstance(seg, list) and all(
+                isinstance(poly, list) and all(_finite(x) for x in poly) for poly in seg)):
+            return "an annotation's segmentation is not a list of polygons"
+    return None
+
+
+def read_split(run: Run) -> tuple[dict[str, Any] | None, str | None]:
+    """``.tc/train/split.json`` as data (size cap, depth cap, shape checked): (split, why not)."""
+    path = run.train_dir / SPLIT_FILE
+    if not path.is_file() and not path.is_symlink():
+        return None, (f"no {SPLIT_FILE} in {run.train_dir} (the container writes the val split "
+                      "there; run tc dev-run again)")
+    if not is_inside(path, run.project.root):
+        return None, f"{SPLIT_FILE} resolves outside the project; not read"
+    try:
+        data = jsonload.load(path, max_bytes=MAX_SPLIT_BYTES, name=SPLIT_FILE)
+    except InputError as exc:
+        return None, f"{exc.message}; no validation images"
+    if not isinstance(data, dict) or data.get("version") != 1:
+        return None, f"{SPLIT_FILE}: not a version 1 split file; no validation images"
+    why = _check_coco(data.get("val"))
+    if why:
+        return None, f"{SPLIT_FILE}: {why}; no validation images"
+    return data, None
+
+
+def _confined_images(coco: dict[str, Any], folder: Path, notes: list[str]) -> dict[str, Any]:
+    """``coco`` without the images that are not regular files inside ``folder``."""
+    keep, dropped = [], 0
+    base = folder.resolve()
+    for img in coco.get("images", []):
+        path = folder / img["file_name"]
+        try:
+            ok = path.resolve().parent == base and stat.S_ISREG(path.stat().st_mode)
+        except (OSError, RuntimeError):
+            ok = False
+        if ok:
+            keep.append(img)
+        else:
+            dropped += 1
+    if dropped:
+        notes.append(f"{dropped} val image{'s' if dropped != 1 else ''} of split.json not found "
+                     f"as regular files in {folder}; left out")
+    return {**coco, "images": keep}
 
 
 @contextlib.contextmanager
 def val_split(run: Run) -> Iterator[ValSplit | None]:
-    """Reproduce the run's val split in a temporary folder (None when there is no dataset)."""
-    if run.dataset_id is None:
+    """The val split the container wrote (split.json), its images in ``.tc/minio`` (None when
+    there is none). No project code runs: the file is read as untrusted data."""
+    split, why = read_split(run)
+    if split is None:
+        run.notes.append(str(why))
         yield None
         return
-    minio = run.project.tc_dir / "minio"
-    if not (minio / "datasets" / str(run.dataset_id) / "annotations" / "annotations.xml").is_file():
-        run.notes.append(f"no dataset {run.dataset_id} in {minio}/datasets: no validation images")
+    ds = split.get("dataset_id")
+    ds_id = int(ds) if isinstance(ds, int | str) and str(ds).isdigit() else None
+    if ds_id is None or (run.dataset_id is not None and ds_id != run.dataset_id):
+        run.notes.append(f"{SPLIT_FILE} is of dataset {ds}, not {run.dataset_id}: "
+                         "no validation images")
         yield None
         return
-    work_root = run.project.tc_dir / "report"
-    work_root.mkdir(parents=True, exist_ok=True)
-    seed = _split_seed(run.template)
-    with tempfile.TemporaryDirectory(prefix=".split-", dir=work_root) as tmp, \
-            _project_module(run.project) as dataset:
-        try:
-            dataset.prepare("sklearn" if run.task == "sklearn" else run.task, run.config,
-                            dataset_id=str(run.dataset_id), minio=minio, datasets=Path(tmp),
-                            formats=["coco"], seed=seed, log=lambda _m: None)
-        except Exception as exc:  # the project's dataset code: report, do not crash
-            run.notes.append(f"the dataset stage failed on dataset {run.dataset_id}: {exc}")
-            yield None
-            return
-        labels = Path(tmp) / "labels" / "val" / "labels.json"
-        if not labels.is_file():
-            run.notes.append("the dataset stage wrote no val split")
-            yield None
-            return
-        coco = json.loads(labels.read_text(encoding="utf-8"))
-        yield ValSplit(coco, Path(tmp) / "images" / "val", seed)
+    run.dataset_id = ds_id
+    folder = run.project.tc_dir / "minio" / "datasets" / str(ds_id)
+    if not folder.is_dir() or not is_inside(folder, run.project.root):
+        run.notes.append(f"no dataset {ds_id} in {run.project.tc_dir / 'minio'}/datasets: "
+                         "no validation images")
+        yield None
+        return
+    seed = split.get("seed")
+    yield ValSplit(_confined_images(split["val"], folder, run.notes), folder,
+                   seed if isinstance(seed, int) and not isinstance(seed, bool) else None)

@@ -82,12 +82,13 @@ def loads(data: bytes | str, *, name: str = "JSON", max_bytes: int = DEFAULT_MAX
 def load(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_depth: int = DEFAULT_MAX_DEPTH,
          name: str | None = None) -> Any:
     """Read and parse the file at ``path`` (regular files only, at most ``max_bytes`` read)."""
+    from tcli.safety import limits
+
     label = name or str(path)
+    if not path.is_file():
+        raise JsonRefused(f"{label}: not a regular file", "give a JSON file")
     try:
-        if not path.is_file():
-            raise JsonRefused(f"{label}: not a regular file", "give a JSON file")
-        with path.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise JsonRefused(f"{label}: cannot read: {exc.strerror or exc}", "check the file") from None
+        raw = limits.read_bytes(path, max_bytes=max_bytes, what=label)
+    except InputError as exc:
+        raise JsonRefused(exc.message, exc.hint) from None
     return loads(raw, name=label, max_bytes=max_bytes, max_depth=max_depth)

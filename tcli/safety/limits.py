@@ -1,8 +1,9 @@
 """Bounded reading of input files: a size limit, regular files only.
 
 ``--log /dev/zero`` or a 50 MB schema must not make tc read without end: every input file is
-read through :func:`read_bytes`/:func:`read_text`, which refuse non-regular files (devices,
-FIFOs, sockets) and stop at ``max_bytes`` with a clear InputError.
+read through :func:`read_bytes`/:func:`read_text` (or streamed from :func:`open_regular`), which
+refuse non-regular files (devices, FIFOs, sockets: opened with O_NONBLOCK, so a FIFO never
+blocks) and stop at ``max_bytes`` with a clear InputError.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from tcli.errors import InputError
 
@@ -21,15 +23,15 @@ class TooLarge(InputError):
     """An input file is over its size limit (exit 2)."""
 
 
-def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str | None = None) -> bytes:
-    """The bytes of regular file ``path``; InputError when missing, special, or over ``max_bytes``."""
-    label = what or str(path)
+def _open_fd(path: Path, label: str, max_bytes: int) -> int:
+    """A read-only descriptor of regular file ``path`` of at most ``max_bytes`` (O_NONBLOCK,
+    so a FIFO never blocks the open; fstat S_ISREG refuses it, a device or a folder)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputError(f"{label}: no such file", "check the path") from None
     except OSError as exc:
-        raise InputError(f"{label}: cannot open: {exc.strerror or exc}", "check the path") from None
+        raise InputError(f"{label}: cannot read: {exc.strerror or exc}", "check the path") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -38,6 +40,26 @@ def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str | No
         if st.st_size > max_bytes:
             raise TooLarge(f"{label}: {st.st_size} bytes, more than the limit of {max_bytes}",
                            "give a smaller file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_regular(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 what: str | None = None) -> BinaryIO:
+    """``path`` opened for streaming (binary), after the checks of :func:`read_bytes`; the
+    caller still stops reading at ``max_bytes`` (a file may grow while it is read)."""
+    fd = _open_fd(path, what or str(path), max_bytes)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, what: str | None = None) -> bytes:
+    """The bytes of regular file ``path``; InputError when missing, special, or over ``max_bytes``."""
+    label = what or str(path)
+    fd = _open_fd(path, label, max_bytes)
+    try:
         chunks: list[bytes] = []
         total = 0
         while True:

@@ -22,6 +22,7 @@ from typing import Protocol
 from tcli.contract import DEFAULT_MAX_FILE_SIZE
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
+from tcli.safety import limits
 from tcli.validate import rules_args, rules_config, rules_files, rules_schema, rules_structure
 from tcli.validate.context import Context, Tree, project_tree, zip_tree
 from tcli.validate.report import Finding, Report, to_json
@@ -55,12 +56,14 @@ def run_rules(ctx: Context) -> list[Finding]:
     return sorted(ctx.findings, key=Finding.sort_key)
 
 
+#: Largest ``--log`` read (a recorded train.py log; the score line is searched in it).
+MAX_LOG_BYTES = 64 * 1024 * 1024
+
+
 def read_log(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(f"--log {path}: cannot read ({exc.strerror})",
-                         "pass a recorded log of train.py") from None
+    """The ``--log`` file: a regular file (a FIFO or device is refused without blocking) of at
+    most :data:`MAX_LOG_BYTES` (tcli.safety.limits)."""
+    return limits.read_text(path, max_bytes=MAX_LOG_BYTES, what=f"--log {path}", errors="replace")
 
 
 def validate_project(path: Path | str, *, templates: list[str] | None = None,

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, DEV_ONLY_DIRS, PUBLISH_DIR, RUNTIME_FILES
+from tcli.errors import InputError
 from tcli.paths import validation_dir
 from tcli.project import Project, TemplateRef
-from tcli.safety import jsonload, schemas
-from tcli.safety.confine import is_inside
-from tcli.schema import form_defaults, pointer, validator_class
+from tcli.safety import jsonload, limits, schemas
+from tcli.schema import form_defaults, pointer
 from tcli.validate.report import Finding, Severity
 
 #: A file that is missing or unreadable (already reported).
@@ -114,7 +114,14 @@ class Context:
         value: str | None = None
         if path.is_file():
             try:
-                value = path.read_bytes().decode("utf-8")
+                value = limits.read_bytes(path, max_bytes=self.max_file_size,
+                                          what=self.rel(path)).decode("utf-8")
+            except limits.TooLarge as exc:
+                self.add("error", "file.too-large", path, exc.message.split(": ", 1)[-1],
+                         "make the file smaller (or raise --max-file-size)")
+            except InputError as exc:
+                self.add("error", "file.unreadable", path, exc.message.split(": ", 1)[-1],
+                         exc.hint or "give a regular file")
             except UnicodeDecodeError as exc:
                 self.add("error", "file.unreadable", path,
                          f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
@@ -155,36 +162,16 @@ class Context:
     def validator(self, schema: Any) -> Any:
         """The validator class for ``schema``, its ``$ref`` resolution confined to the tree
         (tcli.safety.schemas: never a network, never a file outside the project)."""
-        cls = validator_class(schema)
-        registry = schemas.registry(self.tree.root, self.tree.root)
-
-        class Confined:
-            META_SCHEMA = cls.META_SCHEMA
-
-            def __new__(klass, schema: Any, **kwargs: Any) -> Any:
-                return cls(schema, registry=registry, **kwargs)
-
-        return Confined
+        return schemas.confined_class(schema, self.tree.root, self.tree.root)
 
     def refs_refused(self, path: Path, schema: Any) -> bool:
         """Add a finding for each ``$ref``/``$id`` of ``schema`` that is remote or leaves the
         project; True when there was one (the schema is then not used at all)."""
         bad = False
-        found = _refs(schema, "")
-        remote_base = any(w.endswith("/$id") and _refusal(r, path.parent, self.tree.root)
-                          for w, r in found)
-        for where, ref in found:
-            if where.endswith("/$id"):
-                continue  # an identifier, never fetched; it matters for the relative refs below
-            if remote_base and not ref.startswith("#"):
-                refused: str | None = "is relative to a remote $id: remote references are not followed"
-            else:
-                refused = _refusal(ref, path.parent, self.tree.root)
-            if refused:
-                bad = True
-                self.add("error", "schema.ref-refused", path, f"$ref {ref!r}: {refused}",
-                         "keep every definition in this file and refer to it as "
-                         "#/definitions/...", pointer=where)
+        for where, ref, refused in schemas.refused_refs(schema, path.parent, self.tree.root):
+            bad = True
+            self.add("error", "schema.ref-refused", path, f"$ref {ref!r}: {refused}",
+                     schemas.REF_FIX, pointer=where)
         return bad
 
     def meta_check(self, path: Path) -> Any:
@@ -253,39 +240,3 @@ class Context:
         )
         self._inputs[ref.path] = found
         return found
-
-
-def _refs(node: Any, where: str) -> list[tuple[str, str]]:
-    """Every (pointer, value) of a ``$ref`` or ``$id`` string in a schema document."""
-    out: list[tuple[str, str]] = []
-    stack: list[tuple[Any, str]] = [(node, where)]
-    while stack:
-        cur, at = stack.pop()
-        if isinstance(cur, dict):
-            for k, v in cur.items():
-                if k in ("$ref", "$id") and isinstance(v, str):
-                    out.append((f"{at}/{k}", v))
-                elif isinstance(v, dict | list):
-                    stack.append((v, f"{at}/{k}"))
-        elif isinstance(cur, list):
-            stack.extend((v, f"{at}/{i}") for i, v in enumerate(cur))
-    return sorted(out)
-
-
-def _refusal(ref: str, base: Path, root: Path) -> str | None:
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(ref)
-    if parts.scheme in ("http", "https") and parts.netloc in ("json-schema.org",) \
-            and parts.path.startswith("/draft"):
-        return None  # the well-known meta-schema URIs ($schema): known locally, never fetched
-    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
-        return "remote references are not followed (tc never fetches a schema)"
-    if not parts.path:
-        return None  # "#/definitions/x": inside this document
-    raw = unquote(parts.path)
-    target = Path(raw) if raw.startswith("/") else base / raw
-    if not is_inside(target, root):
-        return "resolves outside the project; it is not read"
-    return ("refers to another file, which tc does not follow (the platform's form reads one "
-            "schema file)")

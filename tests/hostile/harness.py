@@ -66,6 +66,8 @@ def env_for(tmp: Path, **extra: str) -> dict[str, str]:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb", "LANG": "C.UTF-8",
         "TC_HOME": str(tmp / ".tc-home"), "PYTHONDONTWRITEBYTECODE": "1",
+        # the tcli of this checkout (not whichever one the virtual environment has installed)
+        "PYTHONPATH": str(REPO),
         "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
     }

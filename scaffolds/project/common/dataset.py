@@ -1106,6 +1106,40 @@ def _write_rest(ctx: StageContext, splits: dict[str, list[Sample]],
     write_manifest(ctx, staging / "split_manifest.json", manifest, splits, ann.labels)
 
 
+# ----------------------------------------------------------------------------- report split
+
+#: the val split for ``tc report``, beside the model in TRAIN_ROOT (read on the host as data)
+REPORT_SPLIT = "split.json"
+
+
+def write_report_split(manifest: dict[str, Any], datasets: Path | None = None,
+                       train: Path | None = None) -> Path | None:
+    """Copy the val split's COCO ``labels.json`` into ``$TRAIN_ROOT/split.json`` as
+    ``{"version": 1, "dataset_id", "task", "seed", "val": <COCO>}``, so that tc report never
+    runs this code on the host. Streamed (no parse); a write problem is one warning line."""
+    src = (datasets or datasets_root()) / "labels" / "val" / "labels.json"
+    root = train or Path(os.environ.get("TRAIN_ROOT") or "/train")
+    if not src.is_file() or not (train or os.environ.get("TRAIN_ROOT") or root.is_dir()):
+        return None
+    dest = root / REPORT_SPLIT
+    head = {k: manifest.get(k) for k in ("dataset_id", "task", "seed")}
+    tmp = dest.with_name(f".{REPORT_SPLIT}.tmp")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            fout.write(json.dumps({"version": 1, **head}).encode()[:-1] + b', "val": ')
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.write(b"}\n")
+        os.replace(tmp, dest)
+    except OSError as exc:
+        print(f"[setup] warning: {dest}: not written ({exc.strerror or exc}); tc report "
+              "will show no validation images", flush=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return None
+    return dest
+
+
 # ----------------------------------------------------------------------------- CLI
 
 def main(argv: Sequence[str] | None = None) -> int:

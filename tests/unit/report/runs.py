@@ -44,3 +44,17 @@ def trained_project(base: Path, template: str, **config: object) -> tuple[Path, 
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
         assert proc.returncode == 0, f"{template}: {script} failed:\n{proc.stdout[-4000:]}"
     return project_dir, datasets
+
+
+def write_split(project_dir: Path, task: str, datasets: Path) -> Path:
+    """Run the project's dataset stage as the container does (a subprocess, like the image)
+    and write ``.tc/train/split.json`` (common/dataset.py write_report_split)."""
+    env = dict(os.environ, MINIO_ROOT=str(project_dir / ".tc" / "minio"), DATASETS_ROOT=str(datasets),
+               TRAIN_ROOT=str(project_dir / ".tc" / "train"), DATASET_ID="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    prog = (f"import dataset; m = dataset.prepare({task!r}); "
+            "assert dataset.write_report_split(m) is not None")
+    proc = subprocess.run([sys.executable, "-c", prog], cwd=project_dir / "common", env=env,
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return project_dir / ".tc" / "train" / "split.json"

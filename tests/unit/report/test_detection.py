@@ -17,6 +17,7 @@ from tcli.report.core import write_report
 from tcli.report.predict import Sample
 from tcli.report.scores import detection_ap
 from tests.conftest import copy_project
+from tests.unit.report.runs import write_split
 from tests.unit.report.test_report import referenced_files_exist
 
 
@@ -78,6 +79,7 @@ def test_detection_report_from_an_onnx_file(tmp_path: Path) -> None:
     size = 96  # the template's img-size default
     _fixed_detector(train / "model.onnx", size, np.asarray([[10, 10, 40, 40], [50, 50, 90, 90]],
                     np.float32), np.asarray([0.9, 0.3], np.float32), np.asarray([1, 3], np.int64))
+    write_split(project, "detection", tmp_path / "datasets")  # what the container writes
     result = write_report(project)
     data = result.data
     assert data["model"]["status"] == "ok", data["model"]
