@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tcli.contract import DATASET_ID_KEY
 
-ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+ENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")  # fullmatch
 
 _SECRET_KEY = re.compile(
     r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)",
@@ -52,7 +52,7 @@ def parse_env(text: str) -> EnvFile:
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        match = ENV_LINE.match(stripped)
+        match = ENV_LINE.fullmatch(stripped)
         if not match:
             env.bad_lines.append(number)
             continue

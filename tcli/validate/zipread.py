@@ -28,7 +28,7 @@ def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
         return "empty or NUL in the name"
     if "\\" in name:
         return "backslash in the name"
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
         return "absolute path"
     if any(part == ".." for part in name.split("/")):
         return "'..' escapes the extraction folder (zip-slip)"

@@ -66,6 +66,7 @@ def env_for(tmp: Path, **extra: str) -> dict[str, str]:
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb", "LANG": "C.UTF-8",
         "TC_HOME": str(tmp / ".tc-home"), "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(REPO),  # the tcli of this tree, whatever the venv installed
         "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
     }
