@@ -4,12 +4,17 @@ the scaffold store and ``tc base-image``; and the exit-70 hunt over those comman
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.hostile.conftest import Guard
-from tests.hostile.harness import assert_clean_failure, env_for, tc
+from tests.hostile.harness import REPO, assert_clean_failure, env_for, tc
 
 Env = dict[str, str]
 IMAGE = "registry.example.com/team/cls:1"
@@ -113,3 +118,99 @@ def test_demo_data_keeps_an_edited_demo_annotation(tmp_path: Path, guard: Guard)
     r = tc("demo-data", tmp_path / "minio", "--task", "detection", "--images", "3", cwd=tmp_path)
     guard.check()
     assert_clean_failure(r, 2, r"annotations\.xml: not written by tc demo-data \(or changed since\)")
+
+
+# ---- class: tc update --undo deletes only what the update wrote, on a record that is true (11) --
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _newer_scaffolds(tmp_path: Path) -> Env:
+    """A tc whose scaffolds changed since the project was made (TC_SCAFFOLDS_DIR)."""
+    scaffolds = tmp_path / "scaffolds"
+    shutil.copytree(REPO / "scaffolds", scaffolds, ignore=shutil.ignore_patterns("__pycache__"))
+    readme = scaffolds / "project" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nNewer scaffold.\n")
+    (scaffolds / "project" / "NEWS.md").write_text("news\n")
+    return env_for(tmp_path, TC_SCAFFOLDS_DIR=str(scaffolds))
+
+
+def _user_commit(proj: Path) -> tuple[str, str]:
+    """A commit of the user's on top of the project: (its parent, it)."""
+    (proj / "NOTES.md").write_text("my notes\n")
+    _git(proj, "add", "NOTES.md")
+    _git(proj, "commit", "-qm", "my own work")
+    return _git(proj, "rev-parse", "HEAD~1"), _git(proj, "rev-parse", "HEAD")
+
+
+def _record(proj: Path, **fields: object) -> None:
+    data: dict[str, object] = {"format": 1, "state": "committed", "from_version": "0.1.0.post1",
+                               "to_version": "0.1.0.post1", "head_before": None, "snapshot": None,
+                               "index_tree": None, "update_commit": None, "created": [],
+                               "after": {}}
+    data.update(fields)
+    (proj / ".git" / "tc-update.json").write_text(json.dumps(data))
+
+
+def test_undo_keeps_a_file_another_process_wrote_during_the_update(tmp_path: Path) -> None:
+    """A model written (git-ignored) while tc update runs is not the update's: undo keeps it.
+    A ``git`` first on PATH writes it just before tc commits the update (no race)."""
+    assert tc("new", "mine", "--provider", "Prov", "--category", "Cat", "--architecture", "Arch",
+              "--template", "sklearn", "--defaults", cwd=tmp_path).rc == 0
+    proj = tmp_path / "mine"
+    env = _newer_scaffolds(tmp_path)
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    real_git = shutil.which("git")
+    (shim / "git").write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *"tc update: scaffolds"*) printf weights > "{proj}/model.onnx";; esac\n'
+        f'exec {real_git} "$@"\n')
+    (shim / "git").chmod(0o755)
+    env["PATH"] = f"{shim}:{env['PATH']}"
+    r = tc("update", str(proj), cwd=tmp_path, env=env)
+    assert r.rc == 0, r.stderr
+    assert (proj / "model.onnx").read_bytes() == b"weights"
+    r = tc("update", "--undo", str(proj), cwd=tmp_path, env=env)
+    assert r.rc == 0, r.stderr
+    assert (proj / "model.onnx").read_bytes() == b"weights"
+    assert not (proj / "NEWS.md").exists()
+
+
+def test_undo_refuses_a_record_naming_a_users_commit(proj: Path, guard: Guard, env: Env) -> None:
+    base, mine = _user_commit(proj)
+    _record(proj, head_before=base, update_commit=mine)
+    guard.start(proj / ".git")
+    r = tc("update", "--undo", str(proj), cwd=proj.parent, env=env)
+    guard.check()
+    assert _git(proj, "rev-parse", "HEAD") == mine
+    assert_clean_failure(r, 2, r"tc-update\.json: not the record of a tc update of this "
+                               r"repository \(.* is not a tc update commit on .*\); nothing was undone")
+
+
+def test_undo_refuses_a_record_naming_a_users_commit_as_the_snapshot(proj: Path, guard: Guard,
+                                                                     env: Env) -> None:
+    base, mine = _user_commit(proj)
+    _record(proj, state="uncommitted", head_before=base, snapshot=mine)
+    guard.start(proj / ".git")
+    r = tc("update", "--undo", str(proj), cwd=proj.parent, env=env)
+    guard.check()
+    assert _git(proj, "rev-parse", "HEAD") == mine
+    assert_clean_failure(r, 2, r"is not a tc update snapshot commit\); nothing was undone")
+
+
+@pytest.mark.parametrize("victim", ["model.onnx", "train-container-publish.zip", "README.md"])
+def test_undo_refuses_a_record_naming_a_users_file(proj: Path, guard: Guard, env: Env,
+                                                   victim: str) -> None:
+    (proj / victim).write_bytes(b"the user's own " + victim.encode())
+    digest = "644:" + hashlib.sha256((proj / victim).read_bytes()).hexdigest()
+    _record(proj, state="uncommitted", head_before=_git(proj, "rev-parse", "HEAD"),
+            created=[victim], after={victim: digest})
+    guard.start(proj / ".git")
+    r = tc("update", "--undo", str(proj), cwd=proj.parent, env=env)
+    guard.check()
+    assert (proj / victim).read_bytes() == b"the user's own " + victim.encode()
+    assert_clean_failure(r, 2, rf"\({re.escape(victim)} is not a file tc update .* wrote\); "
+                               r"nothing was undone")
