@@ -214,3 +214,23 @@ def test_undo_refuses_a_record_naming_a_users_file(proj: Path, guard: Guard, env
     assert (proj / victim).read_bytes() == b"the user's own " + victim.encode()
     assert_clean_failure(r, 2, rf"\({re.escape(victim)} is not a file tc update .* wrote\); "
                                r"nothing was undone")
+
+
+# ---- class: memory bounded --------------------------------------------------------------------
+
+def test_update_dry_run_with_a_big_ignored_file_under_1g(tmp_path: Path) -> None:
+    """A 700 MB model (git-ignored, sparse on disk) must not be read into memory, let alone
+    twice: under RLIMIT_AS = 1 GiB the preview ends cleanly, listing only the project's files."""
+    assert tc("new", "mine", "--provider", "Prov", "--category", "Cat", "--architecture", "Arch",
+              "--template", "sklearn", "--defaults", cwd=tmp_path).rc == 0
+    proj = tmp_path / "mine"
+    env = _newer_scaffolds(tmp_path)
+    big = proj / ".tc" / "train" / "model.onnx"
+    big.parent.mkdir(parents=True)
+    with big.open("wb") as fh:
+        fh.truncate(700 * 1024 * 1024)
+    r = tc("update", "--dry-run", str(proj), cwd=tmp_path, env=env, mem_limit=1 << 30, timeout=300)
+    both = r.stdout + r.stderr
+    assert r.rc == 0 and "Traceback" not in both, both[-1500:]
+    assert "model.onnx" not in r.stdout and "NEWS.md" in r.stdout
+    assert big.stat().st_size == 700 * 1024 * 1024
