@@ -8,13 +8,15 @@ import hashlib
 import json
 import re
 import shutil
+import stat
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.hostile.conftest import Guard
-from tests.hostile.harness import REPO, assert_clean_failure, env_for, tc
+from tests.hostile.harness import REPO, assert_clean_failure, assert_finding, env_for, tc
 
 Env = dict[str, str]
 IMAGE = "registry.example.com/team/cls:1"
@@ -234,3 +236,61 @@ def test_update_dry_run_with_a_big_ignored_file_under_1g(tmp_path: Path) -> None
     assert r.rc == 0 and "Traceback" not in both, both[-1500:]
     assert "model.onnx" not in r.stdout and "NEWS.md" in r.stdout
     assert big.stat().st_size == 700 * 1024 * 1024
+
+
+# ---- class: validate --zip: special and setuid members, a damaged member ----------------------
+
+TOP = "train-container-publish"
+
+
+@pytest.fixture()
+def good_zip(proj: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "good.zip"
+    r = tc("package", str(proj), "-o", str(out), cwd=tmp_path)
+    assert r.rc == 0, r.stderr
+    return out
+
+
+def _zip_with(good: Path, dest: Path, name: str, mode: int, data: bytes = b"#!/bin/sh\n") -> Path:
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        member = zipfile.ZipInfo(f"{TOP}/Prov/Cat/Arch/docker/{name}")
+        member.create_system = 3
+        member.external_attr = mode << 16
+        out.writestr(member, data)
+    return dest
+
+
+@pytest.mark.parametrize(("name", "mode", "kind"), [
+    ("null", stat.S_IFCHR | 0o666, r"a special file \(device, FIFO or socket\)"),
+    ("sda", stat.S_IFBLK | 0o660, r"a special file"),
+    ("pipe", stat.S_IFIFO | 0o644, r"a special file"),
+    ("run.sh", stat.S_IFREG | 0o4755, r"a file with the setuid/setgid bit"),
+    ("tool", stat.S_IFREG | 0o2755, r"a file with the setuid/setgid bit"),
+])
+def test_validate_zip_refuses_special_and_setuid_members(good_zip: Path, tmp_path: Path,
+                                                         guard: Guard, name: str, mode: int,
+                                                         kind: str) -> None:
+    z = _zip_with(good_zip, tmp_path / "bad.zip", name, mode)
+    guard.start()
+    r = tc("validate", "--zip", str(z), "--json", cwd=tmp_path)
+    guard.check()
+    assert_finding(r, r"zip\.unsafe-member", rf"member is {kind}", file_re=re.escape(name))
+
+
+def test_validate_zip_with_a_damaged_member(good_zip: Path, tmp_path: Path, guard: Guard) -> None:
+    """Deflate data flipped inside a member: zlib's error is a finding, not exit 70."""
+    data = bytearray(good_zip.read_bytes())
+    with zipfile.ZipFile(good_zip) as zf:
+        info = max((i for i in zf.infolist() if i.compress_type == zipfile.ZIP_DEFLATED),
+                   key=lambda i: i.compress_size)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for k in range(5, 15):
+        data[start + k] ^= 0xFF
+    z = tmp_path / "damaged.zip"
+    z.write_bytes(bytes(data))
+    guard.start()
+    r = tc("validate", "--zip", str(z), "--json", cwd=tmp_path)
+    guard.check()
+    assert_finding(r, r"file\.unreadable", r"cannot read member", file_re=re.escape(info.filename))
