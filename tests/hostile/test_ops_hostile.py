@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.conftest import Guard
+from tests.hostile.conftest import Guard, tdir
 from tests.hostile.harness import REPO, assert_clean_failure, assert_finding, env_for, tc
 
 Env = dict[str, str]
@@ -294,3 +294,27 @@ def test_validate_zip_with_a_damaged_member(good_zip: Path, tmp_path: Path, guar
     r = tc("validate", "--zip", str(z), "--json", cwd=tmp_path)
     guard.check()
     assert_finding(r, r"file\.unreadable", r"cannot read member", file_re=re.escape(info.filename))
+
+
+# ---- class: .env secrets under plain names or as a bare AWS secret key -------------------------
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize("line", [
+    "DB_PASS=hunter2", "MYSQL_PWD=hunter2", "SMTP_PW=hunter2", "PASS=hunter2",
+    f"S3_CONF={AWS_SECRET}", f"export AWS_S={AWS_SECRET}",
+])
+@pytest.mark.parametrize("no_validate", [False, True])
+def test_env_secrets_are_never_packaged(proj: Path, guard: Guard, env: Env, tmp_path: Path,
+                                        line: str, no_validate: bool) -> None:
+    env_file = tdir(proj) / "docker" / ".env"
+    env_file.write_text(env_file.read_text() + line + "\n")
+    out = tmp_path / "out.zip"
+    guard.start(out)
+    r = tc("package", str(proj), "-o", out, *(["--no-validate"] if no_validate else []),
+           cwd=tmp_path, env=env)
+    guard.check()
+    assert not out.exists()
+    assert "hunter2" not in r.stdout + r.stderr and AWS_SECRET not in r.stdout + r.stderr
+    assert_clean_failure(r, 1, r"validate found|refused to package|secret")
