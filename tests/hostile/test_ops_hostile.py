@@ -318,3 +318,30 @@ def test_env_secrets_are_never_packaged(proj: Path, guard: Guard, env: Env, tmp_
     assert not out.exists()
     assert "hunter2" not in r.stdout + r.stderr and AWS_SECRET not in r.stdout + r.stderr
     assert_clean_failure(r, 1, r"validate found|refused to package|secret")
+
+
+# ---- class: the scaffold store is tc's own repository -----------------------------------------
+
+@pytest.mark.parametrize("history", ["commits", "empty"])
+@pytest.mark.parametrize("command", ["new", "update"])
+def test_a_foreign_repository_as_the_scaffold_store(proj: Path, tmp_path: Path, guard: Guard,
+                                                    history: str, command: str) -> None:
+    home = tmp_path / "other-home"
+    store = home / "scaffold-store"
+    store.mkdir(parents=True)
+    _git(store, "init", "-q", "-b", "main")
+    if history == "commits":
+        (store / "thesis.tex").write_text("my thesis\n")
+        _git(store, "add", "thesis.tex")
+        _git(store, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "my work")
+    env = env_for(tmp_path, TC_HOME=str(home))
+    guard.start(tmp_path / "new-proj", home / "scaffold-store.lock")  # the lock is tc's
+    if command == "new":
+        r = tc("new", "new-proj", "--template", "sklearn", "--provider", "Prov", "--category",
+               "Cat", "--architecture", "Arch", "--defaults", cwd=tmp_path, env=env)
+    else:
+        r = tc("update", str(proj), cwd=tmp_path, env=env)
+    guard.check()
+    assert not (tmp_path / "new-proj").exists()
+    assert_clean_failure(r, 2, r"scaffold-store: a git repository tc did not create; nothing was "
+                               r"committed to it")
