@@ -345,3 +345,23 @@ def test_a_foreign_repository_as_the_scaffold_store(proj: Path, tmp_path: Path, 
     assert not (tmp_path / "new-proj").exists()
     assert_clean_failure(r, 2, r"scaffold-store: a git repository tc did not create; nothing was "
                                r"committed to it")
+
+
+# ---- class: tc base-image --wheelhouse is checked, never silently ignored ----------------------
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("missing", r"no such folder"), ("file", r"not a folder"), ("empty", r"no \.whl files in it"),
+])
+def test_base_image_with_an_unusable_wheelhouse(tmp_path: Path, guard: Guard, kind: str,
+                                                message: str) -> None:
+    house = tmp_path / "wheels"
+    if kind == "file":
+        house.write_text("not a folder")
+    elif kind == "empty":
+        house.mkdir()
+        (house / "README.txt").write_text("wheels go here")
+    guard.start()
+    r = tc("base-image", "--flavor", "sklearn", "--wheelhouse", house, cwd=tmp_path,
+           env=_no_docker(tmp_path))
+    guard.check()
+    assert_clean_failure(r, 2, rf"^error: --wheelhouse .*wheels: {message}")
