@@ -32,9 +32,17 @@ def write_report(ins: Inspection, out: Path) -> list[Path]:
     except ImportError:
         raise InputError("--report needs matplotlib", hint="pip install 'tc-cli[report]'"
                          ) from None
-    out.mkdir(parents=True, exist_ok=True)
-    written = [_classes(ins, out, plt), _boxes(ins, out, plt), _sheet(ins, out)]
-    written.append(_index(ins, out, written))
+    from tcli.safety.atomic import os_error
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--report {out}: is a file, not a folder",
+                         hint="name a new or existing folder for the report")
+    try:  # an unwritable place is one exit-2 line naming it, never an internal error
+        out.mkdir(parents=True, exist_ok=True)
+        written = [_classes(ins, out, plt), _boxes(ins, out, plt), _sheet(ins, out)]
+        written.append(_index(ins, out, written))
+    except OSError as exc:
+        raise os_error(out, exc, "cannot write the report") from None
     return written
 
 

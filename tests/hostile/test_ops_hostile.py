@@ -365,3 +365,23 @@ def test_base_image_with_an_unusable_wheelhouse(tmp_path: Path, guard: Guard, ki
            env=_no_docker(tmp_path))
     guard.check()
     assert_clean_failure(r, 2, rf"^error: --wheelhouse .*wheels: {message}")
+
+
+# ---- class: unusable output places are exit 2, never exit 70 -----------------------------------
+
+@pytest.mark.parametrize(("where", "message"), [
+    ("afile", r"--report .*afile: is a file, not a folder"),
+    ("afile/sub", r"afile/sub: cannot write the report: Not a directory"),
+    ("/proc/tc-report", r"/proc/tc-report: cannot write the report"),
+])
+def test_dataset_inspect_report_onto_an_unusable_place(tmp_path: Path, guard: Guard, where: str,
+                                                        message: str) -> None:
+    r = tc("demo-data", tmp_path / "minio", "--task", "detection", "--images", "2", cwd=tmp_path)
+    assert r.rc == 0, r.stderr
+    (tmp_path / "afile").write_text("mine")
+    guard.start()
+    out = where if where.startswith("/") else str(tmp_path / where)
+    r = tc("dataset", "inspect", tmp_path / "minio" / "datasets" / "1", "--report", out,
+           cwd=tmp_path, timeout=120)
+    guard.check()
+    assert_clean_failure(r, 2, message)
