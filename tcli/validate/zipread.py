@@ -116,16 +116,20 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                 add("zip.unsafe-name", name, "unsafe member name: escapes the extraction folder",
                     "rebuild the ZIP with 'tc package'")
                 continue
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             cap = min(max_file_size, LIMITS.max_total_bytes - total)
             try:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 problem, written = _stream(zf, info, target, cap)
             except MEMBER_ERRORS as exc:
                 target.unlink(missing_ok=True)
                 add("file.unreadable", name, f"cannot read member: {exc}",
+                    "rebuild the ZIP with 'tc package'")
+                continue
+            except OSError as exc:  # a file and a folder of one name, a name too long, ...
+                add("zip.unsafe-name", name, f"cannot extract member: {exc.strerror or exc}",
                     "rebuild the ZIP with 'tc package'")
                 continue
             total += written

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import stat
@@ -385,3 +386,35 @@ def test_dataset_inspect_report_onto_an_unusable_place(tmp_path: Path, guard: Gu
            cwd=tmp_path, timeout=120)
     guard.check()
     assert_clean_failure(r, 2, message)
+
+
+# ---- class: special files in a project never hang tc ------------------------------------------
+
+@pytest.mark.parametrize("name", ["pipe", "util.py"])
+@pytest.mark.parametrize("command", ["package", "validate"])
+def test_a_fifo_in_the_template(proj: Path, tmp_path: Path, guard: Guard, env: Env, name: str,
+                                command: str) -> None:
+    """Reading a FIFO waits for a writer for ever: tc refuses it (a finding), without opening."""
+    os.mkfifo(tdir(proj) / "docker" / name)
+    out = tmp_path / "out.zip"
+    guard.start(out)
+    args = ["-o", str(out)] if command == "package" else []
+    r = tc(command, str(proj), *args, cwd=tmp_path, env=env, timeout=40)
+    guard.check()
+    assert not out.exists()
+    assert "not a regular file (a" in r.stdout.replace("\n", " ") or "FIFO" in r.stdout
+    assert_clean_failure(r, 1, r"validate found 1 error|validation failed: 1 error")
+
+
+def test_validate_zip_with_a_file_and_a_folder_of_one_name(good_zip: Path, tmp_path: Path,
+                                                          guard: Guard) -> None:
+    z = tmp_path / "clash.zip"
+    with zipfile.ZipFile(good_zip) as src, zipfile.ZipFile(z, "w") as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        out.writestr(f"{TOP}/Prov/Cat/Arch/docker/a", b"x")
+        out.writestr(f"{TOP}/Prov/Cat/Arch/docker/a/b", b"y")
+    guard.start()
+    r = tc("validate", "--zip", str(z), "--json", cwd=tmp_path)
+    guard.check()
+    assert_finding(r, r"zip\.unsafe-name", r"cannot extract member", file_re=r"docker/a/b$")
