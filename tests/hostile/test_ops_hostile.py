@@ -418,3 +418,21 @@ def test_validate_zip_with_a_file_and_a_folder_of_one_name(good_zip: Path, tmp_p
     r = tc("validate", "--zip", str(z), "--json", cwd=tmp_path)
     guard.check()
     assert_finding(r, r"zip\.unsafe-name", r"cannot extract member", file_re=r"docker/a/b$")
+
+
+# ---- class: dev-run option values checked before any Docker work -------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--demo", "--dataset-id", "99999999999"], r"--dataset-id 99999999999: must be at most"),
+    (["--demo", "--demo-images", "99999999999"], r"--demo-images 99999999999: out of range"),
+    (["--dataset", "afile"], r"--dataset .*afile: not a folder"),
+    (["--dataset", "nowhere"], r"--dataset .*nowhere: no such folder"),
+])
+def test_dev_run_option_values_before_docker(proj: Path, tmp_path: Path, guard: Guard,
+                                             args: list[str], message: str) -> None:
+    (tmp_path / "afile").write_text("not a dataset")
+    args = [str(tmp_path / a) if a in ("afile", "nowhere") else a for a in args]
+    guard.start()
+    r = tc("dev-run", str(proj), *args, cwd=tmp_path, env=_no_docker(tmp_path))
+    guard.check()
+    assert_clean_failure(r, 2, message)
