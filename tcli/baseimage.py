@@ -296,9 +296,14 @@ def ensure_stand_in(
     say = on_status or (lambda _line: None)
     info = engine.image_info(client, ref)
     want = flavor.spec_hash()
+    if wheelhouse is not None:
+        check_wheelhouse(wheelhouse)
     if info is not None and not force:
         have = info.labels.get(LABEL_SPEC)
         if have in (want, None) or wheelhouse is not None:
+            if wheelhouse is not None:
+                say(f"{ref} exists, so --wheelhouse {wheelhouse} was not used; "
+                    "pass --force to rebuild it from those wheels")
             return StandIn(flavor.name, ref, False, 0.0, info.size)
         say(f"{ref} was built from other package pins: rebuilding it")
     started = time.monotonic()
@@ -365,11 +370,27 @@ def _install_failure(tail: list[str], code: int) -> tuple[str, str]:
     return (tail[-1].strip() if tail else f"exit {code}"), "rerun with --force; 'tc doctor' checks the setup"
 
 
-def _wheelhouse_copy(wheelhouse: Path, requirements: Sequence[str]) -> Path:
-    """A temporary wheelhouse: the user's wheels (hard-linked when possible) + requirements.txt."""
+def check_wheelhouse(wheelhouse: Path) -> Path:
+    """``--wheelhouse DIR`` resolved; InputError (exit 2, before any Docker work) unless it is a
+    folder holding at least one regular ``.whl`` file."""
     house = wheelhouse.expanduser().resolve()
     if not house.is_dir():
-        raise InputError(f"--wheelhouse {wheelhouse}: no such folder", "name a folder of .whl files")
+        what = "not a folder" if house.exists() else "no such folder"
+        raise InputError(f"--wheelhouse {wheelhouse}: {what}", "name a folder of .whl files")
+    try:
+        has_wheels = any(p.is_file() for p in house.glob("*.whl"))
+    except OSError as exc:
+        raise InputError(f"--wheelhouse {wheelhouse}: cannot read: {exc.strerror or exc}",
+                         "name a folder of .whl files you can read") from None
+    if not has_wheels:
+        raise InputError(f"--wheelhouse {wheelhouse}: no .whl files in it",
+                         "fill it with: pip download --only-binary=:all: -d DIR <packages>")
+    return house
+
+
+def _wheelhouse_copy(wheelhouse: Path, requirements: Sequence[str]) -> Path:
+    """A temporary wheelhouse: the user's wheels (hard-linked when possible) + requirements.txt."""
+    house = check_wheelhouse(wheelhouse)
     tmp = Path(tempfile.mkdtemp(prefix="tc-wheelhouse-"))
     for wheel in house.glob("*.whl"):
         if _same_fs(wheel, tmp):

@@ -67,6 +67,9 @@ ANNOTATIONS_XML = "annotations.xml"
 SPLIT_KEYS = ("train-split", "test-split")
 #: The environment variable naming the dataset (the platform rewrites it in ``.env``).
 DATASET_ID_KEY = "DATASET_ID"
+#: A platform dataset id as an option value (``tc export --dataset-id``): a positive integer of
+#: at most 18 digits. Matched with ``re.fullmatch`` (a ``$`` would let a trailing newline in).
+DATASET_ID_PATTERN = r"[1-9][0-9]{0,17}"
 #: The ``.env`` inside a running train container.
 CONTAINER_ENV_FILE = "/workspace/.env"
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tcli.errors import InputError
+from tcli.safety import made
 
 TASKS: tuple[str, ...] = ("classification", "detection", "segmentation")
 # template names accepted as aliases of a task
@@ -280,6 +281,9 @@ def write_demo_dataset(
         entries.append((file_name, side, shapes))
     xml = _xml(name, f"tc-demo-{name}", entries)
     _atomic_write(target / "annotations" / "annotations.xml", xml)
+    written = {ANNOTATIONS: made.file_digest(target / ANNOTATIONS)}
+    written.update((f, made.file_digest(target / f)) for f, _, _ in entries)
+    made.write(target, written, what=f"demo data ({name}, seed {seed})")
     return target
 
 
@@ -304,6 +308,15 @@ def _check_only_ours(target: Path, force: bool) -> set[str]:
     holds anything else (a user's own annotations or images), unless ``force``."""
     if not target.is_dir():
         return set()
+    recorded = made.load(target)
+    if recorded is not None:  # written by this tc: judged by the content digests it recorded
+        other = None if force else made.foreign(target)
+        if other is not None:
+            raise InputError(
+                f"{other}: not written by tc demo-data (or changed since); nothing was written",
+                hint="choose an empty DIR or another --dataset-id, or pass --force to overwrite",
+            )
+        return set(recorded)
     previous = _previous_run(target)
     if force:
         return previous

@@ -9,11 +9,13 @@ Pure filesystem logic: no Typer, no Docker.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from tcli.errors import InputError
+from tcli.safety.confine import is_inside
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 #: Longest folder name tc accepts (file systems allow 255 bytes; leave room for suffixes).
@@ -118,4 +120,17 @@ class Project:
     @property
     def tc_dir(self) -> Path:
         """Per-project working folder of tc (mock MinIO, train output); never packaged."""
-        return self.root / ".tc"
+        return self.tc_path()
+
+    def tc_path(self, *parts: str) -> Path:
+        """``<root>/.tc/<parts>``, refused (InputError, one line) when ``.tc`` or a folder on
+        the way is a symlink leading out of the project: tc writes and deletes there."""
+        path = self.root / ".tc"
+        for part in ("", *parts):
+            path = path / part if part else path
+            if path.is_symlink() and not is_inside(path, self.root):
+                raise InputError(
+                    f"{path}: a symlink to {os.readlink(path)}, outside the project; "
+                    "nothing was written or deleted",
+                    f"tc keeps its working files inside the project: remove the link (rm {path})")
+        return path

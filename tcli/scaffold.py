@@ -102,18 +102,45 @@ def sync_store(source: Path | None = None, store: Path | None = None) -> StoreRe
         return _sync_locked(source, store)
 
 
+#: A file in the store's ``.git`` saying tc created that repository (and the first commit's
+#: message, for stores made before the marker existed).
+STORE_MARKER = "tc-scaffold-store"
+STORE_MARKER_TEXT = "This repository is tc's scaffold store; tc commits here.\n"
+_FIRST_COMMIT = "scaffolds of tc "
+
+
+def _check_store_is_ours(store: Path) -> None:
+    """InputError unless ``store`` is a repository tc created (see :func:`_sync_locked`)."""
+    marker = store / ".git" / STORE_MARKER
+    if marker.is_file() and not marker.is_symlink():
+        return
+    roots = git(store, "rev-list", "--max-parents=0", "HEAD", check=False).stdout.split()
+    first = git(store, "log", "-1", "--format=%s", roots[0], check=False).stdout if roots else ""
+    if len(roots) == 1 and first.startswith(_FIRST_COMMIT):
+        with contextlib.suppress(OSError):  # a store of an older tc: mark it now
+            marker.write_text(STORE_MARKER_TEXT)
+        return
+    raise InputError(f"{store}: a git repository tc did not create; nothing was committed to it",
+                     "tc keeps its scaffold store in TC_HOME/scaffold-store: set TC_HOME to "
+                     "another folder, or move that repository away")
+
+
 def _sync_locked(source: Path, store: Path) -> StoreRef:
     """The body of :func:`sync_store`, run under the store lock.
 
     Only files the store itself tracks (``git ls-files``) are ever removed; anything else a
-    user put in the folder is left alone and never committed."""
+    user put in the folder is left alone and never committed. A git repository there that tc
+    did not create (no store marker, and its first commit is not tc's) is refused: tc never
+    commits into someone else's repository."""
     try:
         if not (store / ".git").is_dir():
             store.mkdir(parents=True, exist_ok=True)
             git(store, "init", "-q", "-b", "main")
+            (store / ".git" / STORE_MARKER).write_text(STORE_MARKER_TEXT)
     except (NotADirectoryError, FileExistsError, PermissionError) as exc:
         raise InputError(f"{store}: cannot create the scaffold store: {exc.strerror or exc}",
                          "set TC_HOME to a folder you can write to") from None
+    _check_store_is_ours(store)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     wanted: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(source):

@@ -34,6 +34,8 @@ def command(
     from tcli import baseimage, engine
 
     names = list(baseimage.FLAVORS) if flavor == "all" else [baseimage.flavor_named(flavor).name]
+    if wheelhouse is not None:
+        baseimage.check_wheelhouse(wheelhouse)  # before any Docker work
     client = engine.connect()
     errc = console.err()
     tags = []

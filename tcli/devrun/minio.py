@@ -2,6 +2,11 @@
 
 Samples are never copied: hard links when the dataset is on the project's file system,
 otherwise symlinks into a read-only mount of it (``/tc-sources/<id>``).
+
+tc replaces ``datasets/<id>`` only when everything in it is what tc made there (the content
+manifest of :mod:`tcli.safety.made`): a user's own dataset in that folder is refused with one
+line, never deleted. Every path is inside the project (:meth:`Project.tc_path`): a ``.tc`` or
+``.tc/minio`` that is a symlink leading out of the project is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from tcli.contract import ANNOTATIONS_XML, ANSWERS_FILE, MINIO_MOUNT, TRAIN_MOUN
 from tcli.devrun.options import DevRunOptions
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
+from tcli.safety import made
 
 
 @dataclass
@@ -32,11 +38,36 @@ class DatasetLayout:
 
 
 def minio_root(project: Project) -> Path:
-    return project.tc_dir / "minio"
+    return project.tc_path("minio")
 
 
 def train_root(project: Project) -> Path:
-    return project.tc_dir / "train"
+    return project.tc_path("train")
+
+
+def dataset_folder(project: Project, dataset_id: int) -> Path:
+    """``<project>/.tc/minio/datasets/<id>``, confined to the project."""
+    return project.tc_path("minio", "datasets", str(dataset_id))
+
+
+def _fix(dataset_id: int) -> str:
+    return (f"move your own dataset out of .tc/minio/datasets/{dataset_id} and pass it with "
+            "--dataset DIR (or leave --demo/--dataset out to use it as it is), "
+            "or pick another --dataset-id")
+
+
+def check_target(project: Project, opts: DevRunOptions, dataset_id: int) -> None:
+    """Refuse, before any Docker work, a dataset folder ``--demo``/``--dataset`` would have to
+    replace that holds something tc did not make (see :mod:`tcli.safety.made`)."""
+    target = dataset_folder(project, dataset_id)
+    if opts.demo or opts.dataset is not None:
+        if opts.dataset is not None:
+            source = opts.dataset.expanduser().resolve()
+            if source == target.resolve() or target.resolve() in source.parents:
+                return  # the dataset already there, used in place
+        other = made.foreign(target) if target.is_dir() and not target.is_symlink() else None
+        if target.is_symlink() or (target.exists() and not target.is_dir()) or other is not None:
+            made.clear(target, fix=_fix(dataset_id))  # raises NotMadeByTc naming the file
 
 
 def run_volumes(project: Project, layout: DatasetLayout,
@@ -79,7 +110,7 @@ def link_dataset(
     source = source.expanduser().resolve()
     if not source.is_dir():
         raise InputError(f"--dataset {source}: no such folder")
-    target = minio_root(project) / "datasets" / str(dataset_id)
+    target = dataset_folder(project, dataset_id)
     if source == target.resolve() or target.resolve() in source.parents:
         annotations = _annotations_of(source)
         return DatasetLayout(dataset_id, target, len(_samples_of(source, annotations)), "existing")
@@ -90,20 +121,25 @@ def link_dataset(
     if mode == "auto":
         target.parent.mkdir(parents=True, exist_ok=True)
         mode = "hardlink" if os.stat(source).st_dev == os.stat(target.parent).st_dev else "symlink"
-    _clear(target)
+    if mode not in ("hardlink", "symlink"):
+        raise ValueError(f"unknown link mode {mode!r}")
+    made.clear(target, fix=_fix(dataset_id))
     (target / "annotations").mkdir(parents=True)
-    shutil.copyfile(annotations, target / "annotations" / ANNOTATIONS_XML)
+    ann_rel = f"annotations/{ANNOTATIONS_XML}"
+    shutil.copyfile(annotations, target / ann_rel)
+    entries = {ann_rel: made.entry_of(target / ann_rel)}
     volumes: dict[str, dict[str, str]] = {}
     if mode == "hardlink":
         for sample in samples:
             os.link(sample, target / sample.name)
-    elif mode == "symlink":
+            entries[sample.name] = made.entry_of(target / sample.name, hardlink=True)
+    else:
         mount = f"/tc-sources/{dataset_id}"
         volumes[str(source)] = {"bind": mount, "mode": "ro"}
         for sample in samples:
             os.symlink(f"{mount}/{sample.name}", target / sample.name)
-    else:
-        raise ValueError(f"unknown link mode {mode!r}")
+            entries[sample.name] = made.entry_of(target / sample.name)
+    made.write(target, entries, what=f"dev-run --dataset {source}")
     return DatasetLayout(dataset_id, target, len(samples), mode, volumes)
 
 
@@ -113,8 +149,8 @@ def demo_dataset(
     """Write the synthetic demo dataset as dataset ``dataset_id`` of the mock MinIO."""
     from tcli.demo_data import write_demo_dataset
 
-    target = minio_root(project) / "datasets" / str(dataset_id)
-    _clear(target)
+    target = dataset_folder(project, dataset_id)
+    made.clear(target, fix=_fix(dataset_id))
     kwargs: dict[str, Any] = {"seed": dataset_id, "dataset_id": dataset_id}
     if images is not None:
         kwargs["images"] = images
@@ -125,7 +161,7 @@ def demo_dataset(
 
 def existing_dataset(project: Project, dataset_id: int) -> DatasetLayout:
     """Dataset ``dataset_id`` already present in the mock MinIO (InputError when absent)."""
-    target = minio_root(project) / "datasets" / str(dataset_id)
+    target = dataset_folder(project, dataset_id)
     annotations = target / "annotations" / ANNOTATIONS_XML
     if not annotations.is_file():
         raise InputError(
@@ -133,14 +169,6 @@ def existing_dataset(project: Project, dataset_id: int) -> DatasetLayout:
             "pass --dataset DIR (samples + annotations/annotations.xml) or --demo",
         )
     return DatasetLayout(dataset_id, target, len(_samples_of(target, annotations)), "existing")
-
-
-def _clear(target: Path) -> None:
-    """Remove a dataset folder of the mock MinIO (links only: sources are untouched)."""
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.exists():
-        shutil.rmtree(target)
 
 
 def template_task(project: Project, template: TemplateRef) -> str:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tcli.demo_data import MAX_DATASET_ID, MAX_IMAGES
 from tcli.errors import DockerError, InputError
 
 GPU_CHOICES = "auto, all, none or device ids like 0 or 0,1"
@@ -42,6 +43,14 @@ def check_options(opts: DevRunOptions) -> None:
                          "use a number with an optional unit b, k, m or g, e.g. 4g or 512m")
     if opts.dataset_id is not None and opts.dataset_id < 0:
         raise InputError(f"--dataset-id {opts.dataset_id}: must be 0 or more")
+    if opts.dataset_id is not None and opts.dataset_id > MAX_DATASET_ID:
+        raise InputError(f"--dataset-id {opts.dataset_id}: must be at most {MAX_DATASET_ID}")
+    if opts.demo_images is not None and not 1 <= opts.demo_images <= MAX_IMAGES:
+        raise InputError(f"--demo-images {opts.demo_images}: out of range", f"use 1..{MAX_IMAGES}")
+    if opts.dataset is not None and not opts.dataset.expanduser().is_dir():
+        what = "not a folder" if opts.dataset.expanduser().exists() else "no such folder"
+        raise InputError(f"--dataset {opts.dataset}: {what}",
+                         "pass the folder of a dataset (CVAT, COCO, YOLO, VOC or image folders)")
     if opts.nproc_per_node is not None and not 1 <= opts.nproc_per_node <= MAX_NPROC:
         raise InputError(f"--nproc-per-node {opts.nproc_per_node}: must be between 1 and "
                          f"{MAX_NPROC}", "one process per GPU, or N CPU processes (Gloo)")

@@ -26,7 +26,14 @@ from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, follow
 from tcli.devrun.interrupts import no_interrupts
 from tcli.devrun.logs import LAST_LINES, short
-from tcli.devrun.minio import DatasetLayout, describe, prepare_dataset, run_volumes, train_root
+from tcli.devrun.minio import (
+    DatasetLayout,
+    check_target,
+    describe,
+    prepare_dataset,
+    run_volumes,
+    train_root,
+)
 from tcli.devrun.naming import (
     LABEL_DEV_RUN,
     LABEL_PROJECT,
@@ -77,6 +84,8 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
             "(no tc_torch.py in its docker/ folder)",
             "data-parallel training is for the torchvision templates; leave the option out")
     custom = read_custom(template)
+    if not opts.rerun:  # a dataset folder tc may not replace is refused before any Docker work
+        check_target(project, opts, 1 if opts.dataset_id is None else opts.dataset_id)
     client = engine.connect()
     if opts.rerun:
         return rerun(client, project, template, custom, opts, rep)

@@ -25,12 +25,12 @@ from tcli.engine.client import (
 )
 from tcli.errors import BuildFailed, DockerError
 
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_STEP = re.compile(r"Step (\d+)/(\d+) : (.*)")  # fullmatch
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: Builder chatter that is not a step's output.
 _NOISE = re.compile(
     r"^\s*(?:(?:---> )?(?:Removing intermediate container|Successfully built|"
-    r"Successfully tagged|Running in [0-9a-f]+$)|---> [0-9a-f]+$)"
+    r"Successfully tagged|Running in [0-9a-f]+\Z)|---> [0-9a-f]+\Z)"
 )
 _PULL_FAILED = re.compile(
     r"pull access denied|manifest unknown|not found|no such host|dial tcp|"
@@ -170,7 +170,7 @@ def build_image(
             for raw in lines:
                 line = _ANSI.sub("", raw).rstrip("\r")
                 log.append(line)
-                match = _STEP.match(line)
+                match = _STEP.fullmatch(line)
                 if match:
                     now = time.monotonic()
                     if steps:

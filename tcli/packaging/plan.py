@@ -7,6 +7,7 @@ files, symlinks that are broken or point outside the project, a ``.env`` holding
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +98,15 @@ def _check_file(path: Path, root: Path, max_file_size: int) -> Refusal | None:
             return Refusal("package.symlink-escape", path,
                            f"symlink points outside the project ({target})",
                            "copy the file into the project instead of linking to it")
+    try:
+        is_regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError as exc:
+        return Refusal("file.unreadable", path, f"cannot read: {exc.strerror}",
+                       "fix the file's permissions")
+    if not is_regular:  # reading a FIFO would wait for a writer for ever
+        return Refusal("package.special-file", path,
+                       "not a regular file (a FIFO, socket or device): never packaged",
+                       "delete it from the template")
     suffix = path.suffix.lower()
     if suffix in MODEL_FILE_SUFFIXES:
         return Refusal("package.data-file", path,

@@ -7,12 +7,17 @@ from dataclasses import dataclass, field
 
 from tcli.contract import DATASET_ID_KEY
 
-ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+ENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")  # fullmatch
 
 _SECRET_KEY = re.compile(
-    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)",
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH)"
+    # short forms only as a whole word of the name: DB_PASS, MYSQL_PWD, PASS, SMTP_PW, PIN
+    r"|(?:^|[_.-])(?:PASS|PWD|PW|PASSPHRASE|PIN|KEY)(?:[_.-]|\Z)",
     re.IGNORECASE,
 )
+#: A bare AWS secret access key (40 characters of base64 with upper- and lower-case letters and
+#: digits), whatever the name it is stored under; a 40-hex git commit id does not qualify.
+_AWS_SECRET_VALUE = re.compile(r"(?=[^\s]*[A-Z])(?=[^\s]*[a-z])(?=[^\s]*[0-9])[A-Za-z0-9/+]{40}")
 _SECRET_VALUES: list[tuple[str, re.Pattern[str]]] = [
     ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
@@ -52,7 +57,7 @@ def parse_env(text: str) -> EnvFile:
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        match = ENV_LINE.match(stripped)
+        match = ENV_LINE.fullmatch(stripped)
         if not match:
             env.bad_lines.append(number)
             continue
@@ -65,6 +70,8 @@ def secret_kind(key: str, value: str) -> str | None:
     for label, pattern in _SECRET_VALUES:
         if pattern.search(value):
             return label
+    if _AWS_SECRET_VALUE.fullmatch(value):
+        return "an AWS secret access key"
     if value and _SECRET_KEY.search(key):
         return "a secret (by its name)"
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_PINNED = re.compile(r"===?\s*[A-Za-z0-9][A-Za-z0-9._+!-]*\s*(?:;|$)")
+_PINNED = re.compile(r"===?\s*[A-Za-z0-9][A-Za-z0-9._+!-]*\s*(?:;|\Z)")
 
 
 def unpinned_requirements(text: str) -> list[tuple[int, str]]:

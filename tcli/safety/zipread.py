@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,17 +37,25 @@ class ZipLimits:
     ratio_floor: int = 1024 * 1024
 
 
-def _kind(info: zipfile.ZipInfo) -> str | None:
+def member_kind(info: zipfile.ZipInfo) -> str | None:
+    """What makes a member more than a plain file or folder (its Unix mode bits), or None:
+    a symlink, a device/FIFO/socket, or a file with the setuid/setgid bit. Used by every ZIP
+    reader of tc (``tc validate --zip`` too)."""
     mode = info.external_attr >> 16
     if not mode or info.create_system != 3:  # not made on Unix: no type bits to trust
         return None
-    if stat.S_IFMT(mode) == 0:  # permission bits only (Python's writestr): a plain file
-        return None
     if stat.S_ISLNK(mode):
         return "a symlink"
-    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
-        return None
-    return "a special file (device, FIFO or socket)"
+    if stat.S_IFMT(mode) not in (0, stat.S_IFDIR, stat.S_IFREG):  # 0: permission bits only
+        return "a special file (device, FIFO or socket)"
+    if mode & (stat.S_ISUID | stat.S_ISGID):
+        return "a file with the setuid/setgid bit"
+    return None
+
+
+#: Errors a damaged member raises while it is inflated (zlib's own included).
+MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+                 ValueError)
 
 
 def check_names(zf: zipfile.ZipFile, label: str, limits: ZipLimits) -> list[zipfile.ZipInfo]:
@@ -65,7 +74,7 @@ def check_names(zf: zipfile.ZipFile, label: str, limits: ZipLimits) -> list[zipf
             raise ZipRefused(f"{label}: member {info.filename!r} appears twice",
                              "repackage it with tc package")
         seen.add(key)
-        kind = _kind(info)
+        kind = member_kind(info)
         if kind:
             raise ZipRefused(f"{label}: member {info.filename!r} is {kind}",
                              "store the file itself, not a link")
@@ -114,7 +123,7 @@ def extract(zip_path: Path, dest: Path, limits: ZipLimits | None = None) -> list
             except ZipRefused:
                 target.unlink(missing_ok=True)
                 raise
-            except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+            except MEMBER_ERRORS as exc:
                 target.unlink(missing_ok=True)
                 raise ZipRefused(f"{label}: member {info.filename} cannot be read ({exc})",
                                  "repackage it with tc package") from None

@@ -18,7 +18,7 @@ from tcli.contract import ANSWERS_FILE
 from tcli.errors import InputError, TcError
 from tcli.safety import atomic
 from tcli.scaffold import StoreRef, copier_failure, git, inside_git, sync_store
-from tcli.scaffold_update import record
+from tcli.scaffold_update import record, rendered
 from tcli.scaffold_update.record import UpdateRecord
 
 SNAPSHOT_MESSAGE = "tc update: snapshot of local changes"
@@ -223,17 +223,17 @@ def update(path: Path, *, force: bool = False, defaults: bool = True) -> UpdateR
             rec.update_commit = _commit_update(root, prep, rec)
     except BaseException as exc:
         with contextlib.suppress(Exception):  # keep the first error; the record stays 'started'
-            _left_in_tree(root, rec, ignored_before)
+            _left_in_tree(root, prep, rec, ignored_before)
             record.write(root, rec)
         if isinstance(exc, TcError) and exc.hint is None:
             exc.hint = "tc update --undo puts the tree back as it was before"
         raise
     if rec.update_commit:
         rec.state = "committed"
-        rec.created = sorted(record.ignored_files(root) - ignored_before)
+        rec.created = _written(root, prep, record.ignored_files(root) - ignored_before)
         rec.after = record.fingerprint(root, rec.created)
     else:
-        _left_in_tree(root, rec, ignored_before)
+        _left_in_tree(root, prep, rec, ignored_before)
     record.write(root, rec)
     return UpdateResult(root, prep.old_version, prep.ref.tag, sorted(changed), conflicts,
                         rec.snapshot, rec.update_commit)
@@ -251,14 +251,25 @@ def _commit_update(root: Path, prep: Prepared, rec: UpdateRecord) -> str:
                       ) from None
 
 
-def _left_in_tree(root: Path, rec: UpdateRecord, ignored_before: set[str]) -> None:
+def _written(root: Path, prep: Prepared, candidates: set[str]) -> list[str]:
+    """The new files among ``candidates`` that the update wrote: those the new scaffold version
+    renders with the same content (:mod:`rendered`). A file another process wrote meanwhile (a
+    model, a ZIP) is not one of them, so undo never deletes it."""
+    if not candidates:
+        return []
+    digests = rendered.render_digests(prep.ref.path, prep.ref.tag, prep.answers)
+    return rendered.written_by_update(root, candidates, digests)
+
+
+def _left_in_tree(root: Path, prep: Prepared, rec: UpdateRecord, ignored_before: set[str]) -> None:
     """Record an update left uncommitted: what it created and how the tree looks now.
 
-    The tree was clean when Copier started (or snapshotted), so every untracked file now is
-    one the update created."""
+    The tree was clean when Copier started (or snapshotted), so an untracked file now is one
+    the update created or one another process wrote meanwhile: only the update's own
+    (:func:`_written`) are recorded as created."""
     changed = record.changed_paths(root)
-    created = {rel for rel, code in changed.items() if code == "??"}
-    created |= record.ignored_files(root) - ignored_before
+    new = {rel for rel, code in changed.items() if code == "??"}
+    new |= record.ignored_files(root) - ignored_before
     rec.state = "uncommitted"
-    rec.created = sorted(created)
-    rec.after = record.fingerprint(root, set(changed) | created)
+    rec.created = _written(root, prep, new)
+    rec.after = record.fingerprint(root, set(changed) | set(rec.created))

@@ -4,19 +4,26 @@ The update runs on a copy of the project in a temporary folder (a dirty tree is 
 there, as ``--force`` would). To tell a file the user never edited from one both sides changed,
 the version the project was made from is rendered again, with the project's answers, into a
 second temporary folder: a project file equal to that render was not edited.
+
+Memory stays bounded whatever the project holds: files git ignores (datasets, models, ZIPs under
+``.tc/``, ``train/``, ``*.onnx``) are neither copied nor listed (an update never touches them),
+and files are compared by a streamed sha256, never read whole into memory.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tcli.errors import InputError
-from tcli.scaffold import copier_failure
+from tcli.scaffold import copier_failure, git
 from tcli.scaffold_update import record
 from tcli.scaffold_update.apply import Prepared, conflicted_files, merge, prepare, snapshot
+from tcli.scaffold_update.rendered import content_digest
 
 #: Every state of a file in a preview, in the order of the summary line.
 STATES = (
@@ -50,19 +57,20 @@ def preview_update(path: Path) -> Preview:
     root = prep.root
     with tempfile.TemporaryDirectory(prefix="tc-update-preview-") as tmp:
         copy = Path(tmp) / "copy" / root.name
+        ignored = _ignored(root)
         try:
-            shutil.copytree(root, copy, symlinks=True)
+            shutil.copytree(root, copy, symlinks=True, ignore=_skip(root, ignored))
         except (OSError, shutil.Error) as exc:
             raise InputError(f"{root}: cannot copy the project for the preview: {exc}",
                              "check the folder's permissions") from None
-        before, old = _files(root), _old_render(prep, Path(tmp) / "old" / root.name)
+        before, old = _files(root, ignored), _old_render(prep, Path(tmp) / "old" / root.name)
         conflicts: set[str] = set()
         if not prep.current:
             if record.changed_paths(copy):
                 snapshot(copy)
             merge(copy, prep.ref.tag, store=prep.ref.path)
             conflicts = set(conflicted_files(copy, record.changed_paths(copy)))
-        after = _files(copy)
+        after = _files(copy, ignored)
     rows: list[tuple[str, str]] = []
     for rel in sorted(set(before) | set(after)):
         if rel not in after:
@@ -81,7 +89,22 @@ def preview_update(path: Path) -> Preview:
     return Preview(root, prep.old_version, prep.ref.tag, rows)
 
 
-def _old_render(prep: Prepared, dest: Path) -> dict[str, bytes]:
+def _ignored(root: Path) -> set[str]:
+    """What git ignores in ``root`` (a wholly ignored folder as one ``name/`` entry)."""
+    out = git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+              "--directory").stdout
+    return {rel.rstrip("/") for rel in out.split("\0") if rel}
+
+
+def _skip(root: Path, ignored: set[str]) -> Callable[[str, list[str]], set[str]]:
+    """A ``copytree`` ignore function leaving out the ``ignored`` paths."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        rel = Path(folder).relative_to(root)
+        return {n for n in names if (rel / n).as_posix() in ignored}
+    return ignore
+
+
+def _old_render(prep: Prepared, dest: Path) -> dict[str, str]:
     """The files of the project's scaffold version rendered with its answers (no user edits)."""
     import copier
 
@@ -93,14 +116,20 @@ def _old_render(prep: Prepared, dest: Path) -> dict[str, bytes]:
                         defaults=True, overwrite=True, quiet=True, unsafe=False)
     except copier.errors.CopierError as exc:
         raise copier_failure("update", exc) from None
-    return _files(dest)
+    return _files(dest, set())
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if rel.parts[0] == ".git" or not p.is_file() or p.is_symlink():
-            continue
-        out[rel.as_posix()] = p.read_bytes()
+def _files(root: Path, ignored: set[str]) -> dict[str, str]:
+    """relative path -> sha256 of every regular file under ``root`` but ``.git`` and the
+    ``ignored`` paths (streamed: a big file costs time, not memory)."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root)
+        dirnames[:] = [d for d in dirnames if (rel_dir / d).as_posix() not in ignored
+                       and (rel_dir / d).as_posix() != ".git"]
+        for name in filenames:
+            rel = (rel_dir / name).as_posix()
+            digest = content_digest(Path(dirpath) / name) if rel not in ignored else None
+            if digest is not None:
+                out[rel] = digest
     return out

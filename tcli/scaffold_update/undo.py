@@ -11,6 +11,14 @@ What is restored, from the record (:mod:`tcli.scaffold_update.record`):
 
 It refuses, changing nothing, when the record is missing or unreadable, when HEAD is not where
 the update left it, and when the tree holds changes made after the update.
+
+The record is a file anyone can write, so it is checked against the repository before it is
+acted on: the update commit must be a tc update commit (its ``Tc-Update-From`` trailer names
+the recorded base, which is its parent), a ``--force`` snapshot must be tc's snapshot commit
+on the recorded HEAD, and every file it says the update created must be one the scaffold
+version it went to renders, with that content (:mod:`tcli.scaffold_update.rendered`). A
+record that fails is refused (exit 2), nothing changed: it cannot reset past the user's
+commits or delete the user's files.
 """
 
 from __future__ import annotations
@@ -57,7 +65,9 @@ def undo(path: Path) -> UndoResult:
         record.remove(root)
         return result
     _check_head(root, rec)
+    _check_commits(root, rec)
     _check_tree(root, rec)
+    _check_created(root, rec)
     base = rec.base
     if base is not None:
         git(root, "reset", "-q", "--hard", base)
@@ -100,6 +110,71 @@ def _check_head(root: Path, rec: UpdateRecord) -> None:
     raise InputError(f"{root}: HEAD moved since the last tc update (it was {_short(expected)}, "
                      f"now {_short(now)}); nothing was undone",
                      "if you committed the update, undo that commit with: git revert <commit>")
+
+
+def _false(root: Path, why: str) -> InputError:
+    path = record.record_path(root)
+    return InputError(f"{path}: not the record of a tc update of this repository ({why}); "
+                      "nothing was undone", f"delete it (rm {path}); 'git log' shows what tc committed")
+
+
+def _commit_of(root: Path, sha: str, what: str) -> tuple[list[str], str]:
+    """(parents, message) of commit ``sha``; the record is false when there is no such commit."""
+    done = git(root, "log", "-1", "--format=%P%x00%B", sha, "--", check=False)
+    if done.returncode != 0 or "\0" not in done.stdout:
+        raise _false(root, f"{what} {_short(sha)} is not a commit here")
+    parents, message = done.stdout.split("\0", 1)
+    return parents.split(), message
+
+
+def _check_commits(root: Path, rec: UpdateRecord) -> None:
+    """The recorded commits are tc's own, chained as the record says (see the module doc)."""
+    from tcli.scaffold_update.apply import SNAPSHOT_MESSAGE, TRAILER
+
+    if rec.head_before is not None:
+        _commit_of(root, rec.head_before, "head_before")
+    if rec.snapshot is not None:
+        parents, message = _commit_of(root, rec.snapshot, "snapshot")
+        if message.strip() != SNAPSHOT_MESSAGE:
+            raise _false(root, f"{_short(rec.snapshot)} is not a tc update snapshot commit")
+        if parents != ([rec.head_before] if rec.head_before else []):
+            raise _false(root, f"the snapshot {_short(rec.snapshot)} does not follow "
+                               f"{_short(rec.head_before)}")
+    if rec.index_tree is not None and git(root, "cat-file", "-t", rec.index_tree,
+                                          check=False).stdout.strip() != "tree":
+        raise _false(root, f"index_tree {_short(rec.index_tree)} is not a tree here")
+    if rec.update_commit is not None:
+        parents, message = _commit_of(root, rec.update_commit, "update_commit")
+        trailer = f"{TRAILER}: {rec.base or 'none (first commit)'}"
+        if trailer not in message.splitlines():
+            raise _false(root, f"{_short(rec.update_commit)} is not a tc update commit on "
+                               f"{_short(rec.base)}")
+        if parents != ([rec.base] if rec.base else []):
+            raise _false(root, f"the update commit {_short(rec.update_commit)} does not follow "
+                               f"{_short(rec.base)}")
+
+
+def _check_created(root: Path, rec: UpdateRecord) -> None:
+    """Every file the record says the update created is one the scaffold version it went to
+    renders, with that content; otherwise the record is false (nothing is deleted)."""
+    present = [rel for rel in rec.created if record.digest(root / rel) is not None]
+    if not present:
+        return
+    import yaml
+
+    from tcli.contract import ANSWERS_FILE
+    from tcli.scaffold import sync_store
+    from tcli.scaffold_update import rendered
+    from tcli.scaffold_update.apply import _load_answers
+
+    answers = _load_answers(root / ANSWERS_FILE, yaml)
+    digests = rendered.render_digests(sync_store().path, rec.to_version, answers)
+    if digests is None:
+        raise _false(root, f"scaffold version {rec.to_version!r} is not in the local scaffold store")
+    ours = set(rendered.written_by_update(root, set(present), digests))
+    others = [rel for rel in present if rel not in ours]
+    if others:
+        raise _false(root, f"{others[0]} is not a file tc update {rec.to_version} wrote")
 
 
 def _check_tree(root: Path, rec: UpdateRecord) -> None:

@@ -3,8 +3,6 @@ API models, as YAML (to stdout or a file written atomically)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import yaml
 
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
+from tcli.safety import atomic
 from tcli.scaleout import kubeflow, manifests
 
 KINDS = tuple(manifests.FORMATS)
@@ -62,11 +61,4 @@ def write_atomic(path: Path, text: str) -> None:
         raise InputError(f"--output {path}: is a folder", "name a file, e.g. -o trainjob.yaml")
     if not path.parent.is_dir():
         raise InputError(f"--output {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)  # an unwritable place is one exit-2 line naming it

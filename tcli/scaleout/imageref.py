@@ -15,8 +15,8 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _REFERENCE = re.compile(
-    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
+    rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
 )
 EXAMPLE = "REGISTRY/NAME:TAG, e.g. registry.example.com/team/tc-classification:1.0"
 
@@ -43,7 +43,7 @@ def parse(text: str, option: str = "--image") -> ImageRef:
     value = text.strip()
     if value != text or len(value) > 255 or not value:
         raise InputError(f"{option} {text!r} is not an image reference", f"use {EXAMPLE}")
-    match = _REFERENCE.match(value)
+    match = _REFERENCE.fullmatch(value)
     if not match:
         raise InputError(f"{option} {text!r} is not an image reference "
                          "(lower-case name, optional registry host[:port], :tag or @digest)",

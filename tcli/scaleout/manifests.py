@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tcli.contract import DATASET_ID_PATTERN
 from tcli.errors import InputError
 from tcli.scaleout import imageref
 
@@ -33,10 +34,11 @@ SECRET_KEYS = ("S3_HOST", "S3_BUCKET_NAME", "OID_ACCESS_TOKEN")
 OPTIONAL_SECRET_KEYS = ("S3_STS_ENDPOINT",)
 MAX_NODES = 1000
 MAX_GPUS = 16
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")  # TrainJob names: <= 40 chars
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_DATASET_ID = re.compile(r"^[1-9][0-9]{0,17}$")
+# option values are checked with fullmatch: `^...$` with re.match lets a trailing newline in
+_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")  # TrainJob names: <= 40 chars
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+_DATASET_ID = re.compile(DATASET_ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -78,21 +80,21 @@ class JobOptions:
                              f"--gpus-per-node {self.gpus_per_node}",
                              "with GPUs torchrun starts one process per GPU; leave it out")
         imageref.parse(self.image, "--image")
-        if not _DATASET_ID.match(self.dataset_id):
+        if not _DATASET_ID.fullmatch(self.dataset_id):
             raise InputError(f"--dataset-id {self.dataset_id!r} is not a positive integer",
                              "the platform's dataset id, e.g. --dataset-id 42")
-        if not _DNS_LABEL.match(self.name):
+        if not _DNS_LABEL.fullmatch(self.name):
             raise InputError(f"--name {self.name!r} is not a Kubernetes name",
                              "lower-case letters, digits and '-', starting with a letter, "
                              "at most 40 characters")
         for option, value in (("--secret", self.secret), ("--namespace", self.namespace),
                               ("--output-pvc", self.output_pvc), ("--runtime", self.runtime)):
-            if value is not None and not _DNS_SUBDOMAIN.match(value):
+            if value is not None and not _DNS_SUBDOMAIN.fullmatch(value):
                 raise InputError(f"{option} {value!r} is not a Kubernetes name",
                                  "lower-case letters, digits, '-' and '.'")
         for option, value in (("--cpu", self.cpu), ("--memory", self.memory),
                               ("--shm-size", self.shm_size)):
-            if not _QUANTITY.match(value):
+            if not _QUANTITY.fullmatch(value):
                 raise InputError(f"{option} {value!r} is not a Kubernetes quantity",
                                  "e.g. --cpu 8, --memory 32Gi, --shm-size 8Gi")
         return self

@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import os
 import re
-import stat
 import zipfile
 from pathlib import Path
 
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, PUBLISH_DIR
 from tcli.errors import InputError
 from tcli.safety.confine import clean_member_name
-from tcli.safety.zipread import CHUNK, ZipLimits, ZipRefused
+from tcli.safety.zipread import CHUNK, MEMBER_ERRORS, ZipLimits, ZipRefused, member_kind
 from tcli.units import human_bytes
 from tcli.validate.context import Tree, zip_tree
 from tcli.validate.report import Finding
@@ -28,15 +27,12 @@ def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
         return "empty or NUL in the name"
     if "\\" in name:
         return "backslash in the name"
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
         return "absolute path"
     if any(part == ".." for part in name.split("/")):
         return "'..' escapes the extraction folder (zip-slip)"
     if clean_member_name(name.rstrip("/")) is None:
         return "empty or '.' path segment ('//' or '/./')"
-    mode = info.external_attr >> 16
-    if info.create_system == 3 and stat.S_ISLNK(mode):
-        return "symbolic link"
     return None
 
 
@@ -75,7 +71,7 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
 
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError(f"{zip_path}: not a readable ZIP file ({exc})",
                          "pass the file 'tc package' wrote") from None
     with zf:
@@ -91,6 +87,11 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
             if reason:
                 add("zip.unsafe-name", name, f"unsafe member name: {reason}",
                     "rebuild the ZIP with 'tc package'")
+                continue
+            kind = member_kind(info)
+            if kind:
+                add("zip.unsafe-member", name, f"member is {kind}; the platform refuses it",
+                    "rebuild the ZIP with 'tc package' (plain files only)")
                 continue
             if name in seen:
                 add("zip.duplicate", name, "member appears twice in the ZIP",
@@ -115,16 +116,20 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                 add("zip.unsafe-name", name, "unsafe member name: escapes the extraction folder",
                     "rebuild the ZIP with 'tc package'")
                 continue
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             cap = min(max_file_size, LIMITS.max_total_bytes - total)
             try:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 problem, written = _stream(zf, info, target, cap)
-            except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+            except MEMBER_ERRORS as exc:
                 target.unlink(missing_ok=True)
                 add("file.unreadable", name, f"cannot read member: {exc}",
+                    "rebuild the ZIP with 'tc package'")
+                continue
+            except OSError as exc:  # a file and a folder of one name, a name too long, ...
+                add("zip.unsafe-name", name, f"cannot extract member: {exc.strerror or exc}",
                     "rebuild the ZIP with 'tc package'")
                 continue
             total += written

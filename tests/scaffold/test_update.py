@@ -405,10 +405,11 @@ def test_undo_excludes_dry_run_and_force(setup: tuple[Path, Path], flag: str) ->
 
 
 def _interrupted_merge(project: Path) -> object:
-    """A Copier merge that changes a tracked file, creates one, then is interrupted (Ctrl-C)."""
+    """A Copier merge that changes a tracked file, creates one of the new scaffold version's
+    files (NEWS.md, as scaffold_changes renders it), then is interrupted (Ctrl-C)."""
     def merge(root: Path, tag: str, *, defaults: bool = True, store: Path | None = None) -> None:
         (root / "README.md").write_text("half-written\n")
-        (root / "half.txt").write_text("half\n")
+        (root / "NEWS.md").write_text("# News\n")
         raise KeyboardInterrupt
     return merge
 
@@ -421,10 +422,11 @@ def test_undo_after_an_interrupted_update(setup: tuple[Path, Path],
     scaffold_changes(scaffolds)
     (project / "notes.txt").write_text("untracked notes\n")
     user_head, before, st = head_of(project), tree(project), status(project)
+    real_merge = apply.merge
     monkeypatch.setattr(apply, "merge", _interrupted_merge(project))
     result = runner.invoke(app, ["update", "--force", str(project)])
     assert result.exit_code == 130
-    monkeypatch.undo()
+    monkeypatch.setattr(apply, "merge", real_merge)  # TC_HOME stays (the store is there)
 
     undone = undo(project)
     assert undone.exit_code == 0, undone.output
@@ -442,6 +444,7 @@ def test_undo_after_a_killed_update_keeps_untracked_files(setup: tuple[Path, Pat
     scaffold_changes(scaffolds)
     user_head = head_of(project)
     readme = (project / "README.md").read_bytes()
+    real_merge, real_left = apply.merge, apply._left_in_tree
     monkeypatch.setattr(apply, "merge", _interrupted_merge(project))
 
     def killed(*args: object) -> None:
@@ -449,13 +452,14 @@ def test_undo_after_a_killed_update_keeps_untracked_files(setup: tuple[Path, Pat
     monkeypatch.setattr(apply, "_left_in_tree", killed)
     assert runner.invoke(app, ["update", str(project)]).exit_code == 130
     assert '"state": "started"' in (project / ".git" / "tc-update.json").read_text()
-    monkeypatch.undo()
+    monkeypatch.setattr(apply, "merge", real_merge)  # TC_HOME stays (the store is there)
+    monkeypatch.setattr(apply, "_left_in_tree", real_left)
 
     undone = undo(project)
     assert undone.exit_code == 0, undone.output
-    assert "so they were kept: half.txt" in undone.output
+    assert "so they were kept: NEWS.md" in undone.output
     assert (project / "README.md").read_bytes() == readme and head_of(project) == user_head
-    assert (project / "half.txt").exists()
+    assert (project / "NEWS.md").exists()
 
 
 def test_dry_run_outside_a_project_names_the_folder(tmp_path: Path) -> None:

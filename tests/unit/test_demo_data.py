@@ -25,8 +25,9 @@ def _digest(folder: Path) -> dict[str, str]:
 def test_layout_and_cvat(tmp_path: Path, task: str) -> None:
     target = write_demo_dataset(tmp_path, task, images=7, seed=3, dataset_id=5)
     assert target == tmp_path / "datasets" / "5"
-    samples = sorted(p.name for p in target.iterdir() if p.is_file())
+    samples = sorted(p.name for p in target.iterdir() if p.is_file() and p.name != ".tc-made.json")
     assert samples == [f"demo_{i:04d}.png" for i in range(7)]
+    assert (target / ".tc-made.json").is_file()  # what tc made, by content (issue 28)
     root = ET.parse(target / "annotations" / "annotations.xml").getroot()
     assert root.findtext("version") == "1.1"
     assert [e.text for e in root.iterfind("meta/task/labels/label/name")] == list(LABELS)
@@ -76,7 +77,7 @@ def test_rewrite_removes_stale_samples(tmp_path: Path) -> None:
     write_demo_dataset(tmp_path, "classification", images=9)
     target = write_demo_dataset(tmp_path, "classification", images=3)
     assert len(list(target.glob("demo_*.png"))) == 3
-    assert not list(target.rglob(".*"))  # no temp files left behind
+    assert [p.name for p in target.rglob(".*")] == [".tc-made.json"]  # no temp files left
 
 
 def test_classification_is_balanced(tmp_path: Path) -> None:

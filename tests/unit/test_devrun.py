@@ -140,13 +140,14 @@ def test_link_dataset_hard_links_never_copies(tmp_path: Path) -> None:
     layout = devrun.link_dataset(project, source, 4)
     assert layout.mode == "hardlink" and layout.samples == 2 and layout.volumes == {}
     target = project.tc_dir / "minio" / "datasets" / "4"
-    assert sorted(p.name for p in target.iterdir()) == ["a.png", "annotations", "b.png"]
+    assert sorted(p.name for p in target.iterdir()) == [".tc-made.json", "a.png", "annotations",
+                                                        "b.png"]
     assert os.stat(target / "a.png").st_ino == os.stat(source / "a.png").st_ino
     assert (target / "annotations" / "annotations.xml").is_file()
     # a second layout replaces the first and leaves the sources alone
     (source / "b.png").unlink()
     devrun.link_dataset(project, source, 4)
-    assert sorted(p.name for p in target.iterdir()) == ["a.png", "annotations"]
+    assert sorted(p.name for p in target.iterdir()) == [".tc-made.json", "a.png", "annotations"]
     assert (source / "a.png").is_file()
 
 

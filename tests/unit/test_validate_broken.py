@@ -454,9 +454,9 @@ def test_zip_slip_member_names(tmp_path: Path, name: str, reason: str) -> None:
 def test_zip_symlink_member(tmp_path: Path) -> None:
     zp = _zip(tmp_path / "bad.zip", {"train-container-publish/config.py": b"x = 1\n"},
               symlink="train-container-publish/passwd")
-    found = only(validate.validate_zip(zp).findings, "zip.unsafe-name")
+    found = only(validate.validate_zip(zp).findings, "zip.unsafe-member")
     assert [(f.file, f.message) for f in found] == [
-        ("train-container-publish/passwd", "unsafe member name: symbolic link")]
+        ("train-container-publish/passwd", "member is a symlink; the platform refuses it")]
 
 
 def test_not_a_zip_is_unusable_input(tmp_path: Path) -> None:
