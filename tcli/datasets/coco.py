@@ -74,14 +74,68 @@ def _load(path: Path) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]
     return imgs, cats, items("annotations.item")
 
 
-def _subset(path: Path, several: bool) -> str | None:
-    if not several:
-        return None
+#: file-name prefixes COCO's own files use (``instances_train2017.json``), by what they hold
+PREFIXES = ("instances_", "person_keypoints_", "stuff_", "image_info_", "captions_",
+            "panoptic_", "annotations_", "labels_")
+#: stems that name no subset: the subset is then the folder's name (Roboflow: train/...)
+GENERIC = {"instances", "annotations", "_annotations.coco", "_annotations", "labels", "coco",
+           "default", "person_keypoints", "stuff", "image_info"}
+#: which file wins when several describe the same subset's images
+PRIORITY = ("instances_", "stuff_", "person_keypoints_", "image_info_", "")
+#: coordinates beyond this (px) are refused (NaN, infinity and 1e308 included)
+MAX_COORD = 1e6
+INVALID_BOX = "annotations with NaN, infinite, negative-size or huge (> 1e6 px) numbers (refused)"
+
+
+def kind_of(path: Path) -> str:
+    """The prefix of a COCO file's name (``instances_`` ...), or ``""``."""
+    return next((p for p in PREFIXES if path.stem.startswith(p)), "")
+
+
+def _subset(path: Path, root: Path) -> str | None:
+    """The source's split of a COCO file: its name after the prefix (``instances_val2017``
+    -> ``val2017``), else its folder's name (``valid/_annotations.coco.json`` -> ``valid``).
+    CVAT's ``default`` means no subset."""
     stem = path.stem
-    for pre in ("instances_", "annotations_", "labels_"):
-        if stem.startswith(pre):
-            stem = stem[len(pre):]
-    return stem
+    pre = kind_of(path)
+    if pre:
+        stem = stem[len(pre):]
+    if stem and stem.lower() not in GENERIC:
+        return stem
+    parent = path.parent
+    if parent != root and parent.is_relative_to(root) and parent.name.lower() not in (
+            "annotations", "default", "images", "labels"):
+        return parent.name
+    return None
+
+
+def choose_files(root: Path, files: list[Path], losses: Losses) -> list[Path]:
+    """The COCO files to import from a folder: captions ignored (with a note), panoptic
+    refused, one file per subset (instances before stuff, keypoints, image_info)."""
+    chosen: dict[str | None, Path] = {}
+    for path in sorted(files, key=lambda p: (PRIORITY.index(kind_of(p))
+                                             if kind_of(p) in PRIORITY else 9, str(p))):
+        k = kind_of(path)
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        if k == "panoptic_":
+            _panoptic(path)
+        if k == "captions_":
+            losses.add("COCO captions files (ignored: captions are not annotations CVAT "
+                       "trains on)", rel)
+            continue
+        sub = _subset(path, root)
+        if sub in chosen:
+            first = chosen[sub].relative_to(root).as_posix()
+            losses.add("COCO files for a subset already imported (ignored; import one on "
+                       "its own to get its annotations)", f"{rel} (same images as {first})")
+            continue
+        chosen[sub] = path
+    return list(chosen.values())
+
+
+def _panoptic(path: Path) -> NoReturn:
+    raise InputError(f"{path}: panoptic is not supported (COCO panoptic: PNG segment maps)",
+                     hint="import the instances_*.json of the same images instead")
 
 
 def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None = None
@@ -91,6 +145,7 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
     by_name: dict[str, int] = {}
     src = Source("coco", root, labels, lambda: iter(()), losses)
     parts: list[tuple[Path, list[dict[str, Any]], dict[Any, int], _Anns]] = []
+    placeholders: dict[int, str] = {}
     for path in files:
         images, cats, anns = _load(path)
         if images is None:
@@ -100,6 +155,7 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
             raise InputError(f"{path}: field 'images' is not a list")
         cat_index: dict[Any, int] = {}
         file_names: set[str] = set()
+        supers = {(c.get("supercategory"), c.get("name")) for c in cats if isinstance(c, dict)}
         for k, c in enumerate(cats):
             if not isinstance(c, dict) or "id" not in c or not isinstance(c.get("name"), str):
                 raise InputError(f"{path}: categories[{k}] needs an 'id' and a 'name'")
@@ -114,6 +170,8 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
                 by_name[name] = len(labels)
                 labels.append(name)
             cat_index[c["id"]] = by_name[name]
+            if any(sup == name and n != name for sup, n in supers):
+                placeholders[by_name[name]] = name  # a parent of others: a class if used
             for key in c:
                 if key not in CAT_KEYS:
                     losses.add(f"category field {key!r} (not carried)", name)
@@ -131,13 +189,33 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
                     losses.add(f"image field {key!r} (not carried)", str(im["file_name"]))
         store = _Anns()
         store.read(path, anns, img_index, cat_index, src)
+        src.annotated += store.seen
         parts.append((path, images, img_index, store))
+    if placeholders:
+        _drop_placeholders(src, [p[3] for p in parts], placeholders)
     several = len(files) > 1
+    bases = []
+    for path, images, _idx, _store in parts:
+        sub = _subset(path, root)
+        base, looked = _image_base(root, path, images, sub)
+        if base is None and images:
+            where = ", ".join(looked)
+            if not several:
+                raise InputError(f"{path}: none of its first images (e.g. "
+                                 f"{str(images[0].get('file_name'))!r}) was found; looked in "
+                                 f"{where}", hint="give the folder that holds the images and "
+                                 "the annotations (e.g. annotations/ beside images/ or "
+                                 "train2017/)")
+            losses.add("COCO files whose images are not there (left out)",
+                       f"{path.name} (looked in {where})")
+        bases.append((base, sub))
 
     def records() -> Iterator[Record]:
         used: set[str] = set()
-        for path, images, _idx, store in parts:
-            for rec in _records(root, path, images, store, src, _subset(path, several)):
+        for (path, images, _idx, store), (base, sub) in zip(parts, bases, strict=True):
+            if base is None:
+                continue
+            for rec in _records(root, path, images, store, src, sub, base):
                 used.add(rec.rel)
                 yield rec
         src.unreferenced = unreferenced_images(root, used, skip)
@@ -158,12 +236,14 @@ class _Anns:
         self.attrs: dict[int, tuple[tuple[str, str], ...]] = {}
         self.rot: dict[int, float] = {}
         self.group = 0
+        self.seen = 0  # annotations in the file
 
     def read(self, path: Path, anns: Iterator[dict[str, Any]], img_index: dict[Any, int],
              cat_index: dict[Any, int], src: Source) -> None:
         losses = src.losses
         img_a, cat_a, box_a, flags_a = self.img, self.cat, self.box, self.flags
         n = len(cat_a)
+        k = -1
         for k, a in enumerate(anns):
             try:  # the common case first; the messages are made only on the error path
                 ii = img_index[a["image_id"]]
@@ -178,11 +258,18 @@ class _Anns:
             seg = a.get("segmentation")
             bbox = a.get("bbox")
             if not seg and type(bbox) is list and len(bbox) == 4 and not a.get("iscrowd"):
-                try:  # the common case: a plain box
-                    box_a.extend(bbox)
+                try:  # the common case: a plain box (NaN fails every comparison)
+                    x, y, w, h = bbox
+                    ok = (0 <= w < MAX_COORD and 0 <= h < MAX_COORD and -MAX_COORD < x < MAX_COORD
+                          and -MAX_COORD < y < MAX_COORD)
+                    if ok:
+                        box_a.extend(bbox)
                 except TypeError:
                     raise InputError(f"{path}: annotations[{k}] (id {a.get('id', k)}): bbox "
                                      f"{bbox!r} is not 4 numbers") from None
+                if not ok:
+                    losses.add(INVALID_BOX, f"id {a.get('id', k)}: bbox {bbox!r}")
+                    continue
                 img_a.append(ii)
                 cat_a.append(ci)
                 flags_a.append((z << 1) | occ)
@@ -195,6 +282,10 @@ class _Anns:
             aid = a.get("id", k)
             shapes: list[Shape] = []
             if isinstance(seg, list) and seg:
+                if not _finite(seg) or (isinstance(bbox, list) and len(bbox) == 4
+                                         and not _box_ok(bbox)):
+                    losses.add(INVALID_BOX, f"id {aid}")
+                    continue
                 parts = [p for p in seg if isinstance(p, list) and len(p) >= 6]
                 if len(parts) < len(seg):
                     losses.add("polygons with fewer than 3 points (skipped)", f"id {aid}")
@@ -232,12 +323,21 @@ class _Anns:
                 box_a.extend((0.0, 0.0, -1.0, -1.0))
             elif isinstance(bbox, list) and len(bbox) == 4:
                 try:
-                    box_a.extend([float(v) for v in bbox])
+                    vals = [float(v) for v in bbox]
                 except (TypeError, ValueError):
                     raise InputError(f"{path}: annotations[{k}] (id {aid}): bbox {bbox!r} is "
                                      "not 4 numbers") from None
+                if not _box_ok(vals):
+                    losses.add(INVALID_BOX, f"id {aid}: bbox {bbox!r}")
+                    continue
+                box_a.extend(vals)
+            elif not seg and not bbox and not a.get("iscrowd"):
+                # an image-level label (no geometry): a CVAT tag
+                self.other[n] = [Shape("tag", ci, None, False, 0, attrs)]
+                box_a.extend((0.0, 0.0, -1.0, -1.0))
             else:
-                losses.add("annotations without bbox or segmentation (skipped)", f"id {aid}")
+                losses.add("annotations whose segmentation cannot be read (skipped)",
+                           f"id {aid}")
                 continue
             img_a.append(ii)
             cat_a.append(ci)
@@ -247,11 +347,17 @@ class _Anns:
             if rot:
                 self.rot[n] = rot
             n += 1
+        self.seen += k + 1
 
     @staticmethod
     def _bad_ref(path: Path, k: int, a: Any, img_index: dict[Any, int]) -> NoReturn:
         if not isinstance(a, dict):
             raise InputError(f"{path}: annotations[{k}] is not an object")
+        if "segments_info" in a:
+            _panoptic(path)
+        if "caption" in a and "category_id" not in a:
+            raise InputError(f"{path}: a COCO captions file (captions are not supported: no "
+                             "categories)", hint="import the instances_*.json instead")
         aid = a.get("id", k)
         try:
             img_index[a.get("image_id")]
@@ -260,6 +366,23 @@ class _Anns:
                              f"{a.get('image_id')!r} is not in 'images'") from None
         raise InputError(f"{path}: annotations[{k}] (id {aid}): category_id "
                          f"{a.get('category_id')!r} is not in 'categories'")
+
+
+def _box_ok(b: list[Any]) -> bool:
+    try:
+        x, y, w, h = b
+        return bool(0 <= w < MAX_COORD and 0 <= h < MAX_COORD and -MAX_COORD < x < MAX_COORD
+                    and -MAX_COORD < y < MAX_COORD)
+    except (TypeError, ValueError):
+        return False
+
+
+def _finite(seg: list[Any]) -> bool:
+    """Every number of a polygon list within +-MAX_COORD (NaN and infinity fail)."""
+    try:
+        return all(-MAX_COORD < v < MAX_COORD for p in seg if isinstance(p, list) for v in p)
+    except TypeError:
+        return False
 
 
 def _attributes(value: Any, label: int, src: Source
@@ -293,7 +416,7 @@ CHUNK = 1024
 
 
 def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns, src: Source,
-             subset: str | None) -> Iterator[Record]:
+             subset: str | None, base: Path) -> Iterator[Record]:
     import numpy as np
 
     losses = src.losses
@@ -311,7 +434,6 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
     for d in (other, attrs, rot):
         if d:
             special[np.fromiter(d.keys(), dtype=np.int64, count=len(d))] = True
-    base = _image_base(root, path, images, subset)
     prefix = os.path.relpath(base, root).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"
     resolver = InsideResolver(root)
@@ -377,14 +499,55 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
 
 
 def _image_base(root: Path, path: Path, images: list[dict[str, Any]], subset: str | None
-                ) -> Path:
-    """The folder the ``file_name`` entries are relative to (decided on the first images)."""
+                ) -> tuple[Path | None, list[str]]:
+    """The folder the ``file_name`` entries are relative to (decided on the first images),
+    or None; and the folders looked in (relative to ``root``, for the message)."""
     jd = path.parent
     cands = [jd, root, root / "images", jd / "images", jd.parent / "images", jd.parent]
     if subset:
-        cands += [root / subset, root / "images" / subset, jd.parent / subset]
+        cands += [root / subset, root / "images" / subset, jd.parent / subset,
+                  jd.parent / "images" / subset, root / subset / "images"]
     probe = [str(im.get("file_name", "")) for im in images[:20]]
+    looked: list[str] = []
     for c in cands:
+        if not c.is_relative_to(root):
+            continue
+        rel = c.relative_to(root).as_posix()
+        shown = "SRC" if rel == "." else rel + "/"
+        if shown not in looked:
+            looked.append(shown)
         if any(n and (c / n).is_file() for n in probe):
-            return c
-    return jd
+            return c, looked
+    return None, looked
+
+
+def _drop_placeholders(src: Source, stores: list[_Anns], cands: dict[int, str]) -> None:
+    """Roboflow's placeholder super-category (the parent of the others, no annotation of
+    its own) is not a class: drop it and renumber the labels."""
+    import numpy as np
+
+    used = np.zeros(len(src.labels), dtype=bool)
+    for st in stores:
+        if len(st.cat):
+            used[np.frombuffer(st.cat, dtype=np.int32)] = True
+        for shapes in st.other.values():
+            for sh in shapes:
+                used[sh.label] = True
+    drop = {i for i in cands if not used[i]}
+    if not drop:
+        return
+    remap = np.full(len(src.labels), -1, dtype=np.int32)
+    keep = [i for i in range(len(src.labels)) if i not in drop]
+    remap[keep] = np.arange(len(keep), dtype=np.int32)
+    for st in stores:
+        if len(st.cat):
+            view = np.frombuffer(st.cat, dtype=np.int32)
+            view[:] = remap[view]
+        for shapes in st.other.values():
+            for sh in shapes:
+                sh.label = int(remap[sh.label])
+    src.label_attrs = {int(remap[k]): v for k, v in src.label_attrs.items() if k not in drop}
+    for i in sorted(drop):
+        src.losses.add("placeholder super-categories (no annotations; only the parent of "
+                       "other categories): not a class", cands[i])
+    src.labels[:] = [src.labels[i] for i in keep]

@@ -106,11 +106,23 @@ def test_yolo_without_class_names(tmp_path: Path) -> None:
     assert code == 0, out
 
 
-def test_voc_missing_size(tmp_path: Path) -> None:
+def test_voc_missing_size_reads_the_image_header(tmp_path: Path) -> None:
     synth.make_voc(tmp_path / "src", n=2)
     (tmp_path / "src" / "Annotations" / "0001.xml").write_text(
         synth.voc_xml("0001.png", [("cat", (1, 2, 3, 4), {})], size=False))
-    _bad(tmp_path, tmp_path / "src", "Annotations/0001.xml: <size> is missing")
+    code, out = _run("import", tmp_path / "src", tmp_path / "dest")
+    assert code == 0, out
+    xml = (tmp_path / "dest" / "datasets" / "1" / "annotations" / "annotations.xml").read_text()
+    assert f'name="0001.png" width="{synth.W}" height="{synth.H}"' in xml
+
+
+def test_voc_missing_size_and_unreadable_image(tmp_path: Path) -> None:
+    synth.make_voc(tmp_path / "src", n=2)
+    (tmp_path / "src" / "Annotations" / "0001.xml").write_text(
+        synth.voc_xml("0001.png", [("cat", (1, 2, 3, 4), {})], size=False))
+    (tmp_path / "src" / "JPEGImages" / "0001.png").write_bytes(b"not a png")
+    _bad(tmp_path, tmp_path / "src",
+         "Annotations/0001.xml: no <size>, and the image: 0001.png is not a readable image")
 
 
 def test_symlink_loop(tmp_path: Path) -> None:
