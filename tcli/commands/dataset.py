@@ -119,11 +119,15 @@ def inspect_command(
         doc = ins.as_dict()
         if pics:
             doc["report"] = [str(p) for p in pics]
+            doc["not_drawn"] = ins.not_drawn
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         from tcli.ui.dataset_view import render_inspection
 
         render_inspection(ins)
+        if ins.not_drawn:
+            console.warn(f"samples.png: {len(ins.not_drawn)} sample(s) not drawn, e.g. "
+                         f"{ins.not_drawn[0]}")
         if pics:
             console.success(f"report: {pics[-1]} ({', '.join(p.name for p in pics[:-1])})")
     if decode and any(p.kind.startswith("corrupt") for p in ins.problems):

@@ -209,7 +209,8 @@ def test_inspect_table_output(tmp_path: Path) -> None:
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0] == f"{tmp_path / 'voc'} (voc, source layout): 2 images, 4 annotations (4 box)"
-    assert lines[1] == "labels"
+    assert lines[1] == "format voc: found Annotations/0000.xml (<annotation> root: Pascal VOC)"
+    assert lines[2] == "labels"
     assert "│ cat    │           1 │      1 │" in lines
     assert "│ person │           2 │      2 │" in lines
     assert ("│     2 │ classes too small for a stratified split (< 2 images) │ cat: 1; dog: 1 │"
