@@ -32,7 +32,8 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
             return "coco", f"{src.name} is a JSON file"
         raise InputError(f"{src}: SRC is a file; give the dataset folder (or a COCO .json)")
     xml = find_xml(src)
-    if xml is not None and xml_root_tag(xml) == "annotations":
+    if xml is not None and xml_root_tag(xml) in ("annotations", None if
+                                                 xml.name == "annotations.xml" else ""):
         return "cvat", f"found {xml.relative_to(src).as_posix()} (<annotations> root: CVAT)"
     files = list(walk_rels(src, skip))
     jsons = [r for r in files if r.endswith(".json")]

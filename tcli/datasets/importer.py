@@ -149,11 +149,17 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
     staging = dest_r / "datasets" / f".tc-import-{n}"
     if staging.exists():
         _remove_ours(staging)
+    made = [d for d in (dest_r, dest_r / "datasets") if not d.exists()]
     staging.mkdir(parents=True)
     try:
         res = _write(source, staging, progress, decode)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for d in reversed(made):  # the folders this import made, when still empty
+            try:
+                d.rmdir()
+            except OSError:
+                break
         raise
     kept = None
     if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
