@@ -255,7 +255,8 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     if writer.shapes == 0 and source.annotated:
         raise InputError(f"{source.root}: nothing usable to import: none of the "
                          f"{source.annotated} annotations in the source could be carried"
-                         f"{_why(source)}", hint="see the reasons above, or pass --format")
+                         f"{_why(source)}",
+                         hint="check the layout against docs/datasets.md, or pass --format")
     report = {"format": source.format, "images": images, "shapes": writer.shapes,
               "labels": source.labels, "renamed": namer.renamed,
               "subsets": dict(sorted(subsets.items(), key=lambda kv: str(kv[0]))),
