@@ -51,6 +51,8 @@ def _load(path: Path) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]
                 doc = json.load(fh)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise InputError(f"{path}: JSON nested too deeply (not COCO)") from None
         if not isinstance(doc, dict):
             raise InputError(f"{path}: not COCO (the top level is not an object)")
         anns = doc.get("annotations") or []
@@ -144,7 +146,8 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
     labels: list[str] = []
     by_name: dict[str, int] = {}
     src = Source("coco", root, labels, lambda: iter(()), losses)
-    parts: list[tuple[Path, list[dict[str, Any]], dict[Any, int], _Anns]] = []
+    parts: list[tuple[Path, list[dict[str, Any]], dict[Any, int], _Anns, Path | None,
+                      str | None]] = []
     placeholders: dict[int, str] = {}
     for path in files:
         images, cats, anns = _load(path)
@@ -153,6 +156,19 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
                              hint="a COCO file has 'images', 'annotations' and 'categories'")
         if not isinstance(images, list):
             raise InputError(f"{path}: field 'images' is not a list")
+        sub = _subset(path, root)
+        base, looked = _image_base(root, path, images, sub)
+        if base is None and images:
+            where = ", ".join(looked)
+            first = images[0].get("file_name") if isinstance(images[0], dict) else None
+            if len(files) == 1:
+                raise InputError(f"{path}: none of its first images (e.g. {str(first)!r}) was "
+                                 f"found; looked in {where}", hint="give the folder that holds "
+                                 "the images and the annotations (e.g. annotations/ beside "
+                                 "images/ or train2017/)")
+            losses.add("COCO files whose images are not there (left out)",
+                       f"{path.name} (looked in {where})")
+            continue  # its categories and annotations are not read either
         cat_index: dict[Any, int] = {}
         file_names: set[str] = set()
         supers = {(c.get("supercategory"), c.get("name")) for c in cats if isinstance(c, dict)}
@@ -190,30 +206,14 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
         store = _Anns()
         store.read(path, anns, img_index, cat_index, src)
         src.annotated += store.seen
-        parts.append((path, images, img_index, store))
+        parts.append((path, images, img_index, store, base, sub))
     if placeholders:
         _drop_placeholders(src, [p[3] for p in parts], placeholders)
-    several = len(files) > 1
-    bases = []
-    for path, images, _idx, _store in parts:
-        sub = _subset(path, root)
-        base, looked = _image_base(root, path, images, sub)
-        if base is None and images:
-            where = ", ".join(looked)
-            if not several:
-                raise InputError(f"{path}: none of its first images (e.g. "
-                                 f"{str(images[0].get('file_name'))!r}) was found; looked in "
-                                 f"{where}", hint="give the folder that holds the images and "
-                                 "the annotations (e.g. annotations/ beside images/ or "
-                                 "train2017/)")
-            losses.add("COCO files whose images are not there (left out)",
-                       f"{path.name} (looked in {where})")
-        bases.append((base, sub))
 
     def records() -> Iterator[Record]:
         used: set[str] = set()
-        for (path, images, _idx, store), (base, sub) in zip(parts, bases, strict=True):
-            if base is None:
+        for path, images, _idx, store, base, sub in parts:
+            if base is None:  # a file without images: nothing to find
                 continue
             for rec in _records(root, path, images, store, src, sub, base):
                 used.add(rec.rel)
@@ -507,7 +507,7 @@ def _image_base(root: Path, path: Path, images: list[dict[str, Any]], subset: st
     if subset:
         cands += [root / subset, root / "images" / subset, jd.parent / subset,
                   jd.parent / "images" / subset, root / subset / "images"]
-    probe = [str(im.get("file_name", "")) for im in images[:20]]
+    probe = [str(im.get("file_name", "")) for im in images[:20] if isinstance(im, dict)]
     looked: list[str] = []
     for c in cands:
         if not c.is_relative_to(root):

@@ -23,6 +23,8 @@ CLASS_FILES = ("classes.txt", "obj.names", "classes.names", "_darknet.labels")
 YAML_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 #: a data.yaml is a few lines: anything larger is not one
 YAML_MAX_BYTES = 1 << 20
+#: a label file is a few lines: anything larger is refused
+LABEL_MAX_BYTES = 64 << 20
 #: folder names that hold the labels beside ``images/`` (Ultralytics, datumaro, others)
 LABEL_DIRS = ("labels", "Labels", "annotations", "Annotations")
 
@@ -244,8 +246,10 @@ def _subset(rel: str) -> str | None:
 
 def _parse(path: Path, rel: str, names: list[str], w: int, h: int) -> list[Shape]:
     shapes: list[Shape] = []
-    try:
-        text = path.read_text(encoding="utf-8")
+    from tcli.safety.limits import read_bytes
+
+    try:  # a regular file of at most 64 MiB (a label file is a few lines)
+        text = read_bytes(path, max_bytes=LABEL_MAX_BYTES, what=rel).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{rel}: not a text file") from None
     for ln, line in enumerate(text.splitlines(), 1):

@@ -152,7 +152,9 @@ def test_coco_panoptic_is_one_clear_refusal(tmp_path: Path) -> None:
     write(src / "annotations" / "panoptic_val2017.json", doc)
     with pytest.raises(InputError, match="panoptic is not supported"):
         import_dataset(src, tmp_path / "minio")
+    # recognised by its content too (segments_info), under any name
     os.rename(src / "annotations" / "panoptic_val2017.json", src / "annotations" / "pan.json")
+    os.rename(src / "val2017", src / "images")
     with pytest.raises(InputError, match="panoptic is not supported"):
         import_dataset(src, tmp_path / "minio")
 
