@@ -37,7 +37,10 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
         return "cvat", f"found {xml.relative_to(src).as_posix()} (<annotations> root: CVAT)"
     files = list(walk_rels(src, skip))
     jsons = [r for r in files if r.endswith(".json")]
-    for r in jsons:
+    from .coco import kind_of
+
+    # a file that will be imported names the format, not a captions/panoptic one
+    for r in sorted(jsons, key=lambda r: kind_of(Path(r)) in ("captions_", "panoptic_")):
         if looks_like_coco(src / r):
             return "coco", f"found {r} (COCO keys images/annotations/categories)"
     xmls = [r for r in files if r.lower().endswith(".xml")]
