@@ -37,7 +37,7 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
         return "cvat", f"found {xml.relative_to(src).as_posix()} (<annotations> root: CVAT)"
     files = list(walk_rels(src, skip))
     jsons = [r for r in files if r.endswith(".json")]
-    from .coco import kind_of
+    from .coco_layout import kind_of
 
     # a file that will be imported names the format, not a captions/panoptic one
     for r in sorted(jsons, key=lambda r: kind_of(Path(r)) in ("captions_", "panoptic_")):

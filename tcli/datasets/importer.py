@@ -67,7 +67,8 @@ def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
     if fmt == "auto":
         fmt, reason = detect(src, skip)
     if fmt == "coco":
-        from .coco import choose_files, looks_like_coco, read_coco
+        from .coco import looks_like_coco, read_coco
+        from .coco_layout import choose_files
 
         if src.is_file():
             files = [src]
