@@ -6,6 +6,9 @@ kept in flat arrays (about 60 bytes per box), so memory grows with the output, n
 JSON's Python objects. Mapping to CVAT: ``bbox`` -> ``<box>``; polygon ``segmentation`` ->
 ``<polygon>`` (several parts: one polygon each, sharing a ``group_id``); RLE -> ``<mask>``;
 ``attributes`` (CVAT's COCO export) -> occluded / z_order / rotation / ``<attribute>``.
+
+About 440 lines: the flat-array fast path of plain boxes and the slow path of everything
+else (polygons, masks, tags, refusals) read one annotation stream together.
 """
 
 from __future__ import annotations
