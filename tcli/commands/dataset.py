@@ -55,12 +55,27 @@ def import_command(
         how += f"; {res.renamed} renamed to avoid a name collision (annotations/mapping.json)"
     console.success(f"imported {res.images} images, {res.shapes} annotations, "
                     f"{len(res.labels)} labels into {res.target} ({how})")
+    _subsets(res.subsets)
+    if not res.shapes:
+        console.warn("the source has no annotations: the images only")
     _losses(res.losses, res.unreferenced, res.unreferenced_examples)
     if res.kept_old is not None:
-        console.warn(f"the previous {res.target.name}/ held files tc did not write; kept as "
+        console.warn(f"the previous {res.target.name}/ held files tc did not write or that "
+                     f"changed since (an edited annotations.xml, a replaced image); kept as "
                      f"{res.kept_old}")
     console.print(f"train on it: MINIO_ROOT={res.target.parents[1]} DATASET_ID={res.dataset_id}",
                   markup=False)
+
+
+def _subsets(subsets: dict[str | None, int]) -> None:
+    named = {k: v for k, v in subsets.items() if k is not None}
+    if not named:
+        return
+    text = ", ".join(f"{k} {v}" for k, v in sorted(named.items()))
+    none = subsets.get(None, 0)
+    if none:
+        text += f"; {none} without a subset"
+    console.print(f"subsets (the source's split, as CVAT subsets): {text}", markup=False)
 
 
 def _losses(losses: dict[str, Any], unref: int, examples: list[str]) -> None:
@@ -104,11 +119,15 @@ def inspect_command(
         doc = ins.as_dict()
         if pics:
             doc["report"] = [str(p) for p in pics]
+            doc["not_drawn"] = ins.not_drawn
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         from tcli.ui.dataset_view import render_inspection
 
         render_inspection(ins)
+        if ins.not_drawn:
+            console.warn(f"samples.png: {len(ins.not_drawn)} sample(s) not drawn, e.g. "
+                         f"{ins.not_drawn[0]}")
         if pics:
             console.success(f"report: {pics[-1]} ({', '.join(p.name for p in pics[:-1])})")
     if decode and any(p.kind.startswith("corrupt") for p in ins.problems):

@@ -1,4 +1,4 @@
-"""COCO detection/segmentation JSON reader.
+"""COCO detection/segmentation JSON reader (the layout of a source: :mod:`.coco_layout`).
 
 Files up to ``TC_COCO_STREAM_MB`` (64) MB are read with ``json.load`` (fastest); larger ones
 are streamed with ijson, three passes (categories, images, annotations), and annotations are
@@ -6,6 +6,9 @@ kept in flat arrays (about 60 bytes per box), so memory grows with the output, n
 JSON's Python objects. Mapping to CVAT: ``bbox`` -> ``<box>``; polygon ``segmentation`` ->
 ``<polygon>`` (several parts: one polygon each, sharing a ``group_id``); RLE -> ``<mask>``;
 ``attributes`` (CVAT's COCO export) -> occluded / z_order / rotation / ``<attribute>``.
+
+About 440 lines: the flat-array fast path of plain boxes and the slow path of everything
+else (polygons, masks, tags, refusals) read one annotation stream together.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from xml.sax.saxutils import quoteattr
 from tcli.errors import InputError
 
 from . import rle
+from .coco_layout import _drop_placeholders, _image_base, _panoptic, _subset
 from .cvat_writer import BOX_XML, mask_runs
 from .fsutil import InsideResolver, unreferenced_images
 from .model import Losses, Record, Shape, Source
@@ -29,6 +33,11 @@ IMAGE_KEYS = {"id", "file_name", "width", "height"}
 ANN_KEYS = {"id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd",
             "attributes"}
 CAT_KEYS = {"id", "name", "supercategory"}
+
+
+#: coordinates beyond this (px) are refused (NaN, infinity and 1e308 included)
+MAX_COORD = 1e6
+INVALID_BOX = "annotations with NaN, infinite, negative-size or huge (> 1e6 px) numbers (refused)"
 
 
 def looks_like_coco(path: Path) -> bool:
@@ -51,6 +60,8 @@ def _load(path: Path) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]
                 doc = json.load(fh)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise InputError(f"{path}: JSON nested too deeply (not COCO)") from None
         if not isinstance(doc, dict):
             raise InputError(f"{path}: not COCO (the top level is not an object)")
         anns = doc.get("annotations") or []
@@ -74,23 +85,15 @@ def _load(path: Path) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]
     return imgs, cats, items("annotations.item")
 
 
-def _subset(path: Path, several: bool) -> str | None:
-    if not several:
-        return None
-    stem = path.stem
-    for pre in ("instances_", "annotations_", "labels_"):
-        if stem.startswith(pre):
-            stem = stem[len(pre):]
-    return stem
-
-
 def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None = None
               ) -> Source:
     """Read one or more COCO JSON files under ``root`` (several: one subset each)."""
     labels: list[str] = []
     by_name: dict[str, int] = {}
     src = Source("coco", root, labels, lambda: iter(()), losses)
-    parts: list[tuple[Path, list[dict[str, Any]], dict[Any, int], _Anns]] = []
+    parts: list[tuple[Path, list[dict[str, Any]], dict[Any, int], _Anns, Path | None,
+                      str | None]] = []
+    placeholders: dict[int, str] = {}
     for path in files:
         images, cats, anns = _load(path)
         if images is None:
@@ -98,8 +101,22 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
                              hint="a COCO file has 'images', 'annotations' and 'categories'")
         if not isinstance(images, list):
             raise InputError(f"{path}: field 'images' is not a list")
+        sub = _subset(path, root)
+        base, looked = _image_base(root, path, images, sub)
+        if base is None and images:
+            where = ", ".join(looked)
+            first = images[0].get("file_name") if isinstance(images[0], dict) else None
+            if len(files) == 1:
+                raise InputError(f"{path}: none of its first images (e.g. {str(first)!r}) was "
+                                 f"found; looked in {where}", hint="give the folder that holds "
+                                 "the images and the annotations (e.g. annotations/ beside "
+                                 "images/ or train2017/)")
+            losses.add("COCO files whose images are not there (left out)",
+                       f"{path.name} (looked in {where})")
+            continue  # its categories and annotations are not read either
         cat_index: dict[Any, int] = {}
         file_names: set[str] = set()
+        supers = {(c.get("supercategory"), c.get("name")) for c in cats if isinstance(c, dict)}
         for k, c in enumerate(cats):
             if not isinstance(c, dict) or "id" not in c or not isinstance(c.get("name"), str):
                 raise InputError(f"{path}: categories[{k}] needs an 'id' and a 'name'")
@@ -114,6 +131,8 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
                 by_name[name] = len(labels)
                 labels.append(name)
             cat_index[c["id"]] = by_name[name]
+            if any(sup == name and n != name for sup, n in supers):
+                placeholders[by_name[name]] = name  # a parent of others: a class if used
             for key in c:
                 if key not in CAT_KEYS:
                     losses.add(f"category field {key!r} (not carried)", name)
@@ -131,13 +150,17 @@ def read_coco(root: Path, files: list[Path], losses: Losses, skip: Path | None =
                     losses.add(f"image field {key!r} (not carried)", str(im["file_name"]))
         store = _Anns()
         store.read(path, anns, img_index, cat_index, src)
-        parts.append((path, images, img_index, store))
-    several = len(files) > 1
+        src.annotated += store.seen
+        parts.append((path, images, img_index, store, base, sub))
+    if placeholders:
+        _drop_placeholders(src, [p[3] for p in parts], placeholders)
 
     def records() -> Iterator[Record]:
         used: set[str] = set()
-        for path, images, _idx, store in parts:
-            for rec in _records(root, path, images, store, src, _subset(path, several)):
+        for path, images, _idx, store, base, sub in parts:
+            if base is None:  # a file without images: nothing to find
+                continue
+            for rec in _records(root, path, images, store, src, sub, base):
                 used.add(rec.rel)
                 yield rec
         src.unreferenced = unreferenced_images(root, used, skip)
@@ -158,12 +181,14 @@ class _Anns:
         self.attrs: dict[int, tuple[tuple[str, str], ...]] = {}
         self.rot: dict[int, float] = {}
         self.group = 0
+        self.seen = 0  # annotations in the file
 
     def read(self, path: Path, anns: Iterator[dict[str, Any]], img_index: dict[Any, int],
              cat_index: dict[Any, int], src: Source) -> None:
         losses = src.losses
         img_a, cat_a, box_a, flags_a = self.img, self.cat, self.box, self.flags
         n = len(cat_a)
+        k = -1
         for k, a in enumerate(anns):
             try:  # the common case first; the messages are made only on the error path
                 ii = img_index[a["image_id"]]
@@ -178,11 +203,18 @@ class _Anns:
             seg = a.get("segmentation")
             bbox = a.get("bbox")
             if not seg and type(bbox) is list and len(bbox) == 4 and not a.get("iscrowd"):
-                try:  # the common case: a plain box
-                    box_a.extend(bbox)
+                try:  # the common case: a plain box (NaN fails every comparison)
+                    x, y, w, h = bbox
+                    ok = (0 <= w < MAX_COORD and 0 <= h < MAX_COORD and -MAX_COORD < x < MAX_COORD
+                          and -MAX_COORD < y < MAX_COORD)
+                    if ok:
+                        box_a.extend(bbox)
                 except TypeError:
                     raise InputError(f"{path}: annotations[{k}] (id {a.get('id', k)}): bbox "
                                      f"{bbox!r} is not 4 numbers") from None
+                if not ok:
+                    losses.add(INVALID_BOX, f"id {a.get('id', k)}: bbox {bbox!r}")
+                    continue
                 img_a.append(ii)
                 cat_a.append(ci)
                 flags_a.append((z << 1) | occ)
@@ -195,6 +227,10 @@ class _Anns:
             aid = a.get("id", k)
             shapes: list[Shape] = []
             if isinstance(seg, list) and seg:
+                if not _finite(seg) or (isinstance(bbox, list) and len(bbox) == 4
+                                         and not _box_ok(bbox)):
+                    losses.add(INVALID_BOX, f"id {aid}")
+                    continue
                 parts = [p for p in seg if isinstance(p, list) and len(p) >= 6]
                 if len(parts) < len(seg):
                     losses.add("polygons with fewer than 3 points (skipped)", f"id {aid}")
@@ -232,12 +268,21 @@ class _Anns:
                 box_a.extend((0.0, 0.0, -1.0, -1.0))
             elif isinstance(bbox, list) and len(bbox) == 4:
                 try:
-                    box_a.extend([float(v) for v in bbox])
+                    vals = [float(v) for v in bbox]
                 except (TypeError, ValueError):
                     raise InputError(f"{path}: annotations[{k}] (id {aid}): bbox {bbox!r} is "
                                      "not 4 numbers") from None
+                if not _box_ok(vals):
+                    losses.add(INVALID_BOX, f"id {aid}: bbox {bbox!r}")
+                    continue
+                box_a.extend(vals)
+            elif not seg and not bbox and not a.get("iscrowd"):
+                # an image-level label (no geometry): a CVAT tag
+                self.other[n] = [Shape("tag", ci, None, False, 0, attrs)]
+                box_a.extend((0.0, 0.0, -1.0, -1.0))
             else:
-                losses.add("annotations without bbox or segmentation (skipped)", f"id {aid}")
+                losses.add("annotations whose segmentation cannot be read (skipped)",
+                           f"id {aid}")
                 continue
             img_a.append(ii)
             cat_a.append(ci)
@@ -247,11 +292,17 @@ class _Anns:
             if rot:
                 self.rot[n] = rot
             n += 1
+        self.seen += k + 1
 
     @staticmethod
     def _bad_ref(path: Path, k: int, a: Any, img_index: dict[Any, int]) -> NoReturn:
         if not isinstance(a, dict):
             raise InputError(f"{path}: annotations[{k}] is not an object")
+        if "segments_info" in a:
+            _panoptic(path)
+        if "caption" in a and "category_id" not in a:
+            raise InputError(f"{path}: a COCO captions file (captions are not supported: no "
+                             "categories)", hint="import the instances_*.json instead")
         aid = a.get("id", k)
         try:
             img_index[a.get("image_id")]
@@ -260,6 +311,23 @@ class _Anns:
                              f"{a.get('image_id')!r} is not in 'images'") from None
         raise InputError(f"{path}: annotations[{k}] (id {aid}): category_id "
                          f"{a.get('category_id')!r} is not in 'categories'")
+
+
+def _box_ok(b: list[Any]) -> bool:
+    try:
+        x, y, w, h = b
+        return bool(0 <= w < MAX_COORD and 0 <= h < MAX_COORD and -MAX_COORD < x < MAX_COORD
+                    and -MAX_COORD < y < MAX_COORD)
+    except (TypeError, ValueError):
+        return False
+
+
+def _finite(seg: list[Any]) -> bool:
+    """Every number of a polygon list within +-MAX_COORD (NaN and infinity fail)."""
+    try:
+        return all(-MAX_COORD < v < MAX_COORD for p in seg if isinstance(p, list) for v in p)
+    except TypeError:
+        return False
 
 
 def _attributes(value: Any, label: int, src: Source
@@ -293,7 +361,7 @@ CHUNK = 1024
 
 
 def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns, src: Source,
-             subset: str | None) -> Iterator[Record]:
+             subset: str | None, base: Path) -> Iterator[Record]:
     import numpy as np
 
     losses = src.losses
@@ -311,7 +379,6 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
     for d in (other, attrs, rot):
         if d:
             special[np.fromiter(d.keys(), dtype=np.int64, count=len(d))] = True
-    base = _image_base(root, path, images, subset)
     prefix = os.path.relpath(base, root).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix + "/"
     resolver = InsideResolver(root)
@@ -374,17 +441,3 @@ def _records(root: Path, path: Path, images: list[dict[str, Any]], store: _Anns,
             if block:
                 rec.box_xml, rec.box_count = "".join(block), len(block)
             yield rec
-
-
-def _image_base(root: Path, path: Path, images: list[dict[str, Any]], subset: str | None
-                ) -> Path:
-    """The folder the ``file_name`` entries are relative to (decided on the first images)."""
-    jd = path.parent
-    cands = [jd, root, root / "images", jd / "images", jd.parent / "images", jd.parent]
-    if subset:
-        cands += [root / subset, root / "images" / subset, jd.parent / subset]
-    probe = [str(im.get("file_name", "")) for im in images[:20]]
-    for c in cands:
-        if any(n and (c / n).is_file() for n in probe):
-            return c
-    return jd

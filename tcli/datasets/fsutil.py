@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterator
@@ -138,6 +139,30 @@ def walk_files(root: Path, skip: Path | None = None) -> Iterator[tuple[str, Path
     """(relative posix path, absolute path) for :func:`walk_rels`."""
     for rel in walk_rels(root, skip):
         yield rel, root / rel
+
+
+_PROLOG = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^[>]*(?:\[.*?\])?\s*>)",
+                     re.S | re.I)
+_TAG = re.compile(rb"\s*<([A-Za-z_][\w.:-]*)")
+
+
+def xml_root_tag(path: Path | str) -> str | None:
+    """The root element's name of an XML file, from its first 64 KiB (None: not XML)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    pos = 0
+    while True:
+        m = _PROLOG.match(head, pos)
+        if m is None or m.end() == pos:
+            break
+        pos = m.end()
+    m = _TAG.match(head, pos)
+    return m.group(1).decode("ascii", "replace") if m else None
 
 
 def is_image_name(name: str) -> bool:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ class ImportResult:
     unreferenced: int
     unreferenced_examples: list[str] = field(default_factory=list)
     kept_old: Path | None = None
+    #: images per source subset (None: without one)
+    subsets: dict[str | None, int] = field(default_factory=dict)
 
 
 def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
@@ -56,12 +59,16 @@ def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
         raise InputError(f"--format: unknown format {fmt!r}", hint="use auto, " +
                          ", ".join(FORMATS))
     losses = Losses()
+    src = resolve_strict(src if src.is_absolute() else Path.cwd() / src, "SRC")
     root = src.parent if src.is_file() else src
+    if src.is_file() and root.name.lower() == "annotations":
+        root = root.parent  # annotations/instances_train2017.json: the dataset is one up
     reason: str | None = None
     if fmt == "auto":
         fmt, reason = detect(src, skip)
     if fmt == "coco":
         from .coco import looks_like_coco, read_coco
+        from .coco_layout import choose_files
 
         if src.is_file():
             files = [src]
@@ -70,9 +77,13 @@ def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
                            if not any(x.startswith(".") for x in p.relative_to(root).parts)
                            and (skip is None or not p.is_relative_to(skip)))
             coco = [p for p in files if looks_like_coco(p)]
-            files = coco or files[:1]
+            if not coco:
+                raise InputError(f"{src}: no COCO .json file found (looked for *.json with "
+                                 f"'images'/'annotations'/'categories'; found {len(files)} "
+                                 ".json files)")
+            files = choose_files(root, coco, losses)
         if not files:
-            raise InputError(f"{src}: no COCO .json file found")
+            raise InputError(f"{src}: no COCO instances .json file to import (only captions)")
         return read_coco(root, files, losses, skip), reason
     if not root.is_dir():
         raise InputError(f"{src}: not a folder")
@@ -139,11 +150,17 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
     staging = dest_r / "datasets" / f".tc-import-{n}"
     if staging.exists():
         _remove_ours(staging)
+    made = [d for d in (dest_r, dest_r / "datasets") if not d.exists()]
     staging.mkdir(parents=True)
     try:
         res = _write(source, staging, progress, decode)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for d in reversed(made):  # the folders this import made, when still empty
+            try:
+                d.rmdir()
+            except OSError:
+                break
         raise
     kept = None
     if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
@@ -160,15 +177,15 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
         else:
             kept = aside
     os.rename(staging, target)
-    images, shapes, linker, namer = res
+    images, shapes, linker, namer, subsets = res
     unref = source.unreferenced
     return ImportResult(source.format, reason, target, n, images, shapes, list(source.labels),
                         linker.linked, linker.copied, namer.renamed, source.losses.as_dict(),
-                        len(unref), unref[:3], kept)
+                        len(unref), unref[:3], kept, dict(subsets))
 
 
 def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
-           decode: bool = False) -> tuple[int, int, Linker, Namer]:
+           decode: bool = False) -> tuple[int, int, Linker, Namer, Counter[str | None]]:
     from .imagesize import decode_check
 
     source.prerender = True
@@ -177,6 +194,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     writer = CvatWriter(ann / "annotations.xml", task_name=source.root.name or "imported")
     namer, linker = Namer(), Linker()
     mapping: list[str] = []
+    subsets: Counter[str | None] = Counter()
     images = 0
     dump = json.dumps
     out_s = str(out)
@@ -215,6 +233,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
                 futures.append(pool.submit(place_all, batch))
                 batch = []
             writer.image(rec, name, source.labels)
+            subsets[rec.subset or None] += 1
             mapping.append(f"{dump(name)}: {dump(rec.rel)}")
             images += 1
             if progress is not None and not images % 1000:
@@ -232,38 +251,90 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
         raise
     pool.shutdown(wait=True)
     if images == 0:
-        raise InputError(f"{source.root}: no images found to import (format {source.format})")
-    head = {"version": 1, "tool": "tc dataset import", "format": source.format,
-            "source": str(source.root)}
-    (ann / MAPPING).write_text(dump(head, indent=2)[:-2] + ',\n  "files": {\n    ' +
-                               ",\n    ".join(mapping) + "\n  }\n}\n", encoding="utf-8")
+        raise InputError(f"{source.root}: no images found to import (format {source.format}"
+                         f"{_why(source)})")
+    if writer.shapes == 0 and source.annotated:
+        raise InputError(f"{source.root}: nothing usable to import: none of the "
+                         f"{source.annotated} annotations in the source could be carried"
+                         f"{_why(source)}",
+                         hint="check the layout against docs/datasets.md, or pass --format")
     report = {"format": source.format, "images": images, "shapes": writer.shapes,
               "labels": source.labels, "renamed": namer.renamed,
+              "subsets": dict(sorted(subsets.items(), key=lambda kv: str(kv[0]))),
               "not_carried": source.losses.as_dict(),
               "unreferenced_files": {"count": len(source.unreferenced),
                                      "examples": source.unreferenced[:3]}}
-    (ann / REPORT).write_text(dump(report, indent=2) + "\n", encoding="utf-8")
-    return images, writer.shapes, linker, namer
+    report_text = dump(report, indent=2) + "\n"
+    (ann / REPORT).write_text(report_text, encoding="utf-8")
+    head = {"version": 1, "tool": "tc dataset import", "format": source.format,
+            "source": str(source.root),
+            "digests": {"annotations.xml": _sha256(ann / "annotations.xml"),
+                        REPORT: hashlib.sha256(report_text.encode()).hexdigest()}}
+    (ann / MAPPING).write_text(dump(head, indent=2)[:-2] + ',\n  "files": {\n    ' +
+                               ",\n    ".join(mapping) + "\n  }\n}\n", encoding="utf-8")
+    return images, writer.shapes, linker, namer, subsets
+
+
+def _why(source: Source) -> str:
+    """The reasons the reader gave for what it left out (the first two), for a message."""
+    top = sorted(source.losses.counts.items(), key=lambda kv: -kv[1])[:2]
+    if not top:
+        return ""
+    return "; " + "; ".join(f"{n} {what}" + (f" (e.g. {source.losses.examples[what][0]})"
+                                              if source.losses.examples.get(what) else "")
+                            for what, n in top)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _only_ours(folder: Path) -> bool:
-    """True when ``folder`` holds exactly what a tc import wrote (per its mapping file)."""
+    """True when ``folder`` holds exactly what a tc import wrote, judged by content: its
+    annotation files match the digests recorded in the mapping file, and every sample is
+    still the source file it was made from (the same hard link, or the same bytes). A
+    hand-edited annotations.xml, a replaced or edited image, or any extra file: False."""
     mp = folder / "annotations" / MAPPING
     try:
         doc = json.loads(mp.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if doc.get("tool") != "tc dataset import":
+    if not isinstance(doc, dict) or doc.get("tool") != "tc dataset import":
         return False
-    ours = set(doc.get("files", {}))
+    digests, files = doc.get("digests"), doc.get("files")
+    if not isinstance(digests, dict) or not isinstance(files, dict) or not isinstance(
+            doc.get("source"), str):
+        return False  # an older import (names only): keep it
+    source = Path(doc["source"])
     for p in folder.iterdir():
-        if p.name == "annotations":
-            extra = {q.name for q in p.iterdir()} - {"annotations.xml", MAPPING, REPORT}
-            if extra:
-                return False
-        elif p.name not in ours or not p.is_file():
+        if p.is_symlink():
+            return False
+        if p.name == "annotations" and p.is_dir():
+            for q in p.iterdir():
+                if q.name == MAPPING and q.is_file() and not q.is_symlink():
+                    continue
+                want = digests.get(q.name)
+                if not isinstance(want, str) or q.is_symlink() or not q.is_file() \
+                        or _sha256(q) != want:
+                    return False
+        elif p.name not in files or not p.is_file() or not isinstance(files[p.name], str) \
+                or not _same_as_source(p, source / files[p.name]):
             return False
     return True
+
+
+def _same_as_source(sample: Path, orig: Path) -> bool:
+    try:
+        a, b = sample.stat(), orig.stat()
+    except OSError:
+        return False
+    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+        return True  # the hard link tc made: its bytes live on in SRC
+    return a.st_size == b.st_size and _sha256(sample) == _sha256(orig)
 
 
 def _remove_ours(staging: Path) -> None:

@@ -45,6 +45,10 @@ class Inspection:
     problems: list[Problem]
     samples: list[Record] = field(repr=False, default_factory=list)
     labels_list: list[str] = field(default_factory=list)
+    #: why ``--format auto`` chose the format (a source layout), else None
+    detected: str | None = None
+    #: samples the report could not draw (file: why), filled by the report
+    not_drawn: list[str] = field(default_factory=list)
 
     def box_summary(self) -> dict[str, float | int]:
         import numpy as np
@@ -62,7 +66,8 @@ class Inspection:
                 "p95": round(float(q[2]), 1)}
 
     def as_dict(self) -> dict[str, object]:
-        return {"path": str(self.path), "format": self.format, "layout": self.layout,
+        return {"path": str(self.path), "format": self.format, "detected": self.detected,
+                "layout": self.layout,
                 "files": self.files, "images": self.images, "shapes": self.shapes,
                 "kinds": self.kinds,
                 "labels": [{"name": n, "shapes": s, "images": i} for n, s, i in self.labels],
@@ -99,11 +104,17 @@ def inspect(path: Path, fmt: str = "auto", decode: bool = False, classes: str | 
     from .importer import open_source
 
     folder, platform = locate(path)
+    why: str | None = None
+    from .fsutil import resolve_strict
+
+    real = resolve_strict(folder if folder.is_absolute() else Path.cwd() / folder, "DIR")
     if platform:
-        source: Source = read_cvat(folder, Losses(), flat=True)
+        source: Source = read_cvat(real, Losses(), flat=True)
     else:
-        source, _why = open_source(folder, fmt, classes)
-    return _scan(folder, source, platform, decode)
+        source, why = open_source(real, fmt, classes)
+    ins = _scan(folder, source, platform, decode)
+    ins.detected = why
+    return ins
 
 
 def _scan(folder: Path, source: Source, platform: bool, decode: bool) -> Inspection:

@@ -91,6 +91,9 @@ class Source:
     #: files under SRC that are images but no record refers to (filled by the reader)
     unreferenced: list[str] = field(default_factory=list)
     note: str = ""
+    #: annotations the source holds (filled by the reader while reading): an import that
+    #: carries none of them fails instead of writing a dataset without labels
+    annotated: int = 0
     #: set by the importer: readers may hand plain boxes over as CVAT lines (Record.box_xml)
     prerender: bool = False
 

@@ -100,12 +100,7 @@ def _boxes(ins: Inspection, out: Path, plt: Any) -> Path:
             a1.scatter(w[ok], h[ok], s=12, alpha=0.7, color="#3d3df5")
             a1.set_xscale("log")
             a1.set_yscale("log")
-        from matplotlib.ticker import ScalarFormatter
-
-        for axis in (a1.xaxis, a1.yaxis):
-            axis.set_major_formatter(ScalarFormatter())
-            axis.set_minor_formatter(ScalarFormatter())
-        a1.tick_params(which="minor", labelsize=7)
+        _log_ticks(a1, w[ok], h[ok])
         a1.set_xlabel("box width (px)")
         a1.set_ylabel("box height (px)")
         a1.set_title(f"Box sizes ({int(w.size)} boxes and shape extents, "
@@ -124,10 +119,67 @@ def _boxes(ins: Inspection, out: Path, plt: Any) -> Path:
     return p
 
 
+def _log_ticks(ax: Any, w: Any, h: Any) -> None:
+    """Plain numbers on the log axes, never overlapping: 1, 10, 100... always; 2 and 5 times
+    those only where the axis spans at most 3 decades (more would crowd them)."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    def fmt(v: float, _pos: int) -> str:
+        return f"{v:g}"
+
+    for axis, vals in ((ax.xaxis, w), (ax.yaxis, h)):
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0,)))
+        axis.set_major_formatter(FuncFormatter(fmt))
+        lo, hi = (float(vals.min()), float(vals.max())) if len(vals) else (1.0, 10.0)
+        decades = math.log10(max(hi, 1e-9) / max(lo, 1e-9))
+        if decades <= 3:
+            axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+            axis.set_minor_formatter(FuncFormatter(fmt))
+        else:
+            axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10))))
+            axis.set_minor_formatter(NullFormatter())
+    ax.tick_params(which="minor", labelsize=7)
+
+
+#: a sample image with more pixels than this is not decoded for the contact sheet (a JPEG is
+#: first reduced while decoding, see :func:`_thumb`); a mask larger than this is not drawn
+MAX_DRAW_PIXELS = 50_000_000
+
+
+def _fit(draw: Any, text: str, width: int) -> str:
+    """``text`` cut (with '..') to at most ``width`` pixels in the default font."""
+    if draw.textlength(text) <= width:
+        return text
+    while text and draw.textlength(text + "..") > width:
+        text = text[:-1]
+    return text + ".."
+
+
+def _thumb(rec: Any) -> tuple[Any, str | None]:
+    """(RGB image at most CELL x CELL-ish, None) or (None, why it was not drawn). Never
+    allocates more than :data:`MAX_DRAW_PIXELS` (annotated sizes are not trusted)."""
+    from PIL import Image
+
+    try:
+        with Image.open(rec.path) as im:
+            im.draft("RGB", (CELL, CELL))  # JPEG: decode at 1/2..1/8 scale
+            if im.width * im.height > MAX_DRAW_PIXELS:
+                return None, (f"{im.width}x{im.height} is over the {MAX_DRAW_PIXELS // 10**6} "
+                              "Mpx drawing limit")
+            img = im.convert("RGB")
+    except Exception as exc:  # an undecodable sample still gets its cell
+        return None, f"not a readable image ({type(exc).__name__})"
+    img.thumbnail((CELL - 4, CELL - 4))
+    return img, None
+
+
 def _sheet(ins: Inspection, out: Path) -> Path:
     from PIL import Image, ImageDraw
 
     recs = ins.samples
+    not_drawn: list[str] = []
     cols = 6
     rows = max(1, (len(recs) + cols - 1) // cols)
     top = 22
@@ -136,17 +188,22 @@ def _sheet(ins: Inspection, out: Path) -> Path:
     lx = 4
     for i, name in enumerate(ins.labels_list[:20]):  # colour legend
         draw_s.rectangle([lx, 5, lx + 12, 17], fill=_rgb(_color(i)))
-        draw_s.text((lx + 16, 5), name[:20], fill=(20, 20, 20))
-        lx += 30 + 7 * len(name[:20])
+        text = _fit(draw_s, name, 140)
+        draw_s.text((lx + 16, 5), text, fill=(20, 20, 20))
+        lx += 30 + int(draw_s.textlength(text))
+        if lx > cols * CELL - 160:
+            break
     for k, rec in enumerate(recs):
         cx, cy = (k % cols) * CELL, top + (k // cols) * (CELL + 18)
-        try:
-            with Image.open(rec.path) as im:
-                img = im.convert("RGB")
-        except Exception:  # an undecodable sample still gets its cell
-            img = Image.new("RGB", (max(rec.width, 1), max(rec.height, 1)), (80, 0, 0))
-        scale = min((CELL - 4) / img.width, (CELL - 4) / img.height)
-        tw, th = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+        img, why = _thumb(rec)
+        # the shapes' scale: from the annotated size (what the coordinates refer to)
+        W = rec.width if rec.width > 0 else (img.width if img is not None else 1)
+        H = rec.height if rec.height > 0 else (img.height if img is not None else 1)
+        scale = min((CELL - 4) / W, (CELL - 4) / H)
+        tw, th = max(1, round(W * scale)), max(1, round(H * scale))
+        if img is None:
+            not_drawn.append(f"{os.path.basename(rec.path)}: {why}")
+            img = Image.new("RGB", (tw, th), (80, 0, 0))
         thumb = img.resize((tw, th)).convert("RGBA")
         overlay = Image.new("RGBA", thumb.size, (0, 0, 0, 0))
         d = ImageDraw.Draw(overlay)
@@ -174,12 +231,12 @@ def _sheet(ins: Inspection, out: Path) -> Path:
                 tags.append(name)
         thumb = Image.alpha_composite(thumb, overlay).convert("RGB")
         sheet.paste(thumb, (cx + (CELL - tw) // 2, cy + (CELL - th) // 2))
-        caption = os.path.basename(rec.path)[:28]
-        if tags:
-            caption = "[" + ",".join(tags)[:18] + "] " + caption
+        # the tags are drawn on the image; the caption is the file name, cut to its cell
+        caption = _fit(draw_s, os.path.basename(rec.path), CELL - 8)
         draw_s.text((cx + 4, cy + CELL + 2), caption, fill=(20, 20, 20))
     p = out / "samples.png"
     sheet.save(p)
+    ins.not_drawn = not_drawn
     return p
 
 
@@ -188,7 +245,7 @@ def _draw_mask(overlay: Any, data: Any, scale: float, col: tuple[int, int, int])
     from PIL import Image
 
     left, top, w, h, runs = data
-    if w <= 0 or h <= 0 or sum(runs) != w * h:
+    if w <= 0 or h <= 0 or w * h > MAX_DRAW_PIXELS or sum(runs) != w * h:
         return
     flat = np.zeros(w * h, dtype=np.uint8)
     pos, val = 0, 0
@@ -221,7 +278,8 @@ td,th{padding:2px 10px;text-align:left}</style></head><body>
 {% for k, v in box.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>
 <h2>Problems</h2><ul>
 {% for p in ins.problems %}<li><b>{{ p.count }}</b> {{ p.kind }}: {{ p.examples | join("; ") }}</li>
-{% else %}<li>none found</li>{% endfor %}</ul>
+{% else %}{% if not ins.not_drawn %}<li>none found</li>{% endif %}{% endfor %}
+{% if ins.not_drawn %}<li><b>{{ ins.not_drawn | length }}</b> samples not drawn: {{ ins.not_drawn[:3] | join("; ") }}</li>{% endif %}</ul>
 {% for p in pics %}<h2>{{ p.stem.replace("_", " ") }}</h2><img src="{{ p.name }}" alt="{{ p.stem }}">
 {% endfor %}</body></html>
 """

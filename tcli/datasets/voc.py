@@ -18,6 +18,7 @@ from .fsutil import is_image_name, resolve_inside, walk_files
 from .model import Losses, Record, Shape, Source
 
 OBJ_ATTRS = ("truncated", "difficult", "pose")
+MAX_COORD = 1e6
 
 
 def _parser() -> Any:
@@ -54,6 +55,7 @@ def read_voc(root: Path, xmls: list[Path], losses: Losses, skip: Path | None = N
     if any("SegmentationClass" in rel or "SegmentationObject" in rel for rel, _ in all_files):
         losses.add("VOC segmentation PNGs (SegmentationClass/Object) not imported")
     src = Source("voc", root, labels, lambda: iter(()), losses)
+    subsets = image_sets(root)
 
     def label(name: str) -> int:
         i = index.get(name)
@@ -75,7 +77,7 @@ def read_voc(root: Path, xmls: list[Path], losses: Losses, skip: Path | None = N
                 raise InputError(f"{rel}: malformed XML ({exc})") from None
             if doc.getroottree().docinfo.doctype:
                 raise InputError(f"{rel}: has a DOCTYPE; refused")
-            rec = _record(root, x, rel, doc, by_base, label, src)
+            rec = _record(root, x, rel, doc, by_base, label, src, subsets)
             if not rec.missing:
                 used.add(rec.rel)
             yield rec
@@ -96,15 +98,15 @@ def _num(el: Any, tag: str, where: str) -> float:
 
 
 def _record(root: Path, x: Path, rel: str, doc: Any, by_base: dict[str, list[Path]],
-            label: Any, src: Source) -> Record:
+            label: Any, src: Source, subsets: dict[str, str]) -> Record:
     fname = (doc.findtext("filename") or "").strip()
     if not fname:
         raise InputError(f"{rel}: <filename> is missing")
     size = doc.find("size")
-    if size is None:
-        raise InputError(f"{rel}: <size> is missing (needs <width> and <height>)")
-    w = int(_num(size, "width", f"{rel}: <size>"))
-    h = int(_num(size, "height", f"{rel}: <size>"))
+    w = h = 0
+    if size is not None and (size.findtext("width") or "").strip():
+        w = int(_num(size, "width", f"{rel}: <size>"))
+        h = int(_num(size, "height", f"{rel}: <size>"))
     folder = (doc.findtext("folder") or "").strip()
     cand = None
     for base in (root / "JPEGImages", x.parent, root, root / folder if folder else None):
@@ -125,6 +127,10 @@ def _record(root: Path, x: Path, rel: str, doc: Any, by_base: dict[str, list[Pat
     if cand is None:
         src.losses.add("annotation files whose image is missing (left out)", rel)
         cand = root / fname  # a record without a file: the importer skips it
+    elif w <= 0 or h <= 0:  # no <size> (or 0): the image's header has it
+        from .imagesize import size_of
+
+        w, h = size_of(cand, f"{rel}: no <size>, and the image")
     shapes: list[Shape] = []
     for k, obj in enumerate(doc.iterfind("object")):
         where = f"{rel}: <object> {k + 1}"
@@ -132,6 +138,7 @@ def _record(root: Path, x: Path, rel: str, doc: Any, by_base: dict[str, list[Pat
         if not name:
             raise InputError(f"{where}: <name> is missing")
         li = label(name)
+        src.annotated += 1
         bb = obj.find("bndbox")
         attrs: list[tuple[str, str]] = []
         for a in OBJ_ATTRS:
@@ -154,7 +161,32 @@ def _record(root: Path, x: Path, rel: str, doc: Any, by_base: dict[str, list[Pat
             continue
         x0, y0 = _num(bb, "xmin", where), _num(bb, "ymin", where)
         x1, y1 = _num(bb, "xmax", where), _num(bb, "ymax", where)
+        if not (all(-MAX_COORD < v < MAX_COORD for v in (x0, y0, x1, y1))
+                and x1 >= x0 and y1 >= y0):
+            src.losses.add("objects with NaN, infinite, huge (> 1e6 px) or inverted "
+                           "coordinates (refused)", f"{where}: ({x0}, {y0}, {x1}, {y1})")
+            continue
         shapes.append(Shape("box", li, (x0, y0, x1, y1), occ, 0, tuple(attrs)))
     missing = not cand.is_file()
+    stem = fname.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return Record(cand, cand.relative_to(root).as_posix() if cand.is_relative_to(root)
-                  else fname, w, h, shapes, None, missing=missing)
+                  else fname, w, h, shapes, subsets.get(stem) or subsets.get(x.stem),
+                  missing=missing)
+
+
+def image_sets(root: Path) -> dict[str, str]:
+    """VOC's split: ``ImageSets/Main/<subset>.txt`` (one image id a line) -> {id: subset}.
+    ``trainval`` is used only for ids that ``train``/``val`` do not name."""
+    d = root / "ImageSets" / "Main"
+    if not d.is_dir():
+        return {}
+    from tcli.safety.limits import read_text
+
+    out: dict[str, str] = {}
+    lists = sorted(p for p in d.iterdir() if p.suffix == ".txt" and "_" not in p.stem)
+    for p in sorted(lists, key=lambda q: q.stem == "trainval"):
+        for line in read_text(p, max_bytes=64 << 20).splitlines():
+            tok = line.split()
+            if tok:
+                out.setdefault(tok[0], p.stem)
+    return out

@@ -17,6 +17,8 @@ def render_inspection(ins: Inspection) -> None:
     kinds = ", ".join(f"{v} {k}" for k, v in sorted(ins.kinds.items())) or "none"
     out.print(f"{ins.path} ({ins.format}, {ins.layout} layout): {ins.images} images, "
               f"{ins.shapes} annotations ({kinds})", markup=False, highlight=False)
+    if ins.detected:
+        out.print(f"format {ins.format}: {ins.detected}", markup=False, highlight=False)
     t = Table(title="labels", title_justify="left")
     t.add_column("label")
     t.add_column("annotations", justify="right")

@@ -106,11 +106,23 @@ def test_yolo_without_class_names(tmp_path: Path) -> None:
     assert code == 0, out
 
 
-def test_voc_missing_size(tmp_path: Path) -> None:
+def test_voc_missing_size_reads_the_image_header(tmp_path: Path) -> None:
     synth.make_voc(tmp_path / "src", n=2)
     (tmp_path / "src" / "Annotations" / "0001.xml").write_text(
         synth.voc_xml("0001.png", [("cat", (1, 2, 3, 4), {})], size=False))
-    _bad(tmp_path, tmp_path / "src", "Annotations/0001.xml: <size> is missing")
+    code, out = _run("import", tmp_path / "src", tmp_path / "dest")
+    assert code == 0, out
+    xml = (tmp_path / "dest" / "datasets" / "1" / "annotations" / "annotations.xml").read_text()
+    assert f'name="0001.png" width="{synth.W}" height="{synth.H}"' in xml
+
+
+def test_voc_missing_size_and_unreadable_image(tmp_path: Path) -> None:
+    synth.make_voc(tmp_path / "src", n=2)
+    (tmp_path / "src" / "Annotations" / "0001.xml").write_text(
+        synth.voc_xml("0001.png", [("cat", (1, 2, 3, 4), {})], size=False))
+    (tmp_path / "src" / "JPEGImages" / "0001.png").write_bytes(b"not a png")
+    _bad(tmp_path, tmp_path / "src",
+         "Annotations/0001.xml: no <size>, and the image: 0001.png is not a readable image")
 
 
 def test_symlink_loop(tmp_path: Path) -> None:
@@ -197,7 +209,8 @@ def test_inspect_table_output(tmp_path: Path) -> None:
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0] == f"{tmp_path / 'voc'} (voc, source layout): 2 images, 4 annotations (4 box)"
-    assert lines[1] == "labels"
+    assert lines[1] == "format voc: found Annotations/0000.xml (<annotation> root: Pascal VOC)"
+    assert lines[2] == "labels"
     assert "│ cat    │           1 │      1 │" in lines
     assert "│ person │           2 │      2 │" in lines
     assert ("│     2 │ classes too small for a stratified split (< 2 images) │ cat: 1; dog: 1 │"
@@ -210,3 +223,69 @@ def test_cvat_with_doctype_is_refused(tmp_path: Path) -> None:
                        '<?xml version="1.0"?>\n<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n')
     (tmp_path / "src" / "annotations.xml").write_text(evil)
     _bad(tmp_path, tmp_path / "src", "annotations.xml: has a DOCTYPE/ENTITY declaration; refused")
+
+
+def test_import_prints_subsets_and_what_was_left_out(tmp_path: Path) -> None:
+    src = tmp_path / "rf"
+    for split in ("train", "valid"):
+        synth.png(src / split / "a.png")
+        doc = {"images": [{"id": 1, "file_name": "a.png", "width": synth.W, "height": synth.H}],
+               "categories": [{"id": 0, "name": "cells", "supercategory": "none"},
+                              {"id": 1, "name": "RBC", "supercategory": "cells"}],
+               "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]},
+                               {"id": 2, "image_id": 1, "category_id": 1,
+                                "bbox": [float("nan"), 2, 3, 4]}]}
+        (src / split / "_annotations.coco.json").write_text(json.dumps(doc))
+    code, out = _run("import", src, tmp_path / "minio")
+    assert code == 0, out
+    target = tmp_path / "minio" / "datasets" / "1"
+    assert out == (
+        "format: coco (detected: found train/_annotations.coco.json (COCO keys "
+        "images/annotations/categories))\n"
+        f"imported 2 images, 2 annotations, 1 labels into {target} (2 hard-linked, 0 copied; "
+        "1 renamed to avoid a name collision (annotations/mapping.json))\n"
+        "subsets (the source's split, as CVAT subsets): train 1, valid 1\n"
+        "not carried into CVAT (annotations/import-report.json):\n"
+        "        2  annotations with NaN, infinite, negative-size or huge (> 1e6 px) numbers "
+        "(refused)  e.g. id 2: bbox [nan, 2, 3, 4], id 2: bbox [nan, 2, 3, 4]\n"
+        "        4  category supercategory (not carried)  e.g. cells: none, RBC: cells, "
+        "cells: none\n"
+        "        1  placeholder super-categories (no annotations; only the parent of other "
+        "categories): not a class  e.g. cells\n"
+        f"train on it: MINIO_ROOT={tmp_path / 'minio'} DATASET_ID=1\n")
+
+
+def test_panoptic_is_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    synth.png(src / "val2017" / "a.png")
+    (src / "annotations").mkdir()
+    (src / "annotations" / "panoptic_val2017.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": "x"}],
+        "annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": []}]}))
+    _bad(tmp_path, src, "panoptic_val2017.json: panoptic is not supported")
+
+
+def test_nothing_usable_is_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    synth.png(src / "pics" / "a.png")
+    (src / "txt").mkdir()
+    (src / "txt" / "a.txt").write_text("0 0.5 0.5 0.25 0.5\n")
+    (src / "classes.txt").write_text("weed\n")
+    _bad(tmp_path, src, "nothing usable to import: none of the 1 annotations in the source "
+         "could be carried; 1 label files without an image (left out) (e.g. txt/a.txt)")
+
+
+def test_undetectable_source_says_what_it_looked_for(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "README.md").write_text("hello")
+    out = _bad(tmp_path, src, "cannot tell the dataset format: looked for a CVAT XML")
+    assert "; found 0 images, 0 .json, 0 .xml, 0 .txt of 1 files" in out
+
+
+def test_inspect_json_states_the_detection(tmp_path: Path) -> None:
+    synth.make_voc(tmp_path / "voc", n=2)
+    code, out = _run("inspect", tmp_path / "voc", "--json")
+    assert code == 0, out
+    assert json.loads(out)["detected"] == "found Annotations/0000.xml (<annotation> root: " \
+        "Pascal VOC)"
