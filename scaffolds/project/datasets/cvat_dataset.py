@@ -506,18 +506,79 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     target = _Target()
     target.start, target.end, target.data = start, end, text.append
     target.doctype, target.close = doctype, lambda: None
-    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True,
-                             load_dtd=False, huge_tree=False, remove_comments=True,
-                             remove_pis=True)
     try:
         if span is None:
-            etree.parse(spath, parser)
+            etree.parse(spath, _xml_parser(target))
         else:
-            _feed_span(parser, spath, span)
+            _feed_span(_xml_parser(target), spath, span)
     except etree.XMLSyntaxError as exc:
-        raise CvatError(f"{spath}: malformed XML ({exc}); re-export the annotations") from None
+        raise _malformed(spath, exc) from None
+    except CvatError:
+        if span is None:
+            # libxml2 reports the start tag cut by the end of a truncated file (with the
+            # attributes read so far) before the syntax error: name the cut, not the shape
+            _check_well_formed(spath)
+        raise
     return (CvatAnnotations(spath, labels, images, boxes, warnings, len(declared)),
             bool(meta_names) or saw_meta[0])
+
+
+def _xml_parser(target: Any) -> Any:
+    """The one lxml parser configuration: a target parser, no network, no DTD loading.
+
+    ``resolve_entities="internal"`` makes libxml2 hand over attribute values with their
+    character and predefined entity references decoded (``&amp;`` -> ``&``) exactly as an
+    XML library's tree does; with ``False`` it returns ``&amp;`` in an attribute as
+    ``&#38;``. No other entity can exist: a DOCTYPE is refused before its internal subset
+    is read (:func:`_prolog_check` and the target's ``doctype`` callback), and external
+    entities are never resolved."""
+    from lxml import etree
+
+    return etree.XMLParser(target=target, resolve_entities="internal", no_network=True,
+                           load_dtd=False, huge_tree=False, remove_comments=True,
+                           remove_pis=True)
+
+
+def _malformed(spath: str, exc: Any) -> CvatError:
+    line, col = getattr(exc, "position", None) or (getattr(exc, "lineno", 0), 0)
+    msg = str(getattr(exc, "msg", "") or exc)
+    # lxml appends ", line N, column M" and "(file, line N)": said once, in front
+    msg = re.sub(r"\s*\([^()]*, line \d+\)$", "", msg)
+    msg = re.sub(r", line \d+, column \d+$", "", msg)
+    where = f"line {line}, column {col}" if col else f"line {line}"
+    return CvatError(f"{spath}: annotations file is malformed or truncated ({where}: "
+                     f"{msg}); re-export it from CVAT and upload it again")
+
+
+class _NullTarget:
+    """A target parser that builds nothing (the well-formedness check)."""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        pass
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, text: str) -> None:
+        pass
+
+    def doctype(self, *_args: Any) -> None:
+        raise CvatError("has a DOCTYPE")
+
+    def close(self) -> None:
+        pass
+
+
+def _check_well_formed(spath: str) -> None:
+    """Raise the "malformed or truncated" error when ``spath`` is not well-formed XML."""
+    from lxml import etree
+
+    try:
+        etree.parse(spath, _xml_parser(_NullTarget()))
+    except etree.XMLSyntaxError as exc:
+        raise _malformed(spath, exc) from None
+    except CvatError:
+        return
 
 
 #: files from this size on are parsed in two processes (``TC_PARSE_PARALLEL=0`` turns it off)
