@@ -434,9 +434,13 @@ def _shape_line(ctx: StageContext, aid: int, s: Sample, shape: tuple[Any, ...],
                 raise DatasetError(f"{ann.path}: image {xml_name!r}: {exc}") from None
             a["bbox"], a["area"], a["iscrowd"] = bbox, area, 1
             a["segmentation"] = rle_d
-        else:
-            a["bbox"] = [float(left), float(top), float(mw), float(mh)]
-            a["area"] = float(mw * mh)
+        else:  # the box of the mask's pixels (declared boxes carry empty margins)
+            try:
+                a["bbox"], a["area"] = cvat.mask_pixel_box(left, top, mw, mh, rle, s.width,
+                                                           s.height)
+            except cvat.CvatError as exc:
+                xml_name = s.image.xml_name if s.image else s.file_name
+                raise DatasetError(f"{ann.path}: image {xml_name!r}: {exc}") from None
             a["iscrowd"] = 0
     else:
         return None

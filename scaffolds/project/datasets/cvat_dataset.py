@@ -821,6 +821,45 @@ def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
     return {"counts": runs, "size": [img_h, img_w]}, area, bbox
 
 
+def mask_pixel_box(left: int, top: int, width: int, height: int, rle: str,
+                   img_w: int, img_h: int) -> tuple[list[float], float]:
+    """(bbox [x, y, w, h] of the set pixels, pixel count) of a CVAT mask, in image pixels.
+
+    The box comes from the decoded pixels, not from the declared ``left/top/width/height``
+    (real exports carry empty margins). Pure Python over the runs (no image-sized array);
+    a mask reaching outside the image is clipped as :func:`cvat_rle_to_coco` clips it (it
+    is used then). An empty mask gives ``[left, top, 0, 0]`` and 0, as that function does.
+    """
+    if img_w > 0 and img_h > 0 and (left < 0 or top < 0 or left + width > img_w
+                                    or top + height > img_h):
+        _rle, area, bbox = cvat_rle_to_coco(left, top, width, height, rle, img_w, img_h)
+        return bbox, area
+    if width <= 0 or height <= 0:
+        raise CvatError(f"mask with empty box {width}x{height}")
+    try:
+        counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
+    except ValueError:
+        raise CvatError(f"mask rle {rle[:40]!r} is not a comma list of counts") from None
+    if sum(counts) != width * height or any(c < 0 for c in counts):
+        raise CvatError(f"mask rle covers {sum(counts)} pixels, box is {width}x{height}")
+    x0, y0, x1, y1 = width, height, -1, -1
+    pos, area = 0, 0
+    for i, c in enumerate(counts):
+        if i & 1 and c:
+            r0, r1 = divmod(pos, width), divmod(pos + c - 1, width)
+            y0, y1 = min(y0, r0[0]), max(y1, r1[0])
+            if r0[0] == r1[0]:
+                x0, x1 = min(x0, r0[1]), max(x1, r1[1])
+            else:  # the run wraps: it reaches the last column of one row, the first of the next
+                x0, x1 = 0, width - 1
+            area += c
+        pos += c
+    if area == 0:
+        return [float(left), float(top), 0.0, 0.0], 0.0
+    return ([float(left + x0), float(top + y0), float(x1 - x0 + 1), float(y1 - y0 + 1)],
+            float(area))
+
+
 def polygon_area(flat: list[float]) -> float:
     """Shoelace area of a flat [x1, y1, x2, y2, ...] polygon."""
     xs, ys = flat[0::2], flat[1::2]
