@@ -100,6 +100,8 @@ class StageContext:
     train: float
     test: float
     say: Callable[[str], None]
+    #: "random" (the fractions) or "subset" (the images' CVAT subsets, see subset_split)
+    split: str = "random"
     t0: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
     warn: Counter[str] = field(default_factory=Counter)
@@ -287,6 +289,35 @@ def stratified_split(keys: Sequence[str], train: float, test: float, seed: int
         for i in idx[t:t + v]:
             out[i] = "val"
     return out
+
+
+#: ``split: subset``: CVAT subset names (case-insensitive, trimmed) -> the split written;
+#: the platform's "test" split is ``val`` (its score is computed there)
+SUBSETS = {"train": "train", "training": "train",
+           "val": "val", "valid": "val", "validation": "val", "test": "val", "testing": "val"}
+SPLIT_MODES = ("random", "subset")
+
+
+def subset_split(subsets: Sequence[str | None], keys: Sequence[str], train: float, test: float,
+                 seed: int) -> tuple[list[str], int, bool, str | None]:
+    """``split: subset``: each sample goes where its subset says (:data:`SUBSETS`); samples
+    without a known subset (none, or another name) are split by :func:`split_samples` with
+    the configured fractions. Returns (assignment, how many went through that split,
+    stratified, reason). No sample with a known subset is an error."""
+    out: list[str | None] = [SUBSETS.get(s.strip().lower()) if s else None for s in subsets]
+    rest = [i for i, sp in enumerate(out) if sp is None]
+    if len(rest) == len(out):
+        seen = sorted({s for s in subsets if s})
+        found = f"found: {', '.join(repr(s) for s in seen[:5])}" if seen else "none has one"
+        raise DatasetError(f"split: subset, but no image of annotations.xml has a train/"
+                           f"validation/test subset ({found}); set split to random or "
+                           "import the dataset keeping its subsets")
+    stratified, reason = False, None
+    if rest:
+        assign, stratified, reason = split_samples([keys[i] for i in rest], train, test, seed)
+        for i, sp in zip(rest, assign, strict=True):
+            out[i] = sp
+    return [sp or "train" for sp in out], len(rest), stratified, reason
 
 
 # ----------------------------------------------------------------------------- records
@@ -837,7 +868,10 @@ def prepare(task: str, config: dict[str, Any] | None = None, *,
         out_root=datasets or datasets_root(), formats=_formats(task, formats),
         seed=int(os.environ.get("SPLIT_SEED") or 42) if seed is None else seed,
         train=float(cfg.get("train-split", 0.8)), test=float(cfg.get("test-split", 0.2)),
-        say=log or (lambda m: print(f"[setup] {m}", flush=True)), t0=t0)
+        say=log or (lambda m: print(f"[setup] {m}", flush=True)), t0=t0,
+        split=str(cfg.get("split") or "random"))
+    if ctx.split not in SPLIT_MODES:
+        raise DatasetError(f"split: {ctx.split!r} is not one of {', '.join(SPLIT_MODES)}")
     names = list_samples(ctx.src)
     if not names:
         raise DatasetError(f"{ctx.src}: no samples (regular non-hidden files) in the dataset "
@@ -866,13 +900,28 @@ def _run(ctx: StageContext, xml: Path, names: list[str], linker: _Linker) -> dic
     labels = ann.labels
     keys = [labels[s.primary] if s.primary >= 0 else NONE_LABEL for s in samples]
     t = ctx.lap("match", t)
-    assign, stratified, reason = split_samples(keys, ctx.train, ctx.test, ctx.seed)
+    if ctx.split == "subset":
+        assign, n_rest, stratified, reason = subset_split(
+            [s.image.subset if s.image else None for s in samples], keys, ctx.train,
+            ctx.test, ctx.seed)
+        ctx.say(f"split: subset: {len(samples) - n_rest} samples by their subset"
+                + (f", {n_rest} without a train/validation/test subset split at random "
+                   f"({ctx.train:g}/{ctx.test:g})" if n_rest else ""))
+        if n_rest:
+            ctx.warn["samples without a train/validation/test subset (split at random)"] += \
+                n_rest
+    else:
+        assign, stratified, reason = split_samples(keys, ctx.train, ctx.test, ctx.seed)
+        n_rest = len(samples)
     t = ctx.lap("split", t)
-    if not stratified:
+    if not stratified and n_rest:
         ctx.say(f"warning: random split (not stratified): {reason}")
     splits: dict[str, list[Sample]] = {"train": [], "val": []}
     for s, sp in zip(samples, assign, strict=True):
         splits.setdefault(sp, []).append(s)
+    for sp in ("train", "val") if ctx.split == "subset" else ():
+        if not splits[sp]:
+            ctx.say(f"warning: the {sp} split is empty")
     if "yolo" in ctx.formats:
         stems: dict[str, str] = {}
         for s in samples:
@@ -883,6 +932,7 @@ def _run(ctx: StageContext, xml: Path, names: list[str], linker: _Linker) -> dic
             stems[stem] = s.file_name
     manifest: dict[str, Any] = {
         "version": 1, "dataset_id": ctx.dataset_id, "task": ctx.task, "seed": ctx.seed,
+        **({"split": "subset"} if ctx.split == "subset" else {}),
         "ratios": {"train": ctx.train, "val": ctx.test,
                    "test": round(max(0.0, 1 - ctx.train - ctx.test), 10)},
         "stratified": stratified, "fallback_reason": reason if not stratified else None,
@@ -900,12 +950,18 @@ def _run(ctx: StageContext, xml: Path, names: list[str], linker: _Linker) -> dic
         ctx.say(f"warning: {n} {what}")
     counts = " / ".join(f"{len(v)} {k}" for k, v in splits.items())
     ctx.say(f"dataset {ctx.dataset_id}: {len(samples)} samples ({counts}), {len(labels)} "
-            f"labels, {len(ann.boxes)} boxes, {'stratified' if stratified else 'random'} "
-            f"split; wrote {ctx.out_root} ({', '.join(ctx.formats)}) in "
+            f"labels, {len(ann.boxes)} boxes, {_split_kind(ctx, stratified)} split; wrote "
+            f"{ctx.out_root} ({', '.join(ctx.formats)}) in "
             f"{time.perf_counter() - ctx.t0:.2f} s")
     manifest["warnings"] = dict(sorted(ctx.warn.items()))
     manifest["timings"] = {k: round(v, 3) for k, v in ctx.timings.items()}
     return manifest
+
+
+def _split_kind(ctx: StageContext, stratified: bool) -> str:
+    if ctx.split == "subset":
+        return "subset"
+    return "stratified" if stratified else "random"
 
 
 def _formats(task: str, formats: Sequence[str] | None) -> tuple[str, ...]:
