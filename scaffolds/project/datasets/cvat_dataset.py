@@ -50,6 +50,11 @@ class CvatImage:
     #: float list, mask data (left, top, width, height, rle string), tag data None
     shapes: list[tuple[Any, ...]] | None = None
     xml_id: str | None = None
+    #: CVAT ``group_id`` of the shapes that have a non-zero one: index in ``shapes`` -> id
+    #: (boxes: ``BoxStore.groups``)
+    groups: dict[int, int] | None = None
+    #: whether any of its boxes or shapes has a non-zero ``group_id``
+    grouped: bool = False
 
 
 @dataclass
@@ -65,6 +70,8 @@ class BoxStore:
     flags: array[int] = field(default_factory=lambda: array("q"))
     #: sparse: box index -> tuple of (name, value) attributes
     attrs: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: sparse: box index -> its non-zero CVAT ``group_id``
+    groups: dict[int, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.label)
@@ -287,6 +294,7 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     bl, bf = boxes.label.append, boxes.flags.append
     blabel = boxes.label
     battrs = boxes.attrs
+    bgroups = boxes.groups
     images: dict[str, CvatImage] = {}
     keep_box = "box" in keep
     isfinite = math.isfinite
@@ -316,6 +324,9 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     shape: Any = None
     box_at = 0
     shape_attrs: list[tuple[str, str]] | None = None
+    shape_group = 0  # group_id of the open (non-box) shape
+    img_groups: dict[int, int] | None = None  # of the open image's shapes
+    img_grouped = False
     attr_name: str | None = None
     attr_text: str | None = None
     meta_path: list[str] | None = None  # tags below <meta> while inside it
@@ -324,7 +335,8 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     saw_meta = [False]
 
     def start(tag: str, attrib: dict[str, str]) -> None:
-        nonlocal depth, shape, box_at, shape_attrs, attr_name, attr_text
+        nonlocal depth, shape, box_at, shape_attrs, attr_name, attr_text, shape_group
+        nonlocal img_grouped
         depth += 1
         if depth == shape_depth:
             clear()
@@ -368,9 +380,17 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
                 shape = "box"
                 box_at = len(blabel) - 1
                 shape_attrs = None
+                g = get("group_id")
+                if g and g != "0":
+                    gid = _int(g)
+                    if gid:
+                        bgroups[box_at] = gid
+                        img_grouped = True
             elif tag in ALL_KINDS:
                 shape = _shape_start(tag, attrib)
                 shape_attrs = None
+                g = attrib.get("group_id")
+                shape_group = _int(g) if g and g != "0" else 0
             else:
                 shape = None
             return
@@ -418,8 +438,10 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
 
     def _top_start(tag: str, attrib: dict[str, str]) -> None:
         nonlocal shape_depth, img_attrib, where, file_name, b0, others, meta_path
+        nonlocal img_groups, img_grouped
         if tag == "image":
             img_attrib = attrib
+            img_groups, img_grouped = None, False
             xml_name = attrib.get("name") or ""
             where = f"{spath}: <image id={attrib.get('id')!r} name={xml_name!r}>"
             file_name = safe_file_name(xml_name, where)
@@ -434,7 +456,7 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
                             "task as 'CVAT for images 1.1'")
 
     def end(tag: str) -> None:
-        nonlocal depth, shape, shape_attrs, others, attr_name
+        nonlocal depth, shape, shape_attrs, others, attr_name, img_groups, img_grouped
         d = depth
         depth = d - 1
         if meta_path is not None and d > _IMAGE:
@@ -447,6 +469,11 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
                 if others is None:
                     others = []
                 others.append((*shape, tuple(shape_attrs) if shape_attrs else None))
+                if shape_group:
+                    if img_groups is None:
+                        img_groups = {}
+                    img_groups[len(others) - 1] = shape_group
+                    img_grouped = True
             shape = None
         elif d == _ATTR:
             if attr_name is not None:
@@ -486,7 +513,7 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
         a = img_attrib
         img = CvatImage(a.get("name") or "", file_name, _int(a.get("width")),
                         _int(a.get("height")), a.get("subset"), b0, len(blabel), others,
-                        a.get("id"))
+                        a.get("id"), img_groups, img_grouped)
         prev = images.get(file_name)
         if prev is None:
             images[file_name] = img
@@ -727,6 +754,8 @@ def _append(first: CvatAnnotations, second: CvatAnnotations) -> None:
         a.label.extend(array("i", [remap[i] for i in b.label]))
     for k, v in b.attrs.items():
         a.attrs[k + offset] = v
+    for k, g in b.groups.items():
+        a.groups[k + offset] = g
     for name, img in second.images.items():
         img.b0 += offset
         img.b1 += offset
@@ -762,6 +791,8 @@ def _truncate(boxes: BoxStore, n: int) -> None:
         del arr[n:]
     for k in [k for k in boxes.attrs if k >= n]:
         del boxes.attrs[k]
+    for k in [k for k in boxes.groups if k >= n]:
+        del boxes.groups[k]
 
 
 def _same_content(a: CvatImage, b: CvatImage, boxes: BoxStore) -> bool:
@@ -769,6 +800,11 @@ def _same_content(a: CvatImage, b: CvatImage, boxes: BoxStore) -> bool:
         return False
     for arr in (boxes.x, boxes.y, boxes.w, boxes.h, boxes.label, boxes.flags):
         if arr[a.b0:a.b1] != arr[b.b0:b.b1]:
+            return False
+    if a.grouped or b.grouped:
+        g = boxes.groups
+        if [g.get(k) for k in range(a.b0, a.b1)] != [g.get(k) for k in range(b.b0, b.b1)] \
+                or a.groups != b.groups:
             return False
     return (a.shapes or []) == (b.shapes or [])
 
@@ -782,6 +818,12 @@ def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
 
     Returns (rle dict, pixel area, bbox [x, y, w, h] of the set pixels).
     """
+    return coco_rle(mask_array(left, top, width, height, rle, img_w, img_h), (left, top))
+
+
+def mask_array(left: int, top: int, width: int, height: int, rle: str, img_w: int,
+               img_h: int) -> Any:
+    """A CVAT mask as a 0/1 uint8 array of the whole image (clipped to it)."""
     import numpy as np
 
     counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
@@ -805,6 +847,16 @@ def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
     x1, y1 = min(left + width, img_w), min(top + height, img_h)
     if x1 > x0 and y1 > y0:
         full[y0:y1, x0:x1] = local[y0 - top:y1 - top, x0 - left:x1 - left]
+    return full
+
+
+def coco_rle(full: Any, empty_at: tuple[int, int] = (0, 0)
+             ) -> tuple[dict[str, Any], float, list[float]]:
+    """(uncompressed COCO RLE, pixel area, bbox of the set pixels) of a 0/1 uint8 image
+    array; an empty one has the bbox ``[*empty_at, 0, 0]``."""
+    import numpy as np
+
+    img_h, img_w = full.shape
     col = full.flatten(order="F")
     change = np.flatnonzero(np.diff(col)) + 1
     bounds = np.concatenate(([0], change, [col.size]))
@@ -817,7 +869,7 @@ def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
         bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                 float(ys.max() - ys.min() + 1)]
     else:
-        bbox = [float(left), float(top), 0.0, 0.0]
+        bbox = [float(empty_at[0]), float(empty_at[1]), 0.0, 0.0]
     return {"counts": runs, "size": [img_h, img_w]}, area, bbox
 
 
