@@ -65,6 +65,8 @@ ANNOTATIONS_XML = "annotations.xml"
 
 #: Keys config_to_args never passes to train.py (reserved for setup.py).
 SPLIT_KEYS = ("train-split", "test-split")
+#: Every key of train_config.json that setup.py reads and config_to_args leaves out.
+SETUP_KEYS = (*SPLIT_KEYS, "split")
 #: The environment variable naming the dataset (the platform rewrites it in ``.env``).
 DATASET_ID_KEY = "DATASET_ID"
 #: A platform dataset id as an option value (``tc export --dataset-id``): a positive integer of

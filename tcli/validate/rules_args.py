@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tcli.contract import SPLIT_KEYS
+from tcli.contract import SETUP_KEYS
 from tcli.parsers import args as args_parser
 from tcli.project import TemplateRef
 from tcli.schema import pointer
@@ -54,7 +54,7 @@ def _check_args(ctx: Context, ref: TemplateRef, schema: Any, presets: Any, train
     keys: dict[str, tuple[str, list[Any], Any]] = {}
 
     def note(key: str, source: str, value: Any, has_value: bool) -> None:
-        if key in SPLIT_KEYS:
+        if key in SETUP_KEYS:
             return
         src, values, typ = keys.get(key, (source, [], None))
         if has_value:

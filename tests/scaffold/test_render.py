@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tcli.contract import SETUP_KEYS
 from tests.conftest import KEY
 from tests.scaffold.conftest import TEMPLATES
 
-RESERVED = {"train-split", "test-split"}  # consumed by setup.py, never passed to train.py
+RESERVED = set(SETUP_KEYS)  # consumed by setup.py, never passed to train.py
 
 EXPECTED = [
     ".copier-answers.yml", ".gitignore", ".dockerignore", "README.md",

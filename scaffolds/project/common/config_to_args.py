@@ -2,7 +2,7 @@
 
 Rules (platform contract §4), in file order:
 
-* ``train-split`` and ``test-split`` are left out (setup.py uses them);
+* ``train-split``, ``test-split`` and ``split`` are left out (setup.py uses them);
 * ``null`` and ``""`` are left out; ``true`` -> ``--key``; ``false`` is left out;
 * a list -> ``--key item1 item2 ...`` (an empty list is left out);
 * a dict -> ``--key <its JSON>``;
@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-RESERVED_KEYS = ("train-split", "test-split")
+RESERVED_KEYS = ("train-split", "test-split", "split")
 #: Keys that would switch train.py's argparse into something other than training.
 REFUSED_KEYS = ("help",)
 CONFIG_FILE = "train_config.json"

@@ -100,6 +100,8 @@ class StageContext:
     train: float
     test: float
     say: Callable[[str], None]
+    #: "random" (the fractions) or "subset" (the images' CVAT subsets, see subset_split)
+    split: str = "random"
     t0: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
     warn: Counter[str] = field(default_factory=Counter)
@@ -289,6 +291,35 @@ def stratified_split(keys: Sequence[str], train: float, test: float, seed: int
     return out
 
 
+#: ``split: subset``: CVAT subset names (case-insensitive, trimmed) -> the split written;
+#: the platform's "test" split is ``val`` (its score is computed there)
+SUBSETS = {"train": "train", "training": "train",
+           "val": "val", "valid": "val", "validation": "val", "test": "val", "testing": "val"}
+SPLIT_MODES = ("random", "subset")
+
+
+def subset_split(subsets: Sequence[str | None], keys: Sequence[str], train: float, test: float,
+                 seed: int) -> tuple[list[str], int, bool, str | None]:
+    """``split: subset``: each sample goes where its subset says (:data:`SUBSETS`); samples
+    without a known subset (none, or another name) are split by :func:`split_samples` with
+    the configured fractions. Returns (assignment, how many went through that split,
+    stratified, reason). No sample with a known subset is an error."""
+    out: list[str | None] = [SUBSETS.get(s.strip().lower()) if s else None for s in subsets]
+    rest = [i for i, sp in enumerate(out) if sp is None]
+    if len(rest) == len(out):
+        seen = sorted({s for s in subsets if s})
+        found = f"found: {', '.join(repr(s) for s in seen[:5])}" if seen else "none has one"
+        raise DatasetError(f"split: subset, but no image of annotations.xml has a train/"
+                           f"validation/test subset ({found}); set split to random or "
+                           "import the dataset keeping its subsets")
+    stratified, reason = False, None
+    if rest:
+        assign, stratified, reason = split_samples([keys[i] for i in rest], train, test, seed)
+        for i, sp in zip(rest, assign, strict=True):
+            out[i] = sp
+    return [sp or "train" for sp in out], len(rest), stratified, reason
+
+
 # ----------------------------------------------------------------------------- records
 
 class Sample:
@@ -434,14 +465,140 @@ def _shape_line(ctx: StageContext, aid: int, s: Sample, shape: tuple[Any, ...],
                 raise DatasetError(f"{ann.path}: image {xml_name!r}: {exc}") from None
             a["bbox"], a["area"], a["iscrowd"] = bbox, area, 1
             a["segmentation"] = rle_d
-        else:
-            a["bbox"] = [float(left), float(top), float(mw), float(mh)]
-            a["area"] = float(mw * mh)
+        else:  # the box of the mask's pixels (declared boxes carry empty margins)
+            try:
+                a["bbox"], a["area"] = cvat.mask_pixel_box(left, top, mw, mh, rle, s.width,
+                                                           s.height)
+            except cvat.CvatError as exc:
+                xml_name = s.image.xml_name if s.image else s.file_name
+                raise DatasetError(f"{ann.path}: image {xml_name!r}: {exc}") from None
             a["iscrowd"] = 0
     else:
         return None
     a["attributes"] = json.loads(_attrs_json(occ, z, extra))
     return json.dumps(a, separators=(",", ":"))
+
+
+def _group_parts(img: cvat.CvatImage, ann: cvat.CvatAnnotations
+                 ) -> list[tuple[int, list[tuple[Any, ...]]]]:
+    """The training objects of an image with CVAT groups, in output order (boxes, then
+    polygons and masks): (group id or 0, parts); parts are shape tuples (boxes as
+    ``("box", label, (x, y, w, h), occluded, z_order, attrs)``). The parts of one object are
+    the shapes with the same non-zero ``group_id`` and the same label (a group of several
+    labels, e.g. a person and their bag, stays one object per label)."""
+    b = ann.boxes
+    objects: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    gid: dict[tuple[Any, ...], int] = {}
+    for k in range(img.b0, img.b1):
+        f = b.flags[k]
+        g = b.groups.get(k, 0)
+        key = (g, b.label[k]) if g else ("box", k)
+        objects.setdefault(key, []).append(
+            ("box", b.label[k], (b.x[k], b.y[k], b.w[k], b.h[k]), bool(f & 1), f >> 1,
+             b.attrs.get(k)))
+        gid[key] = g
+    groups = img.groups or {}
+    for i, shape in enumerate(img.shapes or ()):
+        if shape[0] in ("polygon", "mask"):
+            g = groups.get(i, 0)
+            key = (g, shape[1]) if g else ("shape", i)
+            objects.setdefault(key, []).append(shape)
+            gid[key] = g
+    return [(gid[key], parts) for key, parts in objects.items()]
+
+
+def _part_box(ctx: StageContext, s: Sample, part: tuple[Any, ...],
+              ann: cvat.CvatAnnotations) -> tuple[list[float], float]:
+    """(bbox, area) of one part: a box, a polygon, or the pixels of a mask."""
+    kind, data = part[0], part[2]
+    if kind == "box":
+        x, y, w, h = data
+        return [x, y, w, h], w * h
+    if kind == "polygon":
+        return cvat.polygon_bbox(data), cvat.polygon_area(data)
+    try:
+        return cvat.mask_pixel_box(*data, s.width, s.height)
+    except cvat.CvatError as exc:
+        xml_name = s.image.xml_name if s.image else s.file_name
+        raise DatasetError(f"{ann.path}: image {xml_name!r}: {exc}") from None
+
+
+def _union(boxes: list[list[float]]) -> list[float]:
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+def _group_line(ctx: StageContext, aid: int, s: Sample, gid: int,
+                parts: list[tuple[Any, ...]], ann: cvat.CvatAnnotations) -> str:
+    """The one annotation line of a CVAT group: the union of its parts' boxes; with
+    segmentation the parts' polygons (boxes as 4-corner polygons), or, when a part is a
+    mask, one mask of every part's pixels (RLE, ``iscrowd: 1``)."""
+    _kind, lab, _data, occ, z, extra = parts[0]
+    a: dict[str, Any] = {"id": aid, "image_id": s.id, "category_id": lab + 1}
+    boxes = [_part_box(ctx, s, p, ann) for p in parts]
+    if ctx.task == "segmentation" and any(p[0] == "mask" for p in parts):
+        import numpy as np
+        from PIL import Image, ImageDraw
+
+        canvas = Image.new("L", (s.width, s.height), 0)
+        draw = ImageDraw.Draw(canvas)
+        full = np.zeros((s.height, s.width), dtype=np.uint8)
+        for p, (bb, _area) in zip(parts, boxes, strict=True):
+            if p[0] == "mask":
+                full |= cvat.mask_array(*p[2], s.width, s.height)
+            else:
+                x, y, w, h = bb
+                flat = p[2] if p[0] == "polygon" else [x, y, x + w, y, x + w, y + h, x, y + h]
+                draw.polygon(list(zip(flat[0::2], flat[1::2], strict=True)), fill=1)
+        full |= np.asarray(canvas, dtype=np.uint8)
+        rle, area, bbox = cvat.coco_rle(full)
+        a["bbox"], a["area"], a["iscrowd"], a["segmentation"] = bbox, area, 1, rle
+    else:
+        a["bbox"] = _union([b for b, _area in boxes])
+        a["area"] = float(sum(area for _b, area in boxes))
+        a["iscrowd"] = 0
+        if ctx.task == "segmentation":
+            polys = []
+            for p, (bb, _area) in zip(parts, boxes, strict=True):
+                x, y, w, h = bb
+                polys.append(p[2] if p[0] == "polygon" else
+                             [x, y, x + w, y, x + w, y + h, x, y + h])
+            a["segmentation"] = polys
+    attrs = json.loads(_attrs_json(occ, z, extra))
+    attrs["group_id"] = gid
+    a["attributes"] = attrs
+    return json.dumps(a, separators=(",", ":"))
+
+
+def _grouped_lines(ctx: StageContext, lines: list[str], aid: int, s: Sample,
+                   ann: cvat.CvatAnnotations, plain: dict[int, str]) -> int:
+    """The annotation lines of an image with CVAT groups (one per object)."""
+    assert s.image is not None
+    seg = ctx.task == "segmentation"
+    for gid, parts in _group_parts(s.image, ann):
+        if len(parts) > 1:
+            lines.append(_group_line(ctx, aid, s, gid, parts, ann))
+        elif parts[0][0] == "box":
+            _kind, lab, (x, y, w, h), occ, z, extra = parts[0]
+            f = int(occ) | (z << 1)
+            at = _attrs_json(occ, z, extra) if extra else plain.get(f)
+            if at is None:
+                at = plain[f] = _attrs_json(occ, z, None)
+            if seg:
+                x2, y2 = x + w, y + h
+                lines.append(_SEG_BOX_LINE % (aid, s.id, lab + 1, x, y, w, h, w * h,
+                                              x, y, x2, y, x2, y2, x, y2, at))
+            else:
+                lines.append(_BOX_LINE % (aid, s.id, lab + 1, x, y, w, h, w * h, at))
+        else:
+            line = _shape_line(ctx, aid, s, parts[0], ann)
+            assert line is not None
+            lines.append(line)
+        aid += 1
+    return aid
 
 
 def coco_head(ctx: StageContext, split: str, samples: Sequence[Sample],
@@ -489,6 +646,9 @@ def write_annotations(ctx: StageContext, fh: Any, samples: Sequence[Sample],
                                  % (aid, s.id, lab + 1))
                     aid += 1
             continue
+        if img.grouped:
+            aid = _grouped_lines(ctx, lines, aid, s, ann, plain)
+            continue
         if img.b1 > img.b0:
             aid = _box_lines(lines, aid, s.id, img, ann, seg, plain)
         for shape in img.shapes or ():
@@ -522,7 +682,15 @@ def write_yolo(ctx: StageContext, folder: Path, samples: Sequence[Sample],
         lines: list[str] = []
         img = s.image
         W, H = float(s.width or 1), float(s.height or 1)
-        if img is not None:
+        if img is not None and img.grouped and not seg:
+            for _gid, parts in _group_parts(img, ann):  # one box per object
+                if all(p[0] == "mask" for p in parts):
+                    ctx.warn["masks left out of YOLO files"] += 1
+                    continue
+                x, y, w, h = _union([_part_box(ctx, s, p, ann)[0] for p in parts])
+                lines.append("%d %.6f %.6f %.6f %.6f" % (
+                    parts[0][1], (x + w / 2) / W, (y + h / 2) / H, w / W, h / H))
+        elif img is not None:
             for k in range(img.b0, img.b1):
                 x, y, w, h = b.x[k], b.y[k], b.w[k], b.h[k]
                 if seg:
@@ -833,7 +1001,10 @@ def prepare(task: str, config: dict[str, Any] | None = None, *,
         out_root=datasets or datasets_root(), formats=_formats(task, formats),
         seed=int(os.environ.get("SPLIT_SEED") or 42) if seed is None else seed,
         train=float(cfg.get("train-split", 0.8)), test=float(cfg.get("test-split", 0.2)),
-        say=log or (lambda m: print(f"[setup] {m}", flush=True)), t0=t0)
+        say=log or (lambda m: print(f"[setup] {m}", flush=True)), t0=t0,
+        split=str(cfg.get("split") or "random"))
+    if ctx.split not in SPLIT_MODES:
+        raise DatasetError(f"split: {ctx.split!r} is not one of {', '.join(SPLIT_MODES)}")
     names = list_samples(ctx.src)
     if not names:
         raise DatasetError(f"{ctx.src}: no samples (regular non-hidden files) in the dataset "
@@ -862,13 +1033,28 @@ def _run(ctx: StageContext, xml: Path, names: list[str], linker: _Linker) -> dic
     labels = ann.labels
     keys = [labels[s.primary] if s.primary >= 0 else NONE_LABEL for s in samples]
     t = ctx.lap("match", t)
-    assign, stratified, reason = split_samples(keys, ctx.train, ctx.test, ctx.seed)
+    if ctx.split == "subset":
+        assign, n_rest, stratified, reason = subset_split(
+            [s.image.subset if s.image else None for s in samples], keys, ctx.train,
+            ctx.test, ctx.seed)
+        ctx.say(f"split: subset: {len(samples) - n_rest} samples by their subset"
+                + (f", {n_rest} without a train/validation/test subset split at random "
+                   f"({ctx.train:g}/{ctx.test:g})" if n_rest else ""))
+        if n_rest:
+            ctx.warn["samples without a train/validation/test subset (split at random)"] += \
+                n_rest
+    else:
+        assign, stratified, reason = split_samples(keys, ctx.train, ctx.test, ctx.seed)
+        n_rest = len(samples)
     t = ctx.lap("split", t)
-    if not stratified:
+    if not stratified and n_rest:
         ctx.say(f"warning: random split (not stratified): {reason}")
     splits: dict[str, list[Sample]] = {"train": [], "val": []}
     for s, sp in zip(samples, assign, strict=True):
         splits.setdefault(sp, []).append(s)
+    for sp in ("train", "val") if ctx.split == "subset" else ():
+        if not splits[sp]:
+            ctx.say(f"warning: the {sp} split is empty")
     if "yolo" in ctx.formats:
         stems: dict[str, str] = {}
         for s in samples:
@@ -879,6 +1065,7 @@ def _run(ctx: StageContext, xml: Path, names: list[str], linker: _Linker) -> dic
             stems[stem] = s.file_name
     manifest: dict[str, Any] = {
         "version": 1, "dataset_id": ctx.dataset_id, "task": ctx.task, "seed": ctx.seed,
+        **({"split": "subset"} if ctx.split == "subset" else {}),
         "ratios": {"train": ctx.train, "val": ctx.test,
                    "test": round(max(0.0, 1 - ctx.train - ctx.test), 10)},
         "stratified": stratified, "fallback_reason": reason if not stratified else None,
@@ -896,12 +1083,18 @@ def _run(ctx: StageContext, xml: Path, names: list[str], linker: _Linker) -> dic
         ctx.say(f"warning: {n} {what}")
     counts = " / ".join(f"{len(v)} {k}" for k, v in splits.items())
     ctx.say(f"dataset {ctx.dataset_id}: {len(samples)} samples ({counts}), {len(labels)} "
-            f"labels, {len(ann.boxes)} boxes, {'stratified' if stratified else 'random'} "
-            f"split; wrote {ctx.out_root} ({', '.join(ctx.formats)}) in "
+            f"labels, {len(ann.boxes)} boxes, {_split_kind(ctx, stratified)} split; wrote "
+            f"{ctx.out_root} ({', '.join(ctx.formats)}) in "
             f"{time.perf_counter() - ctx.t0:.2f} s")
     manifest["warnings"] = dict(sorted(ctx.warn.items()))
     manifest["timings"] = {k: round(v, 3) for k, v in ctx.timings.items()}
     return manifest
+
+
+def _split_kind(ctx: StageContext, stratified: bool) -> str:
+    if ctx.split == "subset":
+        return "subset"
+    return "stratified" if stratified else "random"
 
 
 def _formats(task: str, formats: Sequence[str] | None) -> tuple[str, ...]:
@@ -967,7 +1160,8 @@ def _write_all(ctx: StageContext, splits: dict[str, list[Sample]], ann: cvat.Cva
     _swap_in(ctx, background)
 
 
-def annotation_counts(ctx: StageContext, samples: Sequence[Sample]) -> list[int]:
+def annotation_counts(ctx: StageContext, samples: Sequence[Sample],
+                      ann: cvat.CvatAnnotations) -> list[int]:
     """How many annotations :func:`write_annotations` writes for each sample."""
     det = ctx.task in ("detection", "segmentation")
     out = []
@@ -978,6 +1172,8 @@ def annotation_counts(ctx: StageContext, samples: Sequence[Sample]) -> list[int]
         elif not det:
             out.append((sum(1 for t in (img.shapes or ()) if t[0] == "tag") or 1)
                        if s.labels else 0)
+        elif img.grouped:
+            out.append(len(_group_parts(img, ann)))
         else:
             out.append(img.b1 - img.b0 + sum(1 for shape in img.shapes or ()
                                               if shape[0] in ("polygon", "mask")))
@@ -1011,10 +1207,10 @@ class _SharedCoco:
         if len(samples) < _env_int("TC_FORK_WRITER_MIN", FORK_WRITER_MIN) or \
                 not cvat.may_fork("TC_FORK_WRITER"):
             return None
-        counts = annotation_counts(ctx, samples)
+        counts = annotation_counts(ctx, samples, ann)
         extra = _MANIFEST_COST * (1 + ("yolo" in ctx.formats))
         # this process also writes the other splits and every sample's manifest row
-        total = sum(counts) + sum(annotation_counts(ctx, others)) + \
+        total = sum(counts) + sum(annotation_counts(ctx, others, ann)) + \
             extra * (len(samples) + len(others))
         cut, done = 0, 0
         while cut < len(samples) and done < total / 2:

@@ -50,6 +50,11 @@ class CvatImage:
     #: float list, mask data (left, top, width, height, rle string), tag data None
     shapes: list[tuple[Any, ...]] | None = None
     xml_id: str | None = None
+    #: CVAT ``group_id`` of the shapes that have a non-zero one: index in ``shapes`` -> id
+    #: (boxes: ``BoxStore.groups``)
+    groups: dict[int, int] | None = None
+    #: whether any of its boxes or shapes has a non-zero ``group_id``
+    grouped: bool = False
 
 
 @dataclass
@@ -65,6 +70,8 @@ class BoxStore:
     flags: array[int] = field(default_factory=lambda: array("q"))
     #: sparse: box index -> tuple of (name, value) attributes
     attrs: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: sparse: box index -> its non-zero CVAT ``group_id``
+    groups: dict[int, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.label)
@@ -287,6 +294,7 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     bl, bf = boxes.label.append, boxes.flags.append
     blabel = boxes.label
     battrs = boxes.attrs
+    bgroups = boxes.groups
     images: dict[str, CvatImage] = {}
     keep_box = "box" in keep
     isfinite = math.isfinite
@@ -316,6 +324,9 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     shape: Any = None
     box_at = 0
     shape_attrs: list[tuple[str, str]] | None = None
+    shape_group = 0  # group_id of the open (non-box) shape
+    img_groups: dict[int, int] | None = None  # of the open image's shapes
+    img_grouped = False
     attr_name: str | None = None
     attr_text: str | None = None
     meta_path: list[str] | None = None  # tags below <meta> while inside it
@@ -324,7 +335,8 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     saw_meta = [False]
 
     def start(tag: str, attrib: dict[str, str]) -> None:
-        nonlocal depth, shape, box_at, shape_attrs, attr_name, attr_text
+        nonlocal depth, shape, box_at, shape_attrs, attr_name, attr_text, shape_group
+        nonlocal img_grouped
         depth += 1
         if depth == shape_depth:
             clear()
@@ -368,9 +380,17 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
                 shape = "box"
                 box_at = len(blabel) - 1
                 shape_attrs = None
+                g = get("group_id")
+                if g and g != "0":
+                    gid = _int(g)
+                    if gid:
+                        bgroups[box_at] = gid
+                        img_grouped = True
             elif tag in ALL_KINDS:
                 shape = _shape_start(tag, attrib)
                 shape_attrs = None
+                g = attrib.get("group_id")
+                shape_group = _int(g) if g and g != "0" else 0
             else:
                 shape = None
             return
@@ -418,8 +438,10 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
 
     def _top_start(tag: str, attrib: dict[str, str]) -> None:
         nonlocal shape_depth, img_attrib, where, file_name, b0, others, meta_path
+        nonlocal img_groups, img_grouped
         if tag == "image":
             img_attrib = attrib
+            img_groups, img_grouped = None, False
             xml_name = attrib.get("name") or ""
             where = f"{spath}: <image id={attrib.get('id')!r} name={xml_name!r}>"
             file_name = safe_file_name(xml_name, where)
@@ -434,7 +456,7 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
                             "task as 'CVAT for images 1.1'")
 
     def end(tag: str) -> None:
-        nonlocal depth, shape, shape_attrs, others, attr_name
+        nonlocal depth, shape, shape_attrs, others, attr_name, img_groups, img_grouped
         d = depth
         depth = d - 1
         if meta_path is not None and d > _IMAGE:
@@ -447,6 +469,11 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
                 if others is None:
                     others = []
                 others.append((*shape, tuple(shape_attrs) if shape_attrs else None))
+                if shape_group:
+                    if img_groups is None:
+                        img_groups = {}
+                    img_groups[len(others) - 1] = shape_group
+                    img_grouped = True
             shape = None
         elif d == _ATTR:
             if attr_name is not None:
@@ -486,7 +513,7 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
         a = img_attrib
         img = CvatImage(a.get("name") or "", file_name, _int(a.get("width")),
                         _int(a.get("height")), a.get("subset"), b0, len(blabel), others,
-                        a.get("id"))
+                        a.get("id"), img_groups, img_grouped)
         prev = images.get(file_name)
         if prev is None:
             images[file_name] = img
@@ -506,18 +533,79 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
     target = _Target()
     target.start, target.end, target.data = start, end, text.append
     target.doctype, target.close = doctype, lambda: None
-    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True,
-                             load_dtd=False, huge_tree=False, remove_comments=True,
-                             remove_pis=True)
     try:
         if span is None:
-            etree.parse(spath, parser)
+            etree.parse(spath, _xml_parser(target))
         else:
-            _feed_span(parser, spath, span)
+            _feed_span(_xml_parser(target), spath, span)
     except etree.XMLSyntaxError as exc:
-        raise CvatError(f"{spath}: malformed XML ({exc}); re-export the annotations") from None
+        raise _malformed(spath, exc) from None
+    except CvatError:
+        if span is None:
+            # libxml2 reports the start tag cut by the end of a truncated file (with the
+            # attributes read so far) before the syntax error: name the cut, not the shape
+            _check_well_formed(spath)
+        raise
     return (CvatAnnotations(spath, labels, images, boxes, warnings, len(declared)),
             bool(meta_names) or saw_meta[0])
+
+
+def _xml_parser(target: Any) -> Any:
+    """The one lxml parser configuration: a target parser, no network, no DTD loading.
+
+    ``resolve_entities="internal"`` makes libxml2 hand over attribute values with their
+    character and predefined entity references decoded (``&amp;`` -> ``&``) exactly as an
+    XML library's tree does; with ``False`` it returns ``&amp;`` in an attribute as
+    ``&#38;``. No other entity can exist: a DOCTYPE is refused before its internal subset
+    is read (:func:`_prolog_check` and the target's ``doctype`` callback), and external
+    entities are never resolved."""
+    from lxml import etree
+
+    return etree.XMLParser(target=target, resolve_entities="internal", no_network=True,
+                           load_dtd=False, huge_tree=False, remove_comments=True,
+                           remove_pis=True)
+
+
+def _malformed(spath: str, exc: Any) -> CvatError:
+    line, col = getattr(exc, "position", None) or (getattr(exc, "lineno", 0), 0)
+    msg = str(getattr(exc, "msg", "") or exc)
+    # lxml appends ", line N, column M" and "(file, line N)": said once, in front
+    msg = re.sub(r"\s*\([^()]*, line \d+\)$", "", msg)
+    msg = re.sub(r", line \d+, column \d+$", "", msg)
+    where = f"line {line}, column {col}" if col else f"line {line}"
+    return CvatError(f"{spath}: annotations file is malformed or truncated ({where}: "
+                     f"{msg}); re-export it from CVAT and upload it again")
+
+
+class _NullTarget:
+    """A target parser that builds nothing (the well-formedness check)."""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        pass
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, text: str) -> None:
+        pass
+
+    def doctype(self, *_args: Any) -> None:
+        raise CvatError("has a DOCTYPE")
+
+    def close(self) -> None:
+        pass
+
+
+def _check_well_formed(spath: str) -> None:
+    """Raise the "malformed or truncated" error when ``spath`` is not well-formed XML."""
+    from lxml import etree
+
+    try:
+        etree.parse(spath, _xml_parser(_NullTarget()))
+    except etree.XMLSyntaxError as exc:
+        raise _malformed(spath, exc) from None
+    except CvatError:
+        return
 
 
 #: files from this size on are parsed in two processes (``TC_PARSE_PARALLEL=0`` turns it off)
@@ -666,6 +754,8 @@ def _append(first: CvatAnnotations, second: CvatAnnotations) -> None:
         a.label.extend(array("i", [remap[i] for i in b.label]))
     for k, v in b.attrs.items():
         a.attrs[k + offset] = v
+    for k, g in b.groups.items():
+        a.groups[k + offset] = g
     for name, img in second.images.items():
         img.b0 += offset
         img.b1 += offset
@@ -701,6 +791,8 @@ def _truncate(boxes: BoxStore, n: int) -> None:
         del arr[n:]
     for k in [k for k in boxes.attrs if k >= n]:
         del boxes.attrs[k]
+    for k in [k for k in boxes.groups if k >= n]:
+        del boxes.groups[k]
 
 
 def _same_content(a: CvatImage, b: CvatImage, boxes: BoxStore) -> bool:
@@ -708,6 +800,11 @@ def _same_content(a: CvatImage, b: CvatImage, boxes: BoxStore) -> bool:
         return False
     for arr in (boxes.x, boxes.y, boxes.w, boxes.h, boxes.label, boxes.flags):
         if arr[a.b0:a.b1] != arr[b.b0:b.b1]:
+            return False
+    if a.grouped or b.grouped:
+        g = boxes.groups
+        if [g.get(k) for k in range(a.b0, a.b1)] != [g.get(k) for k in range(b.b0, b.b1)] \
+                or a.groups != b.groups:
             return False
     return (a.shapes or []) == (b.shapes or [])
 
@@ -721,6 +818,12 @@ def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
 
     Returns (rle dict, pixel area, bbox [x, y, w, h] of the set pixels).
     """
+    return coco_rle(mask_array(left, top, width, height, rle, img_w, img_h), (left, top))
+
+
+def mask_array(left: int, top: int, width: int, height: int, rle: str, img_w: int,
+               img_h: int) -> Any:
+    """A CVAT mask as a 0/1 uint8 array of the whole image (clipped to it)."""
     import numpy as np
 
     counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
@@ -744,6 +847,16 @@ def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
     x1, y1 = min(left + width, img_w), min(top + height, img_h)
     if x1 > x0 and y1 > y0:
         full[y0:y1, x0:x1] = local[y0 - top:y1 - top, x0 - left:x1 - left]
+    return full
+
+
+def coco_rle(full: Any, empty_at: tuple[int, int] = (0, 0)
+             ) -> tuple[dict[str, Any], float, list[float]]:
+    """(uncompressed COCO RLE, pixel area, bbox of the set pixels) of a 0/1 uint8 image
+    array; an empty one has the bbox ``[*empty_at, 0, 0]``."""
+    import numpy as np
+
+    img_h, img_w = full.shape
     col = full.flatten(order="F")
     change = np.flatnonzero(np.diff(col)) + 1
     bounds = np.concatenate(([0], change, [col.size]))
@@ -756,8 +869,47 @@ def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
         bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                 float(ys.max() - ys.min() + 1)]
     else:
-        bbox = [float(left), float(top), 0.0, 0.0]
+        bbox = [float(empty_at[0]), float(empty_at[1]), 0.0, 0.0]
     return {"counts": runs, "size": [img_h, img_w]}, area, bbox
+
+
+def mask_pixel_box(left: int, top: int, width: int, height: int, rle: str,
+                   img_w: int, img_h: int) -> tuple[list[float], float]:
+    """(bbox [x, y, w, h] of the set pixels, pixel count) of a CVAT mask, in image pixels.
+
+    The box comes from the decoded pixels, not from the declared ``left/top/width/height``
+    (real exports carry empty margins). Pure Python over the runs (no image-sized array);
+    a mask reaching outside the image is clipped as :func:`cvat_rle_to_coco` clips it (it
+    is used then). An empty mask gives ``[left, top, 0, 0]`` and 0, as that function does.
+    """
+    if img_w > 0 and img_h > 0 and (left < 0 or top < 0 or left + width > img_w
+                                    or top + height > img_h):
+        _rle, area, bbox = cvat_rle_to_coco(left, top, width, height, rle, img_w, img_h)
+        return bbox, area
+    if width <= 0 or height <= 0:
+        raise CvatError(f"mask with empty box {width}x{height}")
+    try:
+        counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
+    except ValueError:
+        raise CvatError(f"mask rle {rle[:40]!r} is not a comma list of counts") from None
+    if sum(counts) != width * height or any(c < 0 for c in counts):
+        raise CvatError(f"mask rle covers {sum(counts)} pixels, box is {width}x{height}")
+    x0, y0, x1, y1 = width, height, -1, -1
+    pos, area = 0, 0
+    for i, c in enumerate(counts):
+        if i & 1 and c:
+            r0, r1 = divmod(pos, width), divmod(pos + c - 1, width)
+            y0, y1 = min(y0, r0[0]), max(y1, r1[0])
+            if r0[0] == r1[0]:
+                x0, x1 = min(x0, r0[1]), max(x1, r1[1])
+            else:  # the run wraps: it reaches the last column of one row, the first of the next
+                x0, x1 = 0, width - 1
+            area += c
+        pos += c
+    if area == 0:
+        return [float(left), float(top), 0.0, 0.0], 0.0
+    return ([float(left + x0), float(top + y0), float(x1 - x0 + 1), float(y1 - y0 + 1)],
+            float(area))
 
 
 def polygon_area(flat: list[float]) -> float:

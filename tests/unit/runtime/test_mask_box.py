@@ -1,0 +1,66 @@
+"""Boxes of CVAT masks come from their pixels, not from the declared left/top/width/height."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from .helpers import cvat_xml, make_dataset
+
+
+def _rle(bits: list[int]) -> str:
+    runs, val, n = [], 0, 0
+    for b in bits:
+        if b != val:
+            runs.append(n)
+            val, n = b, 0
+        n += 1
+    runs.append(n)
+    return ", ".join(map(str, runs))
+
+
+def test_pixel_box_equals_the_decoded_masks_box_over_random_masks() -> None:
+    """Oracle: cvat_rle_to_coco (numpy over the whole image) on 3,000 random masks, some with
+    empty margins, some sparse, some wrapping rows, some reaching outside the image."""
+    import cvat_dataset as cvat
+
+    rng = random.Random(21)
+    for _ in range(3000):
+        w, h = rng.randint(1, 9), rng.randint(1, 9)
+        p = rng.choice((0.05, 0.3, 0.9))
+        bits = [int(rng.random() < p) for _ in range(w * h)]
+        left, top = rng.randint(-3, 12), rng.randint(-3, 12)
+        img_w, img_h = rng.randint(8, 16), rng.randint(8, 16)
+        rle = _rle(bits)
+        _rle_d, want_area, want_box = cvat.cvat_rle_to_coco(left, top, w, h, rle, img_w, img_h)
+        box, area = cvat.mask_pixel_box(left, top, w, h, rle, img_w, img_h)
+        assert (box, area) == (want_box, want_area), (left, top, w, h, bits, img_w, img_h)
+
+
+def test_a_bad_rle_is_refused() -> None:
+    import cvat_dataset as cvat
+
+    with pytest.raises(cvat.CvatError, match="covers 5 pixels, box is 3x2"):
+        cvat.mask_pixel_box(0, 0, 3, 2, "2, 3", 10, 10)
+
+
+def test_detection_box_of_a_mask_with_empty_margins(tmp_path: Path) -> None:
+    """A 10x8 mask box at (4, 5) whose pixels are the 3x2 block at columns 5..7, rows 3..4
+    of the box: the training box is (9, 8, 3, 2), not the declared (4, 5, 10, 8)."""
+    import dataset
+
+    bits = [0] * 80
+    for r in (3, 4):
+        for c in (5, 6, 7):
+            bits[r * 10 + c] = 1
+    img = ('<image id="0" name="0.png" width="32" height="24"><mask label="weed" '
+           f'rle="{_rle(bits)}" left="4" top="5" width="10" height="8" z_order="0"/></image>')
+    make_dataset(tmp_path / "m", 3, n=1, xml=cvat_xml([img]))
+    dataset.prepare("detection", {"train-split": 1.0, "test-split": 0.0}, dataset_id="3",
+                    minio=tmp_path / "m", datasets=tmp_path / "d", log=lambda m: None)
+    coco = json.loads((tmp_path / "d" / "labels" / "train" / "labels.json").read_text())
+    (ann,) = coco["annotations"]
+    assert ann["bbox"] == [9.0, 8.0, 3.0, 2.0] and ann["area"] == 6.0
