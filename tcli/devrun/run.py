@@ -5,10 +5,13 @@
    ``train/`` — and reports its size;
 2. lays out the mock MinIO (:mod:`tcli.devrun.minio`);
 3. builds the image with streamed progress (legacy builder, through :mod:`tcli.engine`);
-4. runs it with the platform's flags (GPUs, ``--ipc host``, ``--shm-size 8g``, ulimits,
-   ``NVIDIA_VISIBLE_DEVICES``, ``DATASET_ID``, ``/minio`` and ``/train`` volumes) and follows it.
+4. builds the run's :class:`~tcli.job.spec.JobSpec` (:func:`tcli.devrun.job.dev_run_spec`:
+   the platform's flags from the contract, GPUs, ``DATASET_ID``, ``/minio`` and ``/train``),
+   translates it with :mod:`tcli.job.local` (one container, or K node containers with
+   ``--nodes``), creates and starts it and follows it.
 
-``--rerun`` goes to :mod:`tcli.devrun.rerun`. Progress goes to a :class:`DevRunEvents`.
+``--rerun`` goes to :mod:`tcli.devrun.rerun`, ``--dry-run`` to :mod:`tcli.devrun.plan`.
+Progress goes to a :class:`DevRunEvents`.
 """
 
 from __future__ import annotations
@@ -20,26 +23,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tcli.baseimage import choose_base_image, flavor_for_docker_dir
-from tcli.contract import DATASET_ID_KEY
 from tcli.custom_json import CustomJson, read_custom
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, follow
 from tcli.devrun.interrupts import no_interrupts
+from tcli.devrun.job import dev_run_spec
 from tcli.devrun.logs import LAST_LINES, short
-from tcli.devrun.minio import DatasetLayout, describe, prepare_dataset, run_volumes, train_root
-from tcli.devrun.naming import (
-    LABEL_DEV_RUN,
-    LABEL_PROJECT,
-    container_name,
-    free_name,
-    image_tag,
-    labels,
-)
-from tcli.devrun.nodes import NodesRun, run_nodes, split_gpus
-from tcli.devrun.options import DevRunOptions, GpuPlan, check_options, plan_gpus
+from tcli.devrun.minio import describe, prepare_dataset, train_root
+from tcli.devrun.naming import container_name, free_name, image_tag
+from tcli.devrun.nodes import NodesRun, run_nodes
+from tcli.devrun.options import DevRunOptions, check_options, plan_gpus
 from tcli.devrun.rerun import rerun
 from tcli.devrun.summary import Summary
 from tcli.errors import Aborted, InputError
+from tcli.job import local
+from tcli.job.gpus import split_gpus
+from tcli.job.spec import JobSpec
 from tcli.parsers.dockerfile import base_image_default
 from tcli.parsers.envfile import sets_dataset_id
 from tcli.project import Project, TemplateRef
@@ -58,14 +57,8 @@ def dockerfile_base_image(dockerfile: Path) -> str | None:
     return base_image_default(text)
 
 
-def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
-    """Build and run (or rerun) a template of the project at ``path``; see the module doc.
-
-    Raises:
-        InputError, DockerError, BuildFailed, RunFailed, Aborted (Ctrl-C; exit 130).
-    """
-    from tcli import engine
-
+def open_template(path: Path, opts: DevRunOptions) -> tuple[Project, TemplateRef, CustomJson]:
+    """The checked options' project, template and custom.json (InputError when unusable)."""
     check_options(opts)
     project = Project.load(path)
     template = project.select(opts.template)
@@ -76,15 +69,26 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
             f"{' '.join(distributed)}: {template.key} trains in one process "
             "(no tc_torch.py in its docker/ folder)",
             "data-parallel training is for the torchvision templates; leave the option out")
-    custom = read_custom(template)
+    return project, template, read_custom(template)
+
+
+def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
+    """Build and run (or rerun) a template of the project at ``path``; see the module doc.
+
+    Raises:
+        InputError, DockerError, BuildFailed, RunFailed, Aborted (Ctrl-C; exit 130).
+    """
+    from tcli import engine
+
+    project, template, custom = open_template(path, opts)
     client = engine.connect()
     if opts.rerun:
         return rerun(client, project, template, custom, opts, rep)
 
     dataset_id = 1 if opts.dataset_id is None else opts.dataset_id
     gpu = plan_gpus(opts.gpus, engine.daemon_info(client).nvidia)
-    # refused before building: GPUs that cannot be split over the nodes
-    node_gpus = split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1) if opts.nodes else []
+    if opts.nodes:  # refused before anything is written: GPUs that cannot be split (dev_run_spec)
+        split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1)
     env_file = template.docker_dir / ".env"
     if env_file.is_file() and sets_dataset_id(env_file.read_text(encoding="utf-8")):
         rep.warn(
@@ -124,14 +128,12 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
             ],
             durations={"build": round(build.seconds, 2)},
         )
+        spec = dev_run_spec(project, template, opts, gpu, layout, name=name)
         if opts.nodes is not None:
             summary.nodes = opts.nodes
-            return run_nodes(NodesRun(
-                client, project, custom, summary, layout, node_gpus, nodes=opts.nodes,
-                nproc=opts.nproc_per_node or 1, labels={LABEL_PROJECT: str(project.root)},
-                memory=opts.memory, keep=opts.keep, started=started), rep)
-        return _start(client, project, template, custom, summary, layout, gpu, opts, rep,
-                      started)
+            return run_nodes(NodesRun(client, project, custom, summary, spec, keep=opts.keep,
+                                      started=started), rep)
+        return _start(client, project, custom, summary, spec, rep, started)
     except KeyboardInterrupt:
         with no_interrupts():
             for container in started:
@@ -198,36 +200,18 @@ def _build(client: Any, rep: DevRunEvents, ctx_dir: Path, tag: str, base: str | 
         raise
 
 
-def _start(client: Any, project: Project, template: TemplateRef, custom: CustomJson,
-           summary: Summary, layout: DatasetLayout, gpu: GpuPlan, opts: DevRunOptions,
+def _start(client: Any, project: Project, custom: CustomJson, summary: Summary, spec: JobSpec,
            rep: DevRunEvents, started: list[Any]) -> Summary:
-    """Create and start the container with the platform's flags, then follow it."""
+    """Create and start the job's one container (:func:`tcli.job.local.container`), follow it."""
     from tcli import engine
 
-    volumes = run_volumes(project, layout)
-    spec = engine.RunSpec(
-        image=summary.image,
-        name=summary.container,
-        environment={DATASET_ID_KEY: str(layout.dataset_id),
-                     "NVIDIA_VISIBLE_DEVICES": gpu.visible_devices,
-                     # the entrypoint starts train.py under torchrun (docs/scale-out.md)
-                     **({"TC_NPROC_PER_NODE": str(opts.nproc_per_node)}
-                        if opts.nproc_per_node else {})},
-        volumes=volumes,
-        device_requests=(
-            engine.gpu_requests(gpu.device_ids or "all") if gpu.uses_gpu else []
-        ),
-        network_mode=opts.network,
-        mem_limit=opts.memory,
-        labels={**labels(project, template), LABEL_DEV_RUN: "1"},
-    )
     since_wall = time.time()
     begun = time.monotonic()
-    container, _ulimits = engine.create_and_start(client, spec, warn=rep.warn)
+    container, _ulimits = engine.create_and_start(client, local.container(spec), warn=rep.warn)
     started.append(container)
-    procs = f", {opts.nproc_per_node} processes (torchrun)" if opts.nproc_per_node else ""
-    rep.line(f"running container {summary.container} (dataset {layout.dataset_id}, "
-             f"GPUs: {gpu.label}{procs})")
+    procs = f", {spec.nproc_per_node} processes (torchrun)" if spec.nproc_per_node else ""
+    rep.line(f"running container {summary.container} (dataset {spec.dataset_id}, "
+             f"GPUs: {summary.gpus}{procs})")
     return follow(Running(container, project, custom, summary, begun, since_wall), rep)
 
 
