@@ -8,6 +8,7 @@ from __future__ import annotations
 from tcli.devrun.minio import DatasetLayout, minio_root, train_root
 from tcli.devrun.naming import container_name, image_tag, labels
 from tcli.devrun.options import DevRunOptions
+from tcli.job import local
 from tcli.job.build import job_spec
 from tcli.job.gpus import GpuPlan, split_gpus
 from tcli.job.spec import JobSpec
@@ -32,7 +33,7 @@ def dev_run_spec(project: Project, template: TemplateRef, opts: DevRunOptions, g
         dataset_source=minio_root(project),
         output_source=train_root(project),
         read_only_sources={host: bind["bind"] for host, bind in layout.volumes.items()},
-        memory=opts.memory,
+        memory=local.quantity(opts.memory) if opts.memory else None,
         network="host" if opts.nodes else opts.network,
         labels=labels(project, template),
     )

@@ -50,6 +50,16 @@ def docker_size(size: str) -> str:
     return str(total)
 
 
+def quantity(size: str) -> str:
+    """A Docker size as a Kubernetes quantity (how a spec holds sizes): ``4g`` -> ``4Gi``,
+    ``512m`` -> ``512Mi``, ``100b`` -> ``100``; :func:`docker_size` turns it back."""
+    match = re.fullmatch(r"([0-9]+)([bkmgBKMG]?)", size)
+    if not match:
+        return size  # already a quantity (or refused by the caller's checks)
+    unit = match.group(2).lower()
+    return match.group(1) + {"": "", "b": "", "k": "Ki", "m": "Mi", "g": "Gi"}[unit]
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """How to create one train container: the ``docker create`` parameters."""
@@ -177,30 +187,32 @@ def node_containers(spec: JobSpec, *, port: int,
     return runs
 
 
-def create_argv(run: RunSpec) -> list[str]:
-    """The ``docker create`` command line that makes the same container (for people)."""
-    argv = ["docker", "create", "--name", run.name]
+def create_groups(run: RunSpec) -> list[list[str]]:
+    """The ``docker create`` command line that makes the same container, one flag (with its
+    value) per group: ``docker create``, the flags, then the image and its arguments."""
+    groups = [["docker", "create"], ["--name", run.name]]
     if run.network_mode:
-        argv += ["--network", run.network_mode]
+        groups.append(["--network", run.network_mode])
     if run.gpus:
-        argv += ["--gpus", "all" if run.gpus == "all" else f'"device={run.gpus}"']
+        groups.append(["--gpus", "all" if run.gpus == "all" else f'"device={run.gpus}"'])
     if run.ipc_mode:
-        argv += ["--ipc", run.ipc_mode]
+        groups.append(["--ipc", run.ipc_mode])
     if run.shm_size:
-        argv += ["--shm-size", run.shm_size]
-    for name, soft, hard in run.ulimits:
-        argv += ["--ulimit", f"{name}={soft}:{hard}"]
+        groups.append(["--shm-size", run.shm_size])
+    groups += [["--ulimit", f"{name}={soft}:{hard}"] for name, soft, hard in run.ulimits]
     if run.mem_limit:
-        argv += ["--memory", run.mem_limit, "--memory-swap", run.mem_limit]
-    for key, value in run.environment.items():
-        argv += ["-e", f"{key}={value}"]
-    for source, bind in run.volumes.items():
-        argv += ["-v", f"{source}:{bind['bind']}:{bind['mode']}"]
-    for key, value in run.labels.items():
-        argv += ["--label", f"{key}={value}"]
-    argv.append(run.image)
-    argv += run.command or []
-    return argv
+        groups.append(["--memory", run.mem_limit, "--memory-swap", run.mem_limit])
+    groups += [["-e", f"{key}={value}"] for key, value in run.environment.items()]
+    groups += [["-v", f"{source}:{bind['bind']}:{bind['mode']}"]
+               for source, bind in run.volumes.items()]
+    groups += [["--label", f"{key}={value}"] for key, value in run.labels.items()]
+    groups.append([run.image, *(run.command or [])])
+    return groups
+
+
+def create_argv(run: RunSpec) -> list[str]:
+    """:func:`create_groups` as one argument list."""
+    return [arg for group in create_groups(run) for arg in group]
 
 
 def create_line(run: RunSpec) -> str:

@@ -17,7 +17,8 @@ Ground rules of the model:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from tcli.contract import (
     DATASET_ID_KEY,
@@ -107,6 +108,12 @@ class JobSpec:
     def mount(self, role: str) -> Mount | None:
         """The first mount of ``role``, or None."""
         return next((m for m in self.mounts if m.role == role), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-ready data (``env`` and ``labels`` as objects)."""
+        data = asdict(self)
+        data.update(env=dict(self.env), labels=dict(self.labels), nodes=self.nodes)
+        return data
 
     @property
     def gpus_per_node(self) -> int | None:
