@@ -32,14 +32,11 @@ DIST_TIMEOUT_S = 120
 _BINARY = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
            "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _QUANTITY = re.compile(r"([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T)?")
-_DOCKER_SIZE = re.compile(r"[1-9][0-9]*[bkmgBKMG]?")
 
 
 def docker_size(size: str) -> str:
-    """A size as Docker spells it: ``8Gi`` -> ``8g``, ``512Mi`` -> ``512m``, ``1G`` ->
-    ``1000000000``; Docker's own spelling (``4g``, ``512m``) is kept as it is."""
-    if _DOCKER_SIZE.fullmatch(size):
-        return size
+    """A spec's size (a Kubernetes quantity) as Docker spells it: ``8Gi`` -> ``8g``,
+    ``512Mi`` -> ``512m``, ``1G`` -> ``1000000000`` (Docker's ``g`` is binary)."""
     match = _QUANTITY.fullmatch(size)
     if not match:
         raise ValueError(f"not a whole-byte size: {size!r}")
