@@ -26,6 +26,7 @@ from tcli.contract import TRAIN_MOUNT
 from tcli.custom_json import CustomJson
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, conclude, feed_score
+from tcli.devrun.interrupts import interrupted
 from tcli.devrun.logs import LAST_LINES, LogWatcher
 from tcli.devrun.naming import free_name
 from tcli.devrun.summary import Summary
@@ -77,7 +78,6 @@ class NodesRun:
     summary: Summary
     spec: JobSpec  # the job, with its nodes and their GPUs (dev_run_spec)
     keep: bool = False
-    started: list[Any] = field(default_factory=list)  # containers, for dev_run's Ctrl-C cleanup
 
     @property
     def nodes(self) -> int:
@@ -106,14 +106,13 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
             warned.add(text)
             rep.warn(text)
 
-    interrupted = False
+    stopped = False  # by a Ctrl-C (interrupted() stopped the containers)
     try:
         for node, params in zip(nodes, runs, strict=True):
             for host, bind in params.volumes.items():  # each node's own /train folder
                 if bind["bind"] == TRAIN_MOUNT:
                     Path(host).mkdir(parents=True, exist_ok=True)
             node.container, _ = engine.create_and_start(job.client, params, warn=warn_once)
-            job.started.append(node.container)
         rep.line(f"running {job.nodes} nodes × {job.nproc} process(es) on the host network "
                  f"(master {MASTER_ADDR}:{port}): {', '.join(n.name for n in nodes)}")
         watcher, cause = _follow_all(job, nodes, rep)
@@ -122,10 +121,11 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
         return conclude(run, watcher, node0.state, node0.ended_at or time.monotonic(), rep,
                         cause=cause)
     except KeyboardInterrupt:
-        interrupted = True  # dev_run stops (and removes) every started container
-        raise
+        stopped = True
+        raise interrupted([n.container for n in nodes if n.container is not None], job.keep,
+                          rep) from None
     finally:
-        if not interrupted:
+        if not stopped:
             _remove_all(nodes, job.keep, rep)
 
 

@@ -26,7 +26,7 @@ from tcli.baseimage import choose_base_image, flavor_for_docker_dir
 from tcli.custom_json import CustomJson, read_custom
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, follow
-from tcli.devrun.interrupts import no_interrupts
+from tcli.devrun.interrupts import interrupted
 from tcli.devrun.job import dev_run_spec
 from tcli.devrun.logs import LAST_LINES, short
 from tcli.devrun.minio import describe, prepare_dataset, train_root
@@ -35,7 +35,7 @@ from tcli.devrun.nodes import NodesRun, run_nodes
 from tcli.devrun.options import DevRunOptions, check_options, plan_gpus
 from tcli.devrun.rerun import rerun
 from tcli.devrun.summary import Summary
-from tcli.errors import Aborted, InputError
+from tcli.errors import InputError
 from tcli.job import local
 from tcli.job.gpus import split_gpus
 from tcli.job.spec import JobSpec
@@ -108,41 +108,31 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
     )
     base = choice.image
     name = container_name(project, template)
-    started: list[Any] = []  # the container, once created (for the cleanup on Ctrl-C)
-    try:
-        build, ctx_files, ctx_bytes = _build_image(
-            client, project, template, base, choice.as_build_arg, opts, rep)
-        if gpu.warning:
-            rep.warn(gpu.warning)
-        if opts.nodes is None:
-            name = free_name(client, rep, name, project)
-        summary = Summary.begin(
-            project, template, custom, image=image_tag(project, template), container=name,
-            dataset_id=dataset_id, gpus=gpu.label, context_files=ctx_files,
-            context_bytes=ctx_bytes, base_image=base, steps=len(build.steps),
-            cached_steps=len(build.cached_steps),
-            build_steps=[
-                {"step": s.number, "instruction": short(s.instruction, 200), "cached": s.cached,
-                 "seconds": round(s.seconds, 2)}
-                for s in build.steps
-            ],
-            durations={"build": round(build.seconds, 2)},
-        )
-        spec = dev_run_spec(project, template, opts, gpu, layout, name=name)
-        if opts.nodes is not None:
-            summary.nodes = opts.nodes
-            return run_nodes(NodesRun(client, project, custom, summary, spec, keep=opts.keep,
-                                      started=started), rep)
-        return _start(client, project, custom, summary, spec, rep, started)
-    except KeyboardInterrupt:
-        with no_interrupts():
-            for container in started:
-                _cleanup(container, opts.keep, rep)
-        kept = f"; container {name} kept (--keep)" if started and opts.keep else ""
-        raise Aborted(
-            f"interrupted{kept}",
-            f"inspect it with 'docker logs {name}'" if kept else None,
-        ) from None
+    build, ctx_files, ctx_bytes = _build_image(
+        client, project, template, base, choice.as_build_arg, opts, rep)
+    if gpu.warning:
+        rep.warn(gpu.warning)
+    if opts.nodes is None:
+        name = free_name(client, rep, name, project)
+    summary = Summary.begin(
+        project, template, custom, image=image_tag(project, template), container=name,
+        dataset_id=dataset_id, gpus=gpu.label, context_files=ctx_files,
+        context_bytes=ctx_bytes, base_image=base, steps=len(build.steps),
+        cached_steps=len(build.cached_steps),
+        build_steps=[
+            {"step": s.number, "instruction": short(s.instruction, 200), "cached": s.cached,
+             "seconds": round(s.seconds, 2)}
+            for s in build.steps
+        ],
+        durations={"build": round(build.seconds, 2)},
+    )
+    spec = dev_run_spec(project, template, opts, gpu, layout, name=name)
+    # each launcher stops what it started on Ctrl-C and raises Aborted (exit 130); a Ctrl-C
+    # before that is cli.py's "interrupted" (exit 130)
+    if opts.nodes is not None:
+        summary.nodes = opts.nodes
+        return run_nodes(NodesRun(client, project, custom, summary, spec, keep=opts.keep), rep)
+    return _start(client, project, custom, summary, spec, opts.keep, rep)
 
 
 def _build_image(client: Any, project: Project, template: TemplateRef, base: str | None,
@@ -201,28 +191,18 @@ def _build(client: Any, rep: DevRunEvents, ctx_dir: Path, tag: str, base: str | 
 
 
 def _start(client: Any, project: Project, custom: CustomJson, summary: Summary, spec: JobSpec,
-           rep: DevRunEvents, started: list[Any]) -> Summary:
-    """Create and start the job's one container (:func:`tcli.job.local.container`), follow it."""
+           keep: bool, rep: DevRunEvents) -> Summary:
+    """Create and start the job's one container (:func:`tcli.job.local.container`), follow it;
+    Ctrl-C stops and removes it (``keep``: stops it)."""
     from tcli import engine
 
     since_wall = time.time()
     begun = time.monotonic()
     container, _ulimits = engine.create_and_start(client, local.container(spec), warn=rep.warn)
-    started.append(container)
-    procs = f", {spec.nproc_per_node} processes (torchrun)" if spec.nproc_per_node else ""
-    rep.line(f"running container {summary.container} (dataset {spec.dataset_id}, "
-             f"GPUs: {summary.gpus}{procs})")
-    return follow(Running(container, project, custom, summary, begun, since_wall), rep)
-
-
-def _cleanup(container: Any, keep: bool, rep: DevRunEvents) -> None:
-    from tcli import engine
-
-    if container is None:
-        return
-    engine.stop(container, timeout=2)
-    if keep:
-        rep.line(f"stopped container {container.name} (kept: --keep)")
-    else:
-        engine.remove(container)
-        rep.line(f"stopped and removed container {container.name}")
+    try:
+        procs = f", {spec.nproc_per_node} processes (torchrun)" if spec.nproc_per_node else ""
+        rep.line(f"running container {summary.container} (dataset {spec.dataset_id}, "
+                 f"GPUs: {summary.gpus}{procs})")
+        return follow(Running(container, project, custom, summary, begun, since_wall), rep)
+    except KeyboardInterrupt:
+        raise interrupted([container], keep, rep) from None
