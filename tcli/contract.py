@@ -80,13 +80,20 @@ CONTAINER_ENV_FILE = "/workspace/.env"
 #: Where the platform mounts the MinIO bucket and the training output.
 MINIO_MOUNT = "/minio"
 TRAIN_MOUNT = "/train"
-#: How the platform runs a train container, besides GPUs and the environment.
-PLATFORM_SHM_SIZE = "8g"
+#: The image's entrypoint (the Dockerfile's ``ENTRYPOINT``): .env, the s3fs mount of ``/minio``,
+#: setup.py, then train.py (under torchrun when asked). The platform runs the image as it is.
+IMAGE_ENTRYPOINT = ("/docker-entrypoint.sh",)
+#: How the platform runs a train container, besides GPUs and the environment: ``--shm-size``
+#: as a Kubernetes quantity (Docker's ``8g`` is the same 8 GiB), ``--ipc``, ``--ulimit``s.
+PLATFORM_SHM_SIZE = "8Gi"
 PLATFORM_IPC_MODE = "host"
 PLATFORM_ULIMITS: tuple[tuple[str, int, int], ...] = (
     ("memlock", -1, -1),
     ("stack", 67108864, 67108864),
 )
+#: Ulimits a Docker host may refuse (an unprivileged daemon, a low hard limit): tc then runs
+#: without them and says so once, instead of failing.
+DROPPABLE_ULIMITS = frozenset({"memlock"})
 #: NVIDIA's PyTorch image the templates build on, and tc's local stand-in of it.
 DEFAULT_BASE_IMAGE = "nvcr.io/nvidia/pytorch:25.01-py3"
 LOCAL_BASE_IMAGE = "tc-local/pytorch:2.14.1"

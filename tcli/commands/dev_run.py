@@ -67,6 +67,11 @@ def command(
         help="Rehearse a K-node job: K containers on the host network with Kubeflow's PET_* "
              "variables; score and model from node 0; docs/scale-out.md.",
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run",
+        help="Show what would be built and the docker create parameters of each container; "
+             "build, write and start nothing (no Docker needed).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show cache hits of the build."),
     as_json: bool = typer.Option(
         False, "--json", help="Print the summary as JSON on stdout (progress goes to stderr)."
@@ -79,7 +84,8 @@ def command(
     with the platform's flags, streams the logs, reports the score (custom.json's
     score_regexp) and checks the model file in .tc/train.
 
-    Example: tc dev-run --demo   (then: tc dev-run --rerun --dataset-id 2 --demo)
+    Example: tc dev-run --demo   (then: tc dev-run --rerun --dataset-id 2 --demo;
+    tc dev-run --demo --dry-run shows the docker create parameters first)
     """
     from tcli.devrun import DevRunOptions, dev_run
     from tcli.ui.devrun_view import DevRunView
@@ -100,5 +106,12 @@ def command(
         verbose=verbose,
         nproc_per_node=nproc_per_node,
         nodes=nodes,
+        dry_run=dry_run,
     )
+    if dry_run:
+        from tcli.devrun.plan import plan_dev_run
+        from tcli.ui import devrun_view, render
+
+        render.emit(plan_dev_run(path, opts), as_json, devrun_view.show_plan)
+        return
     dev_run(path, opts, DevRunView(json_mode=as_json, verbose=verbose))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tcli.contract import PLATFORM_SHM_SIZE
 from tcli.ui import console
 
 EPILOG = (
@@ -37,7 +38,7 @@ def command(
     secret: str = typer.Option("tc-s3", "--secret", help="Secret with the S3/OIDC settings."),
     cpu: str = typer.Option("8", "--cpu", help="CPUs per node (request = limit)."),
     memory: str = typer.Option("32Gi", "--memory", help="Memory per node (request = limit)."),
-    shm_size: str = typer.Option("8Gi", "--shm-size", help="Memory-backed /dev/shm per node."),
+    shm_size: str = typer.Option(PLATFORM_SHM_SIZE, "--shm-size", help="Memory-backed /dev/shm per node."),
     output_pvc: str = typer.Option(None, "--output-pvc",
                                    help="PersistentVolumeClaim for /train (model, metrics); "
                                         "default an emptyDir that ends with the pod."),

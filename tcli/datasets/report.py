@@ -279,7 +279,8 @@ td,th{padding:2px 10px;text-align:left}</style></head><body>
 <h2>Problems</h2><ul>
 {% for p in ins.problems %}<li><b>{{ p.count }}</b> {{ p.kind }}: {{ p.examples | join("; ") }}</li>
 {% else %}{% if not ins.not_drawn %}<li>none found</li>{% endif %}{% endfor %}
-{% if ins.not_drawn %}<li><b>{{ ins.not_drawn | length }}</b> samples not drawn: {{ ins.not_drawn[:3] | join("; ") }}</li>{% endif %}</ul>
+{% if ins.not_drawn %}<li><b>{{ ins.not_drawn | length }}</b> samples not drawn:
+{{ ins.not_drawn[:3] | join("; ") }}</li>{% endif %}</ul>
 {% for p in pics %}<h2>{{ p.stem.replace("_", " ") }}</h2><img src="{{ p.name }}" alt="{{ p.stem }}">
 {% endfor %}</body></html>
 """

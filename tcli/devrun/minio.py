@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import ANNOTATIONS_XML, ANSWERS_FILE, MINIO_MOUNT, TRAIN_MOUNT
+from tcli.contract import ANNOTATIONS_XML, ANSWERS_FILE
 from tcli.devrun.options import DevRunOptions
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
@@ -31,7 +31,8 @@ class DatasetLayout:
     dataset_id: int
     path: Path
     samples: int
-    mode: str  # "hardlink", "symlink", "demo", "existing"
+    mode: str  # "hardlink", "symlink", "demo", "existing"; "import" (a --dry-run's plan only)
+    #: read-only host folders the samples' symlinks point into: host folder -> mount point
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
     #: the source's format when ``--dataset`` was not CVAT and was imported (tcli.datasets)
     imported_from: str | None = None
@@ -68,17 +69,6 @@ def check_target(project: Project, opts: DevRunOptions, dataset_id: int) -> None
         other = made.foreign(target) if target.is_dir() and not target.is_symlink() else None
         if target.is_symlink() or (target.exists() and not target.is_dir()) or other is not None:
             made.clear(target, fix=_fix(dataset_id))  # raises NotMadeByTc naming the file
-
-
-def run_volumes(project: Project, layout: DatasetLayout,
-                train: Path | None = None) -> dict[str, dict[str, str]]:
-    """The platform's mounts of a train container: the mock MinIO on ``/minio``, ``train``
-    (default ``.tc/train``) on ``/train``, and whatever the dataset layout needs."""
-    return {
-        str(minio_root(project)): {"bind": MINIO_MOUNT, "mode": "rw"},
-        str(train or train_root(project)): {"bind": TRAIN_MOUNT, "mode": "rw"},
-        **layout.volumes,
-    }
 
 
 def _annotations_of(source: Path) -> Path:
@@ -238,6 +228,38 @@ def prepare_dataset(
     return existing_dataset(project, dataset_id)
 
 
+def plan_dataset(
+    project: Project, template: TemplateRef, opts: DevRunOptions, dataset_id: int
+) -> DatasetLayout:
+    """What :func:`prepare_dataset` would lay out, found without writing anything
+    (``--dry-run``); the same InputErrors for a missing folder or dataset."""
+    target = minio_root(project) / "datasets" / str(dataset_id)
+    if opts.dataset is not None:
+        source = opts.dataset.expanduser().resolve()
+        if not source.is_dir():
+            raise InputError(f"--dataset {source}: no such folder")
+        try:
+            samples = _samples_of(source, _annotations_of(source))
+        except InputError:
+            samples = []
+        if not samples:  # another format: imported into .tc/imports, then hard-linked
+            return DatasetLayout(dataset_id, target, 0, "import")
+        if source == target.resolve() or target.resolve() in source.parents:
+            return DatasetLayout(dataset_id, target, len(samples), "existing")
+        here = next(p for p in (target, *target.parents) if p.exists())
+        if os.stat(source).st_dev == os.stat(here).st_dev:
+            return DatasetLayout(dataset_id, target, len(samples), "hardlink")
+        return DatasetLayout(dataset_id, target, len(samples), "symlink",
+                             {str(source): {"bind": f"/tc-sources/{dataset_id}", "mode": "ro"}})
+    if opts.demo:
+        from tcli.demo_data import DEFAULT_IMAGES, resolve_task
+
+        task = template_task(project, template)
+        images = opts.demo_images or DEFAULT_IMAGES.get(resolve_task(task), 0)
+        return DatasetLayout(dataset_id, target, images, "demo")
+    return existing_dataset(project, dataset_id)
+
+
 def describe(project: Project, layout: DatasetLayout) -> str:
     """One line saying where the dataset is and how it got there."""
     how = {
@@ -245,8 +267,11 @@ def describe(project: Project, layout: DatasetLayout) -> str:
         "symlink": "symlinks into a read-only mount",
         "demo": "synthetic demo data",
         "existing": "already in place",
+        "import": "imported from another format, cached in .tc/imports",
     }[layout.mode]
     rel = os.path.relpath(layout.path, project.root)
+    if layout.mode == "import":
+        return f"dataset {layout.dataset_id}: {how}, then hard-linked into {rel}"
     line = f"dataset {layout.dataset_id}: {layout.samples} samples ({how}) in {rel}"
     if layout.imported_from:
         line += f", imported from {layout.imported_from} (cached in .tc/imports)"

@@ -6,14 +6,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from tcli.errors import DockerError
+from tcli.job.local import LABEL_DEV_RUN, LABEL_PROJECT, LABEL_TEMPLATE
 from tcli.project import Project, TemplateRef
 
 if TYPE_CHECKING:
     from tcli.devrun.events import DevRunEvents
 
-LABEL_PROJECT = "org.tc.project"
-LABEL_TEMPLATE = "org.tc.template"
-LABEL_DEV_RUN = "org.tc.dev-run"
+__all__ = ["LABEL_DEV_RUN", "LABEL_PROJECT", "LABEL_TEMPLATE", "container_name", "free_name",
+           "image_tag", "labels", "slug"]
 
 
 def slug(text: str) -> str:

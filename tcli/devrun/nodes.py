@@ -2,7 +2,8 @@
 
 K containers of the same image on the host network, each with the ``PET_*`` variables the
 Kubeflow Trainer's torch runtime injects (master = node 0 on 127.0.0.1, a free port), the same
-mock MinIO mounted in each, and one ``/train`` folder per node (node 0's is ``.tc/train``).
+mock MinIO mounted in each, and one ``/train`` folder per node (node 0's is ``.tc/train``): the
+run's :class:`~tcli.job.spec.JobSpec` translated by :func:`tcli.job.local.node_containers`.
 Every node's log is streamed prefixed by its rank; the score and the model come from node 0.
 
 One node dying must not leave the others hanging: the first node that ends with a non-zero
@@ -14,88 +15,37 @@ success, failure and Ctrl-C the containers are removed (``--keep``: stopped, not
 from __future__ import annotations
 
 import queue
-import socket
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tcli.contract import DATASET_ID_KEY
+from tcli.contract import TRAIN_MOUNT
 from tcli.custom_json import CustomJson
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, conclude, feed_score
+from tcli.devrun.interrupts import interrupted
 from tcli.devrun.logs import LAST_LINES, LogWatcher
-from tcli.devrun.minio import DatasetLayout, run_volumes, train_root
-from tcli.devrun.naming import LABEL_DEV_RUN, free_name
-from tcli.devrun.options import GpuPlan
+from tcli.devrun.naming import free_name
 from tcli.devrun.summary import Summary
-from tcli.errors import InputError, RunFailed
+from tcli.errors import RunFailed
+from tcli.job import local
+from tcli.job.gpus import split_gpus
+from tcli.job.local import DIST_TIMEOUT_S, LABEL_NODE, MASTER_ADDR, free_port, node_environment
+from tcli.job.spec import JobSpec
 from tcli.project import Project
 
-MASTER_ADDR = "127.0.0.1"
+__all__ = ["DIST_TIMEOUT_S", "FAILURE_GRACE_S", "LABEL_NODE", "MASTER_ADDR", "SETTLE_S", "Node",
+           "NodesRun", "describe_end", "free_port", "node_environment", "run_nodes",
+           "split_gpus"]
+
 #: How long the other nodes may take to fail on their own after one node failed.
 FAILURE_GRACE_S = 15.0
 #: How long the other nodes may take to end after one node ended cleanly.
 SETTLE_S = 120.0
-#: torch.distributed's timeout in the nodes (TC_DIST_TIMEOUT, read by tc_torch.py): a
-#: collective that waits for a dead peer gives up after this many seconds.
-DIST_TIMEOUT_S = 120
-LABEL_NODE = "org.tc.node-rank"
 _POLL_S = 0.5
-
-
-def free_port(host: str = MASTER_ADDR) -> int:
-    """A TCP port nobody listens on at ``host`` now (the rendezvous port of node 0)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def node_environment(*, nodes: int, rank: int, nproc: int, port: int, dataset_id: int,
-                     visible_devices: str) -> dict[str, str]:
-    """The environment of node ``rank``: the platform's variables plus Kubeflow's ``PET_*``."""
-    return {
-        DATASET_ID_KEY: str(dataset_id),
-        "NVIDIA_VISIBLE_DEVICES": visible_devices,
-        "PET_NNODES": str(nodes),
-        "PET_NPROC_PER_NODE": str(nproc),
-        "PET_NODE_RANK": str(rank),
-        "PET_MASTER_ADDR": MASTER_ADDR,
-        "PET_MASTER_PORT": str(port),
-        "TC_DIST_TIMEOUT": str(DIST_TIMEOUT_S),
-        # every node is on this host: Gloo and NCCL talk over the loopback interface
-        "GLOO_SOCKET_IFNAME": "lo",
-        "NCCL_SOCKET_IFNAME": "lo",
-    }
-
-
-def split_gpus(gpu: GpuPlan, nodes: int, nproc: int) -> list[GpuPlan]:
-    """One GPU plan per node: CPU for all, or ``nproc`` distinct GPUs for each node.
-
-    Raises InputError when the GPUs cannot be split (every GPU would be shared by all nodes,
-    which NCCL refuses, or the number of ids is not ``nodes`` × ``nproc``).
-    """
-    if not gpu.uses_gpu:
-        return [gpu] * nodes
-    if gpu.device_ids is None:
-        raise InputError(
-            f"--nodes {nodes} on GPUs: name the GPUs each node gets",
-            f"pass --gpus with {nodes * nproc} ids (e.g. --gpus "
-            f"{','.join(str(i) for i in range(nodes * nproc))}), or --gpus none for CPU nodes",
-        )
-    ids = [part.strip() for part in gpu.device_ids.split(",") if part.strip()]
-    if len(ids) != nodes * nproc:
-        raise InputError(
-            f"--gpus {gpu.device_ids}: {len(ids)} GPU(s) for {nodes} nodes × {nproc} "
-            f"process(es) each",
-            f"pass exactly {nodes * nproc} GPU ids, one per process",
-        )
-    plans = []
-    for rank in range(nodes):
-        mine = ",".join(ids[rank * nproc:(rank + 1) * nproc])
-        plans.append(GpuPlan(mine, mine, mine))
-    return plans
 
 
 def describe_end(exit_code: int, oom_killed: bool) -> str:
@@ -126,14 +76,16 @@ class NodesRun:
     project: Project
     custom: CustomJson
     summary: Summary
-    layout: DatasetLayout
-    gpus: list[GpuPlan]  # one per node (split_gpus)
-    nodes: int
-    nproc: int
-    labels: dict[str, str]
-    memory: str | None = None
+    spec: JobSpec  # the job, with its nodes and their GPUs (dev_run_spec)
     keep: bool = False
-    started: list[Any] = field(default_factory=list)  # containers, for dev_run's Ctrl-C cleanup
+
+    @property
+    def nodes(self) -> int:
+        return self.spec.nodes
+
+    @property
+    def nproc(self) -> int:
+        return self.spec.nproc_per_node or 1
 
 
 def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
@@ -141,8 +93,9 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
     from tcli import engine
 
     port = free_port()
-    nodes = [Node(rank, free_name(job.client, rep, f"{job.summary.container}-node{rank}",
-                                  job.project)) for rank in range(job.nodes)]
+    nodes = [Node(rank, free_name(job.client, rep, name, job.project))
+             for rank, name in enumerate(local.node_names(job.spec))]
+    runs = local.node_containers(job.spec, port=port, names=[node.name for node in nodes])
     job.summary.container = nodes[0].name
     since_wall = time.time()
     begun = time.monotonic()
@@ -153,12 +106,13 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
             warned.add(text)
             rep.warn(text)
 
-    interrupted = False
+    stopped = False  # by a Ctrl-C (interrupted() stopped the containers)
     try:
-        for node, plan in zip(nodes, job.gpus, strict=True):
-            node.container, _ = engine.create_and_start(
-                job.client, _spec(job, node, plan, port), warn=warn_once)
-            job.started.append(node.container)
+        for node, params in zip(nodes, runs, strict=True):
+            for host, bind in params.volumes.items():  # each node's own /train folder
+                if bind["bind"] == TRAIN_MOUNT:
+                    Path(host).mkdir(parents=True, exist_ok=True)
+            node.container, _ = engine.create_and_start(job.client, params, warn=warn_once)
         rep.line(f"running {job.nodes} nodes × {job.nproc} process(es) on the host network "
                  f"(master {MASTER_ADDR}:{port}): {', '.join(n.name for n in nodes)}")
         watcher, cause = _follow_all(job, nodes, rep)
@@ -167,10 +121,11 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
         return conclude(run, watcher, node0.state, node0.ended_at or time.monotonic(), rep,
                         cause=cause)
     except KeyboardInterrupt:
-        interrupted = True  # dev_run stops (and removes) every started container
-        raise
+        stopped = True
+        raise interrupted([n.container for n in nodes if n.container is not None], job.keep,
+                          rep) from None
     finally:
-        if not interrupted:
+        if not stopped:
             _remove_all(nodes, job.keep, rep)
 
 
@@ -186,26 +141,6 @@ def _remove_all(nodes: list[Node], keep: bool, rep: DevRunEvents) -> None:
     done = "stopped (kept: --keep)" if keep else "removed"
     count = sum(node.container is not None for node in nodes)
     rep.line(f"{done} the {count} node containers", style="dim")
-
-
-def _spec(job: NodesRun, node: Node, plan: GpuPlan, port: int) -> Any:
-    from tcli import engine
-
-    train = train_root(job.project) if node.rank == 0 else (
-        job.project.tc_dir / f"train-node{node.rank}")
-    train.mkdir(parents=True, exist_ok=True)
-    return engine.RunSpec(
-        image=job.summary.image,
-        name=node.name,
-        environment=node_environment(
-            nodes=job.nodes, rank=node.rank, nproc=job.nproc, port=port,
-            dataset_id=job.layout.dataset_id, visible_devices=plan.visible_devices),
-        volumes=run_volumes(job.project, job.layout, train),
-        device_requests=engine.gpu_requests(plan.device_ids or "all") if plan.uses_gpu else [],
-        network_mode="host",
-        mem_limit=job.memory,
-        labels={**job.labels, LABEL_DEV_RUN: "nodes", LABEL_NODE: str(node.rank)},
-    )
 
 
 def _pump(rank: int, container: Any, out: queue.Queue[tuple[int, str | None]]) -> None:

@@ -1,4 +1,5 @@
-"""What ``tc dev-run`` was asked to do: the options, their checks, and the GPU plan."""
+"""What ``tc dev-run`` was asked to do: the options and their checks (the GPU plan is
+:mod:`tcli.job.gpus`, re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tcli.demo_data import MAX_DATASET_ID, MAX_IMAGES
-from tcli.errors import DockerError, InputError
+from tcli.errors import InputError
+from tcli.job.gpus import GPU_CHOICES, GpuPlan, plan_gpus
 
-GPU_CHOICES = "auto, all, none or device ids like 0 or 0,1"
+__all__ = ["GPU_CHOICES", "MAX_NODES", "MAX_NPROC", "DevRunOptions", "GpuPlan", "check_options",
+           "plan_gpus"]
 MAX_NPROC = 64
 MAX_NODES = 16
 
@@ -33,6 +36,7 @@ class DevRunOptions:
     verbose: bool = False
     nproc_per_node: int | None = None  # torchrun processes in the container (TC_NPROC_PER_NODE)
     nodes: int | None = None  # containers of a local multi-node rehearsal (Kubeflow's PET_*)
+    dry_run: bool = False  # show the docker create parameters, run nothing
 
 
 def check_options(opts: DevRunOptions) -> None:
@@ -69,6 +73,7 @@ def check_options(opts: DevRunOptions) -> None:
                 ("--memory", opts.memory is not None),
                 ("--nproc-per-node", opts.nproc_per_node is not None),
                 ("--nodes", opts.nodes is not None),
+                ("--dry-run", opts.dry_run),
             ) if used
         ]
         if bad:
@@ -76,43 +81,3 @@ def check_options(opts: DevRunOptions) -> None:
                 f"{', '.join(bad)} cannot be used with --rerun",
                 "a rerun restarts the existing container with its image and flags",
             )
-
-
-@dataclass
-class GpuPlan:
-    """How the container gets GPUs."""
-
-    label: str  # "all", "0,1" or "none"
-    device_ids: str | None  # None: every GPU; "" : no GPU
-    visible_devices: str
-    warning: str | None = None
-
-    @property
-    def uses_gpu(self) -> bool:
-        return self.label != "none"
-
-
-def plan_gpus(gpus: str, nvidia_runtime: bool) -> GpuPlan:
-    """Decide GPUs from ``--gpus`` and whether the daemon has the NVIDIA runtime."""
-    value = gpus.strip().lower()
-    if value == "none":
-        return GpuPlan("none", "", "void")
-    if value == "auto":
-        if nvidia_runtime:
-            return GpuPlan("all", None, "all")
-        return GpuPlan(
-            "none", "", "void",
-            "no NVIDIA container runtime in this Docker daemon: running on CPU "
-            "(--gpus none silences this; 'tc doctor' shows how to enable GPUs)",
-        )
-    if value == "all" or re.fullmatch(r"\d+(,\d+)*", value):
-        if not nvidia_runtime:
-            raise DockerError(
-                f"--gpus {gpus}: this Docker daemon has no NVIDIA container runtime",
-                "install nvidia-container-toolkit ('tc doctor' explains), or use --gpus auto "
-                "(falls back to CPU) or --gpus none",
-            )
-        if value == "all":
-            return GpuPlan("all", None, "all")
-        return GpuPlan(value, value, value)
-    raise InputError(f"--gpus {gpus!r} is not valid", f"use {GPU_CHOICES}")

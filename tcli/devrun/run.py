@@ -5,10 +5,13 @@
    ``train/`` — and reports its size;
 2. lays out the mock MinIO (:mod:`tcli.devrun.minio`);
 3. builds the image with streamed progress (legacy builder, through :mod:`tcli.engine`);
-4. runs it with the platform's flags (GPUs, ``--ipc host``, ``--shm-size 8g``, ulimits,
-   ``NVIDIA_VISIBLE_DEVICES``, ``DATASET_ID``, ``/minio`` and ``/train`` volumes) and follows it.
+4. builds the run's :class:`~tcli.job.spec.JobSpec` (:func:`tcli.devrun.job.dev_run_spec`:
+   the platform's flags from the contract, GPUs, ``DATASET_ID``, ``/minio`` and ``/train``),
+   translates it with :mod:`tcli.job.local` (one container, or K node containers with
+   ``--nodes``), creates and starts it and follows it.
 
-``--rerun`` goes to :mod:`tcli.devrun.rerun`. Progress goes to a :class:`DevRunEvents`.
+``--rerun`` goes to :mod:`tcli.devrun.rerun`, ``--dry-run`` to :mod:`tcli.devrun.plan`.
+Progress goes to a :class:`DevRunEvents`.
 """
 
 from __future__ import annotations
@@ -20,33 +23,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tcli.baseimage import choose_base_image, flavor_for_docker_dir
-from tcli.contract import DATASET_ID_KEY
 from tcli.custom_json import CustomJson, read_custom
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, follow
-from tcli.devrun.interrupts import no_interrupts
+from tcli.devrun.interrupts import interrupted
+from tcli.devrun.job import dev_run_spec
 from tcli.devrun.logs import LAST_LINES, short
-from tcli.devrun.minio import (
-    DatasetLayout,
-    check_target,
-    describe,
-    prepare_dataset,
-    run_volumes,
-    train_root,
-)
-from tcli.devrun.naming import (
-    LABEL_DEV_RUN,
-    LABEL_PROJECT,
-    container_name,
-    free_name,
-    image_tag,
-    labels,
-)
-from tcli.devrun.nodes import NodesRun, run_nodes, split_gpus
-from tcli.devrun.options import DevRunOptions, GpuPlan, check_options, plan_gpus
+from tcli.devrun.minio import check_target, describe, prepare_dataset, train_root
+from tcli.devrun.naming import container_name, free_name, image_tag
+from tcli.devrun.nodes import NodesRun, run_nodes
+from tcli.devrun.options import DevRunOptions, check_options, plan_gpus
 from tcli.devrun.rerun import rerun
 from tcli.devrun.summary import Summary
-from tcli.errors import Aborted, InputError
+from tcli.errors import InputError
+from tcli.job import local
+from tcli.job.gpus import split_gpus
+from tcli.job.spec import JobSpec
 from tcli.parsers.dockerfile import base_image_default
 from tcli.parsers.envfile import sets_dataset_id
 from tcli.project import Project, TemplateRef
@@ -65,14 +57,8 @@ def dockerfile_base_image(dockerfile: Path) -> str | None:
     return base_image_default(text)
 
 
-def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
-    """Build and run (or rerun) a template of the project at ``path``; see the module doc.
-
-    Raises:
-        InputError, DockerError, BuildFailed, RunFailed, Aborted (Ctrl-C; exit 130).
-    """
-    from tcli import engine
-
+def open_template(path: Path, opts: DevRunOptions) -> tuple[Project, TemplateRef, CustomJson]:
+    """The checked options' project, template and custom.json (InputError when unusable)."""
     check_options(opts)
     project = Project.load(path)
     template = project.select(opts.template)
@@ -83,7 +69,18 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
             f"{' '.join(distributed)}: {template.key} trains in one process "
             "(no tc_torch.py in its docker/ folder)",
             "data-parallel training is for the torchvision templates; leave the option out")
-    custom = read_custom(template)
+    return project, template, read_custom(template)
+
+
+def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
+    """Build and run (or rerun) a template of the project at ``path``; see the module doc.
+
+    Raises:
+        InputError, DockerError, BuildFailed, RunFailed, Aborted (Ctrl-C; exit 130).
+    """
+    from tcli import engine
+
+    project, template, custom = open_template(path, opts)
     if not opts.rerun:  # a dataset folder tc may not replace is refused before any Docker work
         check_target(project, opts, 1 if opts.dataset_id is None else opts.dataset_id)
     client = engine.connect()
@@ -92,8 +89,8 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
 
     dataset_id = 1 if opts.dataset_id is None else opts.dataset_id
     gpu = plan_gpus(opts.gpus, engine.daemon_info(client).nvidia)
-    # refused before building: GPUs that cannot be split over the nodes
-    node_gpus = split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1) if opts.nodes else []
+    if opts.nodes:  # refused before anything is written: GPUs that cannot be split (dev_run_spec)
+        split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1)
     env_file = template.docker_dir / ".env"
     if env_file.is_file() and sets_dataset_id(env_file.read_text(encoding="utf-8")):
         rep.warn(
@@ -113,43 +110,31 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
     )
     base = choice.image
     name = container_name(project, template)
-    started: list[Any] = []  # the container, once created (for the cleanup on Ctrl-C)
-    try:
-        build, ctx_files, ctx_bytes = _build_image(
-            client, project, template, base, choice.as_build_arg, opts, rep)
-        if gpu.warning:
-            rep.warn(gpu.warning)
-        if opts.nodes is None:
-            name = free_name(client, rep, name, project)
-        summary = Summary.begin(
-            project, template, custom, image=image_tag(project, template), container=name,
-            dataset_id=dataset_id, gpus=gpu.label, context_files=ctx_files,
-            context_bytes=ctx_bytes, base_image=base, steps=len(build.steps),
-            cached_steps=len(build.cached_steps),
-            build_steps=[
-                {"step": s.number, "instruction": short(s.instruction, 200), "cached": s.cached,
-                 "seconds": round(s.seconds, 2)}
-                for s in build.steps
-            ],
-            durations={"build": round(build.seconds, 2)},
-        )
-        if opts.nodes is not None:
-            summary.nodes = opts.nodes
-            return run_nodes(NodesRun(
-                client, project, custom, summary, layout, node_gpus, nodes=opts.nodes,
-                nproc=opts.nproc_per_node or 1, labels={LABEL_PROJECT: str(project.root)},
-                memory=opts.memory, keep=opts.keep, started=started), rep)
-        return _start(client, project, template, custom, summary, layout, gpu, opts, rep,
-                      started)
-    except KeyboardInterrupt:
-        with no_interrupts():
-            for container in started:
-                _cleanup(container, opts.keep, rep)
-        kept = f"; container {name} kept (--keep)" if started and opts.keep else ""
-        raise Aborted(
-            f"interrupted{kept}",
-            f"inspect it with 'docker logs {name}'" if kept else None,
-        ) from None
+    build, ctx_files, ctx_bytes = _build_image(
+        client, project, template, base, choice.as_build_arg, opts, rep)
+    if gpu.warning:
+        rep.warn(gpu.warning)
+    if opts.nodes is None:
+        name = free_name(client, rep, name, project)
+    summary = Summary.begin(
+        project, template, custom, image=image_tag(project, template), container=name,
+        dataset_id=dataset_id, gpus=gpu.label, context_files=ctx_files,
+        context_bytes=ctx_bytes, base_image=base, steps=len(build.steps),
+        cached_steps=len(build.cached_steps),
+        build_steps=[
+            {"step": s.number, "instruction": short(s.instruction, 200), "cached": s.cached,
+             "seconds": round(s.seconds, 2)}
+            for s in build.steps
+        ],
+        durations={"build": round(build.seconds, 2)},
+    )
+    spec = dev_run_spec(project, template, opts, gpu, layout, name=name)
+    # each launcher stops what it started on Ctrl-C and raises Aborted (exit 130); a Ctrl-C
+    # before that is cli.py's "interrupted" (exit 130)
+    if opts.nodes is not None:
+        summary.nodes = opts.nodes
+        return run_nodes(NodesRun(client, project, custom, summary, spec, keep=opts.keep), rep)
+    return _start(client, project, custom, summary, spec, opts.keep, rep)
 
 
 def _build_image(client: Any, project: Project, template: TemplateRef, base: str | None,
@@ -207,47 +192,19 @@ def _build(client: Any, rep: DevRunEvents, ctx_dir: Path, tag: str, base: str | 
         raise
 
 
-def _start(client: Any, project: Project, template: TemplateRef, custom: CustomJson,
-           summary: Summary, layout: DatasetLayout, gpu: GpuPlan, opts: DevRunOptions,
-           rep: DevRunEvents, started: list[Any]) -> Summary:
-    """Create and start the container with the platform's flags, then follow it."""
+def _start(client: Any, project: Project, custom: CustomJson, summary: Summary, spec: JobSpec,
+           keep: bool, rep: DevRunEvents) -> Summary:
+    """Create and start the job's one container (:func:`tcli.job.local.container`), follow it;
+    Ctrl-C stops and removes it (``keep``: stops it)."""
     from tcli import engine
 
-    volumes = run_volumes(project, layout)
-    spec = engine.RunSpec(
-        image=summary.image,
-        name=summary.container,
-        environment={DATASET_ID_KEY: str(layout.dataset_id),
-                     "NVIDIA_VISIBLE_DEVICES": gpu.visible_devices,
-                     # the entrypoint starts train.py under torchrun (docs/scale-out.md)
-                     **({"TC_NPROC_PER_NODE": str(opts.nproc_per_node)}
-                        if opts.nproc_per_node else {})},
-        volumes=volumes,
-        device_requests=(
-            engine.gpu_requests(gpu.device_ids or "all") if gpu.uses_gpu else []
-        ),
-        network_mode=opts.network,
-        mem_limit=opts.memory,
-        labels={**labels(project, template), LABEL_DEV_RUN: "1"},
-    )
     since_wall = time.time()
     begun = time.monotonic()
-    container, _ulimits = engine.create_and_start(client, spec, warn=rep.warn)
-    started.append(container)
-    procs = f", {opts.nproc_per_node} processes (torchrun)" if opts.nproc_per_node else ""
-    rep.line(f"running container {summary.container} (dataset {layout.dataset_id}, "
-             f"GPUs: {gpu.label}{procs})")
-    return follow(Running(container, project, custom, summary, begun, since_wall), rep)
-
-
-def _cleanup(container: Any, keep: bool, rep: DevRunEvents) -> None:
-    from tcli import engine
-
-    if container is None:
-        return
-    engine.stop(container, timeout=2)
-    if keep:
-        rep.line(f"stopped container {container.name} (kept: --keep)")
-    else:
-        engine.remove(container)
-        rep.line(f"stopped and removed container {container.name}")
+    container, _ulimits = engine.create_and_start(client, local.container(spec), warn=rep.warn)
+    try:
+        procs = f", {spec.nproc_per_node} processes (torchrun)" if spec.nproc_per_node else ""
+        rep.line(f"running container {summary.container} (dataset {spec.dataset_id}, "
+                 f"GPUs: {summary.gpus}{procs})")
+        return follow(Running(container, project, custom, summary, begun, since_wall), rep)
+    except KeyboardInterrupt:
+        raise interrupted([container], keep, rep) from None

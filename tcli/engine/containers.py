@@ -8,38 +8,22 @@ import re
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
 import docker.types
 
-from tcli.contract import PLATFORM_IPC_MODE, PLATFORM_SHM_SIZE, PLATFORM_ULIMITS
+from tcli.contract import DROPPABLE_ULIMITS
 from tcli.engine.client import _SDK_ERRORS, START_DOCKER_HINT, _explain
 from tcli.errors import DockerError
+from tcli.job.local import RunSpec as RunSpec  # re-exported: what create_and_start takes
 
-_RLIMIT = re.compile(r"rlimit|RLIMIT|memlock", re.IGNORECASE)
+#: What a start refused for a ulimit says (runc: "error setting rlimit type 8", "memlock").
+_RLIMIT = re.compile("|".join(["rlimit", *sorted(DROPPABLE_ULIMITS)]), re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- containers
-
-
-@dataclass
-class RunSpec:
-    """How to create a train container (the platform's ``docker run`` flags)."""
-
-    image: str
-    name: str
-    environment: dict[str, str]
-    volumes: dict[str, dict[str, str]]
-    device_requests: list[Any] = field(default_factory=list)
-    ulimits: tuple[tuple[str, int, int], ...] = PLATFORM_ULIMITS
-    ipc_mode: str | None = PLATFORM_IPC_MODE
-    shm_size: str | None = PLATFORM_SHM_SIZE
-    network_mode: str | None = None
-    mem_limit: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    command: list[str] | None = None
 
 
 def gpu_requests(gpus: str) -> list[Any]:
@@ -77,7 +61,7 @@ def _create(client: Any, spec: RunSpec, ulimits: tuple[tuple[str, int, int], ...
         name=spec.name,
         environment=spec.environment,
         volumes=spec.volumes,
-        device_requests=spec.device_requests or None,
+        device_requests=gpu_requests(spec.gpus) if spec.gpus else None,
         ulimits=[docker.types.Ulimit(name=n, soft=s, hard=h) for n, s, h in ulimits] or None,
         ipc_mode=spec.ipc_mode,
         shm_size=spec.shm_size,
@@ -94,8 +78,9 @@ def create_and_start(
 ) -> tuple[Any, tuple[tuple[str, int, int], ...]]:
     """Create and start a container; returns it and the ulimits it really got.
 
-    A kernel that refuses ``memlock=-1`` (an unprivileged daemon, a low hard limit) makes the
-    start fail; the container is then recreated without that ulimit and ``warn`` is called once.
+    A host that refuses a droppable ulimit (the contract's ``DROPPABLE_ULIMITS``: ``memlock=-1``
+    on an unprivileged daemon or under a low hard limit) makes the start fail; the container is
+    then recreated without those ulimits and ``warn`` is called once.
     """
     ulimits = spec.ulimits
     for attempt in (0, 1):
@@ -113,14 +98,13 @@ def create_and_start(
         except _SDK_ERRORS as exc:
             text = _explain(exc)
             remove(container)
-            memlock = any(n == "memlock" for n, _, _ in ulimits)
-            if attempt == 0 and memlock and _RLIMIT.search(text):
-                ulimits = tuple(u for u in ulimits if u[0] != "memlock")
+            dropped = [u for u in ulimits if u[0] in DROPPABLE_ULIMITS]
+            if attempt == 0 and dropped and _RLIMIT.search(text):
+                ulimits = tuple(u for u in ulimits if u[0] not in DROPPABLE_ULIMITS)
                 if warn:
-                    warn(
-                        "this Docker host refuses '--ulimit memlock=-1' (the platform sets it); "
-                        "running without it"
-                    )
+                    flags = " ".join(f"'--ulimit {n}={s}'" for n, s, _ in dropped)
+                    warn(f"this Docker host refuses {flags} (the platform sets it); "
+                         "running without it")
                 continue
             raise DockerError(f"cannot start container {spec.name}: {text}", None) from None
     raise AssertionError("unreachable")  # pragma: no cover

@@ -37,7 +37,8 @@ def build_manifest(project: Project, template: TemplateRef, kind: str,
             f"--nodes {opts.nodes} with {opts.procs} process(es) per node would train "
             f"{opts.nodes * opts.procs} copies",
             "use --nodes 1 (and no --procs-per-node) for this template")
-    doc = manifests.FORMATS[kind](opts)
+    spec = manifests.spec_of(opts)  # the one job model, as dev-run's (tcli.job)
+    doc = manifests.TRANSLATIONS[kind](spec, manifests.cluster_of(opts))
     kubeflow.VALIDATORS[kind](doc)
     return doc
 

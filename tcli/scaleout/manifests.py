@@ -1,10 +1,14 @@
 """Kubeflow manifests for one template's image: a Trainer v2 ``TrainJob`` (the
 ``torch-distributed`` runtime) and a Training Operator v1 ``PyTorchJob``.
 
-Both run the image's own entrypoint (``/docker-entrypoint.sh``): it mounts the dataset bucket
-with s3fs, runs setup.py once per node and starts train.py under torchrun from the ``PET_*``
-variables Kubeflow injects (docs/scale-out.md). What a pod needs for that, and the platform's
-``--shm-size 8g``, is written into the manifest:
+Both are translations of one :class:`~tcli.job.spec.JobSpec` (:func:`spec_of` builds it from
+the options through :func:`tcli.job.build.job_spec`, as dev-run builds its own), with the
+cluster's settings (:class:`ClusterConfig`: Secret, namespace, output claim, runtime) beside it,
+as torchx passes a scheduler its ``cfg``. Both run the image's own entrypoint
+(``/docker-entrypoint.sh``): it mounts the dataset bucket with s3fs, runs setup.py once per node
+and starts train.py under torchrun from the ``PET_*`` variables Kubeflow injects
+(docs/scale-out.md). What a pod needs for that, and the spec's ``/dev/shm`` size, is written
+into the manifest:
 
 * credentials and endpoint from a Secret (``S3_HOST``, ``S3_BUCKET_NAME``,
   ``OID_ACCESS_TOKEN``, optional ``S3_STS_ENDPOINT``), never inline;
@@ -23,13 +27,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tcli.contract import DATASET_ID_PATTERN
+from tcli.contract import DATASET_ID_PATTERN, PLATFORM_SHM_SIZE
 from tcli.errors import InputError
+from tcli.job.build import job_spec
+from tcli.job.gpus import same_on_every_node
+from tcli.job.spec import JobSpec
 from tcli.scaleout import imageref
 
 TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
 PYTORCHJOB_API = "kubeflow.org/v1"
-ENTRYPOINT = ["/docker-entrypoint.sh"]
 SECRET_KEYS = ("S3_HOST", "S3_BUCKET_NAME", "OID_ACCESS_TOKEN")
 OPTIONAL_SECRET_KEYS = ("S3_STS_ENDPOINT",)
 MAX_NODES = 1000
@@ -55,7 +61,7 @@ class JobOptions:
     namespace: str | None = None
     cpu: str = "8"
     memory: str = "32Gi"
-    shm_size: str = "8Gi"
+    shm_size: str = PLATFORM_SHM_SIZE
     output_pvc: str | None = None
     runtime: str = "torch-distributed"
     template: str = ""
@@ -108,80 +114,125 @@ def default_name(project_name: str, architecture: str) -> str:
     return name if name and name[0].isalpha() else f"tc-{name}"[:40].rstrip("-")
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    """What only a cluster needs besides the job (torchx: the scheduler's ``cfg``)."""
+
+    secret: str = "tc-s3"
+    namespace: str | None = None
+    output_pvc: str | None = None
+    runtime: str = "torch-distributed"
+
+
+def spec_of(opts: JobOptions) -> JobSpec:
+    """The job of ``tc export``: ``nodes`` nodes with ``gpus_per_node`` GPUs each."""
+    return job_spec(name=opts.name, image=opts.image, dataset_id=opts.dataset_id,
+                    gpus=same_on_every_node(opts.gpus_per_node, opts.nodes),
+                    template=opts.template, nproc_per_node=opts.procs, shm_size=opts.shm_size,
+                    cpu=opts.cpu, memory=opts.memory)
+
+
+def cluster_of(opts: JobOptions) -> ClusterConfig:
+    return ClusterConfig(secret=opts.secret, namespace=opts.namespace,
+                         output_pvc=opts.output_pvc, runtime=opts.runtime)
+
+
 # ----------------------------------------------------------------------------- pieces
-def _env(opts: JobOptions, with_procs: bool) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = [{"name": "DATASET_ID", "value": opts.dataset_id}]
+def _env(spec: JobSpec, cfg: ClusterConfig, with_procs: bool) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in spec.env]
     for key in SECRET_KEYS:
-        env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": opts.secret, "key": key}}})
+        env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": cfg.secret, "key": key}}})
     for key in OPTIONAL_SECRET_KEYS:
         env.append({"name": key, "valueFrom": {"secretKeyRef": {
-            "name": opts.secret, "key": key, "optional": True}}})
+            "name": cfg.secret, "key": key, "optional": True}}})
     if with_procs:  # PyTorchJob: the entrypoint's own variables (TrainJob injects PET_*)
-        env.append({"name": "TC_NPROC_PER_NODE", "value": str(opts.procs)})
-        env.append({"name": "PET_NNODES", "value": str(opts.nodes)})
+        env.append({"name": "TC_NPROC_PER_NODE", "value": str(_procs(spec))})
+        env.append({"name": "PET_NNODES", "value": str(spec.nodes)})
     return env
 
 
-def _resources(opts: JobOptions) -> dict[str, Any]:
-    amounts = {"cpu": opts.cpu, "memory": opts.memory}
-    if opts.gpus_per_node:
-        amounts["nvidia.com/gpu"] = str(opts.gpus_per_node)
+def _procs(spec: JobSpec) -> int:
+    return spec.nproc_per_node or 1
+
+
+def _resources(spec: JobSpec) -> dict[str, Any]:
+    amounts = {key: value for key, value in (("cpu", spec.cpu), ("memory", spec.memory))
+               if value is not None}
+    gpus = spec.gpus_per_node
+    if gpus is None:
+        raise ValueError("a cluster node needs a number of GPUs, not 'all of the host'")
+    if gpus:
+        amounts["nvidia.com/gpu"] = str(gpus)
     return {"limits": dict(amounts), "requests": dict(amounts)}
 
 
-def _volumes(opts: JobOptions) -> list[dict[str, Any]]:
+def _volumes(spec: JobSpec, cfg: ClusterConfig) -> list[dict[str, Any]]:
     train: dict[str, Any] = (
-        {"name": "train", "persistentVolumeClaim": {"claimName": opts.output_pvc}}
-        if opts.output_pvc else {"name": "train", "emptyDir": {}})
+        {"name": "train", "persistentVolumeClaim": {"claimName": cfg.output_pvc}}
+        if cfg.output_pvc else {"name": "train", "emptyDir": {}})
     return [
-        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": opts.shm_size}},
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": spec.shm_size}},
+        # the dataset mount: s3fs inside the pod (the entrypoint) needs /dev/fuse + SYS_ADMIN
         {"name": "fuse", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
         train,
     ]
 
 
-MOUNTS: list[dict[str, Any]] = [
-    {"name": "dshm", "mountPath": "/dev/shm"},
-    {"name": "fuse", "mountPath": "/dev/fuse"},
-    {"name": "train", "mountPath": "/train"},
-]
+def _mounts(spec: JobSpec) -> list[dict[str, Any]]:
+    return [
+        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "fuse", "mountPath": "/dev/fuse"},
+        {"name": "train", "mountPath": spec.output_dir},
+    ]
+
+
 SECURITY: dict[str, Any] = {"capabilities": {"add": ["SYS_ADMIN"]}}
 
 
-def _metadata(opts: JobOptions) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": opts.name}
-    if opts.namespace:
-        meta["namespace"] = opts.namespace
+def _metadata(spec: JobSpec, cfg: ClusterConfig) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": spec.name}
+    if cfg.namespace:
+        meta["namespace"] = cfg.namespace
     labels = {"app.kubernetes.io/managed-by": "tc"}
-    if opts.template:
-        labels["tc.template"] = re.sub(r"[^A-Za-z0-9_.-]+", ".", opts.template)[:63].strip(".")
+    if spec.template:
+        labels["tc.template"] = re.sub(r"[^A-Za-z0-9_.-]+", ".", spec.template)[:63].strip(".")
     meta["labels"] = labels
     return meta
+
+
+def _command(spec: JobSpec) -> dict[str, Any]:
+    """The container's ``command`` (the image's entrypoint, named) and ``args`` when any."""
+    return {"command": list(spec.entrypoint), **({"args": list(spec.args)} if spec.args else {})}
 
 
 # ----------------------------------------------------------------------------- manifests
 def trainjob(opts: JobOptions) -> dict[str, Any]:
     """A Kubeflow Trainer v2 TrainJob on the ``torch-distributed`` ClusterTrainingRuntime."""
     opts.check()
+    return trainjob_of(spec_of(opts), cluster_of(opts))
+
+
+def trainjob_of(spec: JobSpec, cfg: ClusterConfig) -> dict[str, Any]:
+    """The TrainJob of ``spec`` (the translation; :func:`trainjob` checks the options first)."""
     pod_spec = {
-        "volumes": _volumes(opts),
+        "volumes": _volumes(spec, cfg),
         "containers": [{"name": "node", "securityContext": copy.deepcopy(SECURITY),
-                        "volumeMounts": copy.deepcopy(MOUNTS)}],
+                        "volumeMounts": _mounts(spec)}],
     }
     return {
         "apiVersion": TRAINJOB_API,
         "kind": "TrainJob",
-        "metadata": _metadata(opts),
+        "metadata": _metadata(spec, cfg),
         "spec": {
             "runtimeRef": {"apiGroup": "trainer.kubeflow.org", "kind": "ClusterTrainingRuntime",
-                           "name": opts.runtime},
+                           "name": cfg.runtime},
             "trainer": {
-                "image": opts.image,
-                "command": list(ENTRYPOINT),
-                "numNodes": opts.nodes,
-                "numProcPerNode": opts.procs,
-                "resourcesPerNode": _resources(opts),
-                "env": _env(opts, with_procs=False),
+                "image": spec.image,
+                **_command(spec),
+                "numNodes": spec.nodes,
+                "numProcPerNode": _procs(spec),
+                "resourcesPerNode": _resources(spec),
+                "env": _env(spec, cfg, with_procs=False),
             },
             "runtimePatches": [{
                 "manager": "tc",
@@ -197,30 +248,35 @@ def trainjob(opts: JobOptions) -> dict[str, Any]:
 def pytorchjob(opts: JobOptions) -> dict[str, Any]:
     """A Training Operator v1 PyTorchJob: one Master and ``nodes - 1`` Workers."""
     opts.check()
+    return pytorchjob_of(spec_of(opts), cluster_of(opts))
+
+
+def pytorchjob_of(spec: JobSpec, cfg: ClusterConfig) -> dict[str, Any]:
+    """The PyTorchJob of ``spec`` (the translation; :func:`pytorchjob` checks the options)."""
     container = {
         "name": "pytorch",
-        "image": opts.image,
-        "command": list(ENTRYPOINT),
-        "env": _env(opts, with_procs=True),
-        "resources": _resources(opts),
+        "image": spec.image,
+        **_command(spec),
+        "env": _env(spec, cfg, with_procs=True),
+        "resources": _resources(spec),
         "securityContext": copy.deepcopy(SECURITY),
-        "volumeMounts": copy.deepcopy(MOUNTS),
+        "volumeMounts": _mounts(spec),
     }
 
     def replica(count: int) -> dict[str, Any]:
         return {"replicas": count, "restartPolicy": "Never",
                 "template": {"spec": {"containers": [copy.deepcopy(container)],
-                                      "volumes": _volumes(opts)}}}
+                                      "volumes": _volumes(spec, cfg)}}}
 
     specs = {"Master": replica(1)}
-    if opts.nodes > 1:
-        specs["Worker"] = replica(opts.nodes - 1)
+    if spec.nodes > 1:
+        specs["Worker"] = replica(spec.nodes - 1)
     return {
         "apiVersion": PYTORCHJOB_API,
         "kind": "PyTorchJob",
-        "metadata": _metadata(opts),
+        "metadata": _metadata(spec, cfg),
         "spec": {
-            "nprocPerNode": str(opts.procs),
+            "nprocPerNode": str(_procs(spec)),
             "runPolicy": {"backoffLimit": 0, "cleanPodPolicy": "None"},
             "pytorchReplicaSpecs": specs,
         },
@@ -228,3 +284,5 @@ def pytorchjob(opts: JobOptions) -> dict[str, Any]:
 
 
 FORMATS = {"trainjob": trainjob, "pytorchjob": pytorchjob}
+#: The translations of a spec, by kind (what FORMATS does after checking the options).
+TRANSLATIONS = {"trainjob": trainjob_of, "pytorchjob": pytorchjob_of}

@@ -17,6 +17,7 @@ from tcli.ui.render import print_json
 from tcli.units import human_bytes
 
 if TYPE_CHECKING:
+    from tcli.devrun.plan import DevRunPlan
     from tcli.devrun.summary import Summary
     from tcli.engine import BuildEvent
     from tcli.project import Project
@@ -106,3 +107,32 @@ class DevRunView:
                       "(a --nodes run keeps none, unless --keep)")
         else:
             self.line(f"container  {summary.container} (again with: tc dev-run --rerun)")
+
+
+def show_plan(plan: DevRunPlan) -> None:
+    """``tc dev-run --dry-run`` for people: the build, the dataset, one ``docker create`` per
+    container (one flag a line, ready to paste), the notes."""
+    import shlex
+
+    from tcli.job.local import create_groups
+
+    con = console.out()
+
+    def line(text: str, style: str | None = None) -> None:
+        con.print(text, style=style, markup=False, soft_wrap=True)
+
+    line(f"tc dev-run --dry-run: {plan.template} ({plan.project})", style="info")
+    args = " ".join(f"--build-arg {k}={v}" for k, v in plan.build_args.items())
+    line(f"build      {plan.image} from the platform's build directory"
+         + (f" ({args})" if args else ""))
+    line(f"{plan.dataset}")
+    for rank, run in enumerate(plan.containers):
+        title = (f"node {rank} of {len(plan.containers)}" if len(plan.containers) > 1
+                 else "container")
+        line(f"{title}: {run.name}", style="info")
+        groups = [shlex.join(group) for group in create_groups(run)]
+        line("  " + " \\\n    ".join(groups))
+    for note in plan.notes:
+        line(f"note: {note}", style="dim")
+    line("nothing was built, written or started (--dry-run does not contact Docker)",
+         style="dim")

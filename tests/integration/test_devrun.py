@@ -251,3 +251,30 @@ def test_classification_torch_template(
         assert Path(summary["model_file"]).is_file()
     finally:
         cleanup(docker_client, project)
+
+
+def test_dry_run_shows_what_the_run_creates(sk_project: Path, base_image: str,
+                                            docker_client: Any) -> None:
+    """--dry-run's docker create parameters are those of the container the run makes."""
+    args = ["dev-run", str(sk_project), "--demo", "--demo-images", "30", "--gpus", "none",
+            "--memory", "2g"]
+    planned = tc([*args, "--dry-run", "--json"], base_image)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    (create,) = [c["create"] for c in json.loads(planned.stdout)["containers"]]
+    done = tc(args, base_image)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (container,) = docker_client.containers.list(
+        all=True, filters={"label": [f"org.tc.project={sk_project}", "org.tc.dev-run=1"]})
+    attrs, host = container.attrs, container.attrs["HostConfig"]
+    assert container.name == create["name"]
+    assert attrs["Config"]["Image"] == create["image"]
+    env = dict(item.split("=", 1) for item in attrs["Config"]["Env"])
+    assert {k: env[k] for k in create["environment"]} == create["environment"]
+    assert sorted(host["Binds"]) == sorted(
+        f"{src}:{b['bind']}:{b['mode']}" for src, b in create["volumes"].items())
+    assert host["ShmSize"] == 8 * 2**30 and create["shm_size"] == "8g"
+    assert host["IpcMode"] == create["ipc_mode"]
+    assert host["Memory"] == 2 * 2**30 and create["mem_limit"] == "2g"
+    assert {u["Name"]: u["Soft"] for u in host["Ulimits"] or []}.items() <= {
+        name: soft for name, soft, _ in create["ulimits"]}.items()
+    assert {k: attrs["Config"]["Labels"][k] for k in create["labels"]} == create["labels"]

@@ -16,6 +16,8 @@ import pytest
 from tcli.devrun import nodes as nodes_mod
 from tcli.devrun.options import DevRunOptions, GpuPlan, check_options, plan_gpus
 from tcli.errors import InputError, RunFailed
+from tcli.job.build import job_spec
+from tcli.job.spec import NodeGpus
 
 
 def test_node_environment_is_what_kubeflow_sets() -> None:
@@ -124,9 +126,9 @@ def _job(tmp_path: Path) -> nodes_mod.NodesRun:
 
     custom = CustomJson(model_filepath="/train/model.onnx", score_name="Acc.",
                         score_regexp=re.compile(r"^Score (\d\.\d+)$", re.M))
+    spec = job_spec(name="c", image="i", dataset_id=1, gpus=[NodeGpus(0)] * 2)
     return nodes_mod.NodesRun(client=None, project=None, custom=custom,  # type: ignore[arg-type]
-                              summary=None, layout=None,  # type: ignore[arg-type]
-                              gpus=[GpuPlan("none", "", "void")] * 2, nodes=2, nproc=1, labels={})
+                              summary=None, spec=spec)  # type: ignore[arg-type]
 
 
 def test_a_dead_node_makes_tc_stop_the_others_and_name_it(
