@@ -1,3 +1,4 @@
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 """Verified ONNX export of a trained model, with a fallback that always leaves a model file.
 
 The platform replaces ``export.py`` with its own copy at build time, so this file also

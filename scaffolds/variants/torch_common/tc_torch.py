@@ -1,3 +1,4 @@
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 """Training helpers shared by tc's torchvision templates (classification, detection,
 segmentation): seeding, a fast seeded DataLoader, AMP dtype, worker count, local weights and
 BatchNorm settings for short runs, and the pieces of main() that the three train.py files
