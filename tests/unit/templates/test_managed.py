@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,14 @@ def test_tc_owned_files_carry_the_mark(path: Path) -> None:
 @pytest.mark.parametrize("path", USERS, ids=lambda p: f"{p.parents[1].name}/{p.name}")
 def test_files_the_user_edits_carry_no_mark(path: Path) -> None:
     assert "Managed by tc" not in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("args_py", sorted(SCAFFOLDS.glob("variants/*/docker/args.py")),
+                         ids=lambda p: p.parents[1].name)
+def test_every_option_has_a_help(args_py: Path) -> None:
+    calls = [node for node in ast.walk(ast.parse(args_py.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument"]
+    assert calls
+    missing = [ast.literal_eval(c.args[0]) for c in calls
+               if not any(k.arg == "help" and ast.literal_eval(k.value) for k in c.keywords)]
+    assert not missing, f"{args_py}: options without help=: {missing}"
