@@ -4,6 +4,7 @@ Layout (platform contract §1, docs/package.md)::
 
     train-container-publish/
       config.py config_to_args.py cvat_dataset.py dataset.py docker-entrypoint.sh mount-s3.sh
+      torchrun_launcher.py
       <provider>/<category>/<architecture>/config/...   every file but train_config.json
       <provider>/<category>/<architecture>/docker/...   every file (hidden ones too)
 

@@ -1,3 +1,4 @@
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 """Training configuration of a train container: load, merge, validate, finalize.
 
 Merge order (later wins): defaults of ``config.jsonschema`` < ``train_config.json`` (the

@@ -1,3 +1,4 @@
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 """Turn the final ``train_config.json`` into an argv list and exec ``train.py`` (no shell).
 
 Rules (platform contract §4), in file order:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 # Entrypoint of a train container (platform contract §4):
 #   1. load $WORKSPACE/.env as KEY=value data (values there win: the platform rewrites
 #      DATASET_ID in it to switch the dataset of an existing container before `docker start`)
@@ -8,7 +9,8 @@
 #   5. python setup.py (once per node), then python config_to_args.py (which execs train.py
 #      with an argv list) -- or, when TC_NPROC_PER_NODE (tc dev-run, a bigger machine) or
 #      Kubeflow's PET_NNODES/PET_NPROC_PER_NODE ask for it, train.py under torchrun
-#      (python -m torch.distributed.run) with the same argv list: torchrun reads the other
+#      (torchrun_launcher.py: torch.distributed.run, the exit status of the first failing
+#      process or the signal the launcher got) with the same argv list: torchrun reads the other
 #      PET_* variables (node rank, master address/port) itself; one node alone rendezvouses
 #      on its own (--standalone).
 # Exit code: the first failing stage's (under torchrun: the first failing process's; a signal
@@ -74,40 +76,6 @@ run_forwarding() {
     return "$rc"
 }
 
-# torchrun with train.py's argv list (from config_to_args.py --print, passed as a JSON file):
-# the launcher exits with the first failing process's code, or dies of the signal it got.
-TORCHRUN_LAUNCHER='
-import json, os, shlex, signal, sys
-from torch.distributed.elastic.multiprocessing.api import SignalException
-from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-from torch.distributed.run import main
-with open(sys.argv[1], encoding="utf-8") as f:
-    train_argv = json.load(f)
-os.unlink(sys.argv[1])
-argv = [*sys.argv[2:], "train.py", *train_argv]
-print("[train] " + shlex.join(["torchrun", *argv]), flush=True)
-import torch.distributed.elastic.multiprocessing.api as elastic_api
-received = []
-elastic_handler = elastic_api._terminate_process_handler
-def record_signal(signum, frame):
-    received.append(signum)
-    elastic_handler(signum, frame)
-elastic_api._terminate_process_handler = record_signal
-def die_of_signal(signum):
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-try:
-    main(argv)
-except ChildFailedError as exc:
-    if received:
-        die_of_signal(received[0])
-    code = exc.get_first_failure()[1].exitcode
-    sys.exit(code if code > 0 else 128 - code if code < 0 else 1)
-except SignalException as exc:
-    die_of_signal(exc.sigval)
-if received:  # the launcher got a signal but its workers ended cleanly meanwhile
-    die_of_signal(received[0])
-'
 PROCS_RE='^([1-9][0-9]{0,3}|auto|cpu|gpu)$'
 NODES_RE='^[1-9][0-9]{0,4}(:[1-9][0-9]{0,4})?$'
 launch_torchrun() {
@@ -136,6 +104,7 @@ launch_torchrun() {
         fi
     fi
     [ -f train.py ] || die "$WORKSPACE/train.py: missing"
+    [ -f torchrun_launcher.py ] || die "$WORKSPACE/torchrun_launcher.py: missing (a tc runtime file)"
     argv_file="$(mktemp "${TMPDIR:-/tmp}/tc-argv.XXXXXX")"
     "$PYTHON" config_to_args.py --print > "$argv_file" || rc=$?
     if [ "$rc" -ne 0 ]; then
@@ -145,10 +114,10 @@ launch_torchrun() {
     log "torchrun: ${TC_NPROC_PER_NODE:-${PET_NPROC_PER_NODE:-1}} process(es) per node, ${PET_NNODES:-1} node(s), node rank ${PET_NODE_RANK:-0}"
     if [ "$$" -eq 1 ]; then
         rc=0
-        run_forwarding "$PYTHON" -c "$TORCHRUN_LAUNCHER" "$argv_file" "${opts[@]}" || rc=$?
+        run_forwarding "$PYTHON" torchrun_launcher.py "$argv_file" "${opts[@]}" || rc=$?
         exit "$rc"
     fi
-    exec "$PYTHON" -c "$TORCHRUN_LAUNCHER" "$argv_file" "${opts[@]}"
+    exec "$PYTHON" torchrun_launcher.py "$argv_file" "${opts[@]}"
 }
 
 load_env_file "$WORKSPACE/.env"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 # Mount the user's bucket at $MINIO_ROOT with s3fs, using temporary credentials from STS
 # AssumeRoleWithWebIdentity (MinIO's STS) for the user's OIDC token.
 #   S3_HOST           S3 endpoint (URL, or host[:port] -> https://host[:port])

@@ -1,3 +1,4 @@
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 """Verified ONNX export of a trained model, with a fallback that always leaves a model file.
 
 The platform replaces ``export.py`` with its own copy at build time, so this file also
@@ -102,7 +103,7 @@ def load_export_config(path: str | os.PathLike[str] | None = None) -> dict[str, 
     """Read and validate ``export_config.json`` (default: next to this file)."""
     p = Path(path) if path else _here() / "export_config.json"
     try:
-        cfg = json.loads(p.read_text(encoding="utf-8"))
+        cfg: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ExportError(f"{p}: missing") from None
     except json.JSONDecodeError as exc:
@@ -116,7 +117,8 @@ def _schema() -> dict[str, Any]:
     for cand in (_here() / "export.jsonschema", here / "export.jsonschema"):
         if cand.is_file():
             try:
-                return json.loads(cand.read_text(encoding="utf-8"))
+                schema: dict[str, Any] = json.loads(cand.read_text(encoding="utf-8"))
+                return schema
             except (OSError, json.JSONDecodeError):
                 break
     return BUILTIN_SCHEMA
@@ -335,6 +337,8 @@ def export_model(model: Any, model_filepath: str | os.PathLike[str], model_forma
     """
     onnx_path = onnx_path_for(model_filepath)
     reason: str | None = None
+    diff: float
+    opset: int | None
     try:
         fmt = str(model_format).lower()
         if fmt in ("pytorch", "torch"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -48,7 +49,7 @@ def build_parser():
 def ws(tmp_path: Path) -> Path:
     w = tmp_path / "workspace"
     w.mkdir()
-    for f in ("config.py", "config_to_args.py", "dataset.py"):
+    for f in ("config.py", "config_to_args.py", "dataset.py", "torchrun_launcher.py"):
         (w / f).write_text((COMMON / f).read_text())
     (w / "cvat_dataset.py").write_text((DATASETS / "cvat_dataset.py").read_text())
     (w / "setup.py").write_text(SETUP.read_text().replace("{{ template }}", "classification"))
@@ -320,3 +321,17 @@ def test_sigterm_stops_torchrun_and_its_processes(tws: Path) -> None:
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+# ----------------------------------------------------------------------------- tc's own files
+def test_no_python_program_in_the_entrypoint() -> None:
+    """Python runs from module files (linted, typed), never from a string in the script."""
+    text = (COMMON / "docker-entrypoint.sh").read_text()
+    assert not re.search(r"\bpython[0-9.]*\"?\s+-c\b|\$\{?PYTHON\}?\"?\s+-c\b", text, re.I)
+
+
+def test_the_launcher_is_required_before_torchrun(tws: Path) -> None:
+    (tws / "torchrun_launcher.py").unlink()
+    r = _run(tws, TC_NPROC_PER_NODE="2")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "torchrun_launcher.py: missing (a tc runtime file)" in r.stderr

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import torch
 
 from tests.conftest import REPO, SCAFFOLDS
 
@@ -17,6 +20,16 @@ VARIANTS = SCAFFOLDS / "variants"
 TINY = REPO / "tests" / "fixtures" / "tiny" / "datasets" / "1"
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 import cvat_to_coco  # noqa: E402
+
+
+def cpu_run(**args: Any) -> Any:
+    """A one-process CPU ``tc_torch.Run`` without AMP (for a template's ``evaluate``); load a
+    torchvision template first: that puts tc_torch on the path."""
+    import tc_torch
+
+    return tc_torch.Run(args=argparse.Namespace(seed=0, no_augment=True, **args),
+                        dist=tc_torch.Dist(), device=torch.device("cpu"), workers=0,
+                        amp_dtype=None, channels_last=False)
 
 
 @pytest.fixture()

@@ -139,14 +139,16 @@ def test_sampler_gives_every_sample_once_per_epoch(n: int) -> None:
     finally:
         sys.path.remove(str(TORCH_COMMON))
     batch = 4  # global batch: 2 per rank
-    single = tc_torch.make_loader(_Indices(n), batch, True, 0, False, 0)
+    single = tc_torch.make_loader(_Indices(n), batch_size=batch, shuffle=True, workers=0,
+                                    cuda=False, seed=0)
     single_used = sum(len(b) for b in single)
     orders = []
     for epoch in range(3):
         per_rank = []
         for rank in range(2):
-            loader = tc_torch.make_train_loader(_Indices(n), batch, 0, False, 0,
-                                                tc_torch.Dist(2, rank, rank))
+            loader = tc_torch.make_train_loader(_Indices(n), batch_size=batch, workers=0,
+                                                cuda=False, seed=0,
+                                                dist=tc_torch.Dist(2, rank, rank))
             tc_torch.set_epoch(loader, epoch)
             batches = [b.tolist() for b in loader]
             assert all(len(b) == batch // 2 for b in batches)

@@ -33,6 +33,8 @@ def test_classification_items(load_train: Loader, tiny: Tiny, template: str) -> 
 
 def test_classification_dataset_decodes_any_mode(load_train: Loader, tiny: Tiny) -> None:
     train = load_train("classification")
+    from tc_torch import make_loader  # beside train.py once a template is loaded
+
     root = tiny("classification")
     items, _ = train.load_split(root / "images", root / "labels", "train")
     ds = train.ImageDataset(items, 48)
@@ -42,10 +44,11 @@ def test_classification_dataset_decodes_any_mode(load_train: Loader, tiny: Tiny)
         assert label == items[i][1]
     gray, _ = ds[2]  # tiny_3 is stored as "L": the three channels are equal
     assert torch.equal(gray[0], gray[1]) and torch.equal(gray[1], gray[2])
-    loader = train.make_loader(ds, 3, True, 0, False, 0)
+    loader = make_loader(ds, batch_size=3, shuffle=True, workers=0, cuda=False, seed=0)
     batches = [(x.shape, y.tolist()) for x, y in loader]
     assert batches == [(torch.Size([3, 3, 48, 48]), batches[0][1])]  # drop_last: 4 -> 3
-    again = [y.tolist() for _, y in train.make_loader(ds, 3, True, 0, False, 0)]
+    again = [y.tolist() for _, y in make_loader(ds, batch_size=3, shuffle=True, workers=0,
+                                                 cuda=False, seed=0)]
     assert again == [batches[0][1]], "shuffling is seeded"
 
 

@@ -9,6 +9,8 @@ from types import ModuleType
 import pytest
 import torch
 
+from .conftest import cpu_run
+
 Loader = Callable[[str], ModuleType]
 Tiny = Callable[[str], Path]
 
@@ -59,14 +61,12 @@ def test_segmentation_miou(load_train: Loader) -> None:
     pred = torch.zeros(1, 4, 4, dtype=torch.long)
     pred[0, :2, :1] = 1  # 2 of them found
     loader = [(torch.zeros(1, 3, 4, 4, dtype=torch.uint8), target)]
-    mean, std = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
-    miou, per_class = train.evaluate(_FixedSegmenter(pred, 4), loader, torch.device("cpu"),
-                                     mean, std, False, None, 4)
+    run = cpu_run()
+    miou, per_class = train.evaluate(run, _FixedSegmenter(pred, 4), loader, train.ToInput(run), 4)
     # background IoU 12/14, class 1 IoU 2/4; classes 2, 3 absent -> ignored in the mean
     assert miou == pytest.approx((12 / 14 + 0.5) / 2, abs=1e-4)
     assert per_class[:2] == pytest.approx([12 / 14, 0.5], abs=1e-4)
-    perfect, _ = train.evaluate(_FixedSegmenter(target, 4), loader, torch.device("cpu"),
-                                mean, std, False, None, 4)
+    perfect, _ = train.evaluate(run, _FixedSegmenter(target, 4), loader, train.ToInput(run), 4)
     assert perfect == pytest.approx(1.0)
 
 
@@ -86,19 +86,19 @@ def test_detection_map50(load_train: Loader) -> None:
     images = torch.zeros(2, 3, 40, 40, dtype=torch.uint8)
     loader = [(images, gt)]
     exact = [dict(g, scores=torch.tensor([0.9])) for g in gt]
-    map50, _ = train.evaluate(_FixedDetector(exact), loader, torch.device("cpu"), None)
+    map50, _ = train.evaluate(cpu_run(), _FixedDetector(exact), loader)
     assert map50 == pytest.approx(1.0)
     # IoU of the first prediction is 20x15 / 20x20 = 0.75 (> 0.5); the second has the wrong class
     shifted = [dict(boxes=torch.tensor([[10.0, 15.0, 30.0, 30.0]]), labels=torch.tensor([1]),
                     scores=torch.tensor([0.9])),
                dict(boxes=torch.tensor([[5.0, 5.0, 15.0, 25.0]]), labels=torch.tensor([1]),
                     scores=torch.tensor([0.8]))]
-    map50, _ = train.evaluate(_FixedDetector(shifted), loader, torch.device("cpu"), None)
+    map50, _ = train.evaluate(cpu_run(), _FixedDetector(shifted), loader)
     # class 1: one TP ranked first, one FP -> AP 1.0; class 2: missed -> AP 0
     assert map50 == pytest.approx(0.5, abs=1e-3)
     nothing = [dict(boxes=torch.zeros(0, 4), labels=torch.zeros(0, dtype=torch.long),
                     scores=torch.zeros(0))] * 2
-    map50, _ = train.evaluate(_FixedDetector(nothing), loader, torch.device("cpu"), None)
+    map50, _ = train.evaluate(cpu_run(), _FixedDetector(nothing), loader)
     assert map50 == 0.0
 
 

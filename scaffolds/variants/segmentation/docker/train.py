@@ -21,49 +21,73 @@ variables ask for it) it trains data-parallel: each process takes its share of e
 batch (``--batch-size`` is the global batch), DistributedDataParallel averages the gradients,
 and rank 0 alone evaluates the whole val split, prints the score and writes the files. Also
 written: ``<output-dir>/metrics.jsonl`` (one JSON line per epoch, then a final one).
+
+Laid out like torchvision's ``references/segmentation/train.py``: the data, the model,
+``train_one_epoch``, ``evaluate``, the export, and ``main`` with the epoch loop. The machinery
+shared by the torchvision templates (seeds, loaders, AMP step, process group, metrics files)
+is in ``tc_torch.py``, which tc manages.
 """
+
+from __future__ import annotations
 
 import json
 import sys
-import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 import torchvision
 from PIL import Image
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from args import parse_args
-from tc_torch import (Epoch, MetricsLog, export_onnx, load_matching_weights, load_splits,
-                      make_loader, make_train_loader, one_cycle, set_epoch, short_run_batchnorm,
-                      start, wrap_model, write_metrics_json)
+from tc_torch import (
+    Epoch,
+    EpochStats,
+    Exported,
+    MetricsLog,
+    Optimization,
+    Run,
+    export_onnx,
+    finish,
+    load_matching_weights,
+    load_splits,
+    set_epoch,
+    short_run_batchnorm,
+    start,
+    wrap_model,
+)
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 MODEL_FILENAME = "model.onnx"
 
+Item = tuple[Path, dict[str, Any], list[dict[str, Any]]]  # (image path, COCO image, its shapes)
+
 
 # ----------------------------------------------------------------------------- data
-def load_split(images_dir, labels_dir, split):
+def load_split(images_dir: str | Path, labels_dir: str | Path,
+               split: str) -> tuple[list[Item], list[dict[str, Any]]]:
     """Return ``(items, categories)``: items are ``(image path, image dict, annotations)``."""
     labels_file = Path(labels_dir) / split / "labels.json"
     if not labels_file.is_file():
         return [], []
     coco = json.loads(labels_file.read_text())
     categories = sorted(coco.get("categories", []), key=lambda c: c["id"])
-    by_image = dict()
+    by_image: dict[int, list[dict[str, Any]]] = {}
     for ann in sorted(coco.get("annotations", []), key=lambda a: a["id"]):
         if ann.get("segmentation"):
             by_image.setdefault(ann["image_id"], []).append(ann)
-    items = []
-    for img in sorted(coco.get("images", []), key=lambda i: i["id"]):
-        anns = by_image.get(img["id"], [])
-        items.append((Path(images_dir) / split / img["file_name"], img, anns))
+    items = [(Path(images_dir) / split / img["file_name"], img, by_image.get(img["id"], []))
+             for img in sorted(coco.get("images", []), key=lambda i: i["id"])]
     return items, categories
 
 
-def rasterize(image, annotations, class_of):
+def rasterize(image: dict[str, Any], annotations: list[dict[str, Any]],
+              class_of: dict[int, int]) -> np.ndarray[Any, np.dtype[np.uint8]]:
     """Class-index mask ``[height, width]`` (uint8) of one image's annotations (pycocotools)."""
     from pycocotools import mask as mask_utils
 
@@ -87,38 +111,66 @@ def rasterize(image, annotations, class_of):
     return out
 
 
-class SegmentationDataset(torch.utils.data.Dataset):
-    def __init__(self, items, categories, size):
+class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """uint8 ``[3, S, S]`` images with int64 ``[S, S]`` class masks (0 = background)."""
+
+    def __init__(self, items: Iterable[Item], categories: list[dict[str, Any]],
+                 size: int) -> None:
         self.items = list(items)
         self.size = size
-        self.class_of = dict((c["id"], i + 1) for i, c in enumerate(categories))
+        self.class_of = {c["id"]: i + 1 for i, c in enumerate(categories)}
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path, image, annotations = self.items[index]
         with Image.open(path) as im:
-            im = im.convert("RGB")
+            rgb = im.convert("RGB")
             if "width" not in image or "height" not in image:
-                image = dict(image, width=im.size[0], height=im.size[1])
+                image = dict(image, width=rgb.size[0], height=rgb.size[1])
             mask = Image.fromarray(rasterize(image, annotations, self.class_of))
-            if mask.size != im.size:
-                mask = mask.resize(im.size, Image.NEAREST)
-            if im.size != (self.size, self.size):
-                im = im.resize((self.size, self.size), Image.BILINEAR)
-                mask = mask.resize((self.size, self.size), Image.NEAREST)
-            arr = np.asarray(im, dtype=np.uint8)
+            if mask.size != rgb.size:
+                mask = mask.resize(rgb.size, Image.Resampling.NEAREST)
+            if rgb.size != (self.size, self.size):
+                rgb = rgb.resize((self.size, self.size), Image.Resampling.BILINEAR)
+                mask = mask.resize((self.size, self.size), Image.Resampling.NEAREST)
+            arr = np.asarray(rgb, dtype=np.uint8)
         x = torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
         y = torch.from_numpy(np.asarray(mask, dtype=np.int64).copy())
         return x, y
 
 
+class ToInput:
+    """uint8 NCHW batches -> normalised float on the run's device."""
+
+    def __init__(self, run: Run) -> None:
+        self.device = run.device
+        self.channels_last = run.channels_last
+        self.mean = torch.tensor(MEAN, device=run.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(STD, device=run.device).view(1, 3, 1, 1)
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.device, non_blocking=True).float().div_(255)
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+def flip_pair(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random horizontal flip of images and masks together (on the device)."""
+    flip = torch.rand(x.shape[0], device=x.device) < 0.5
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    y = torch.where(flip.view(-1, 1, 1), y.flip(2), y)
+    return x, y
+
+
 # ----------------------------------------------------------------------------- model
-def build_model(architecture, num_classes, weights_path=""):
+def build_model(architecture: str, num_classes: int, weights_path: str = "") -> nn.Module:
     """A torchvision segmentation model with random weights, or weights from a local file."""
-    model = torchvision.models.get_model(architecture, weights=None, weights_backbone=None,
-                                         num_classes=num_classes)
+    model: nn.Module = torchvision.models.get_model(
+        architecture, weights=None, weights_backbone=None, num_classes=num_classes)
     if weights_path:
         load_matching_weights(model, weights_path)
     short_run_batchnorm(model)
@@ -128,156 +180,139 @@ def build_model(architecture, num_classes, weights_path=""):
 class Exportable(nn.Module):
     """Float RGB in [0, 1] -> per-pixel class probabilities (a tensor, not a dict)."""
 
-    def __init__(self, model):
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.model((x - self.mean) / self.std)["out"], dim=1)
 
 
-def to_input(batch, device, mean, std, channels_last):
-    x = batch.to(device, non_blocking=True).float().div_(255)
-    x = (x - mean) / std
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
+# ----------------------------------------------------------------------------- train, evaluate
+class Scores(NamedTuple):
+    miou: float  # mean IoU over the classes present in the predictions or the targets
+    iou_per_class: list[float]  # background first
 
 
-def flip_pair(x, y):
-    """Random horizontal flip of images and masks together (on the device)."""
-    flip = torch.rand(x.shape[0], device=x.device) < 0.5
-    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-    y = torch.where(flip.view(-1, 1, 1), y.flip(2), y)
-    return x, y
+def train_one_epoch(run: Run, model: nn.Module, criterion: nn.Module, optim: Optimization,
+                    loader: DataLoader[Any], to_input: ToInput) -> EpochStats:
+    model.train()
+    epoch = Epoch(run)
+    for images, masks in epoch.batches(loader):
+        x = to_input(images)
+        y = masks.to(run.device, non_blocking=True)
+        if not run.args.no_augment:
+            x, y = flip_pair(x, y)
+        with run.autocast():
+            out = model(x)["out"]
+            loss = criterion(out.float(), y)
+        optim.step(loss)
+        epoch.add(y.shape[0], loss.detach())
+    return epoch.totals()
 
 
 @torch.no_grad()
-def evaluate(model, loader, device, mean, std, channels_last, amp_dtype, num_classes):
-    """Mean IoU over the val split (torchmetrics, classes absent from preds and target ignored)."""
+def evaluate(run: Run, model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+             to_input: ToInput, num_classes: int) -> Scores:
+    """Mean and per-class IoU over the val split (torchmetrics; classes absent from both the
+    predictions and the targets are left out of the mean)."""
     from torchmetrics.classification import MulticlassJaccardIndex
 
-    metric = MulticlassJaccardIndex(num_classes=max(2, num_classes), average="macro").to(device)
-    pixel_acc = MulticlassJaccardIndex(num_classes=max(2, num_classes), average="none").to(device)
+    n = max(2, num_classes)
+    mean_iou = MulticlassJaccardIndex(num_classes=n, average="macro").to(run.device)
+    class_iou = MulticlassJaccardIndex(num_classes=n, average="none").to(run.device)
     model.eval()
     seen = 0
     for images, masks in loader:
-        x = to_input(images, device, mean, std, channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
-                            enabled=amp_dtype is not None):
-            out = model(x)["out"]
+        with run.autocast():
+            out = model(to_input(images))["out"]
         pred = out.float().argmax(1)
-        target = masks.to(device, non_blocking=True)
-        metric.update(pred, target)
-        pixel_acc.update(pred, target)
+        target = masks.to(run.device, non_blocking=True)
+        mean_iou.update(pred, target)
+        class_iou.update(pred, target)
         seen += images.shape[0]
     if seen == 0:
-        return 0.0, []
-    return float(metric.compute()), [float(v) for v in pixel_acc.compute()]
+        return Scores(0.0, [])
+    return Scores(float(mean_iou.compute()), [float(v) for v in class_iou.compute()])
 
 
-def save_torchscript(model, model_filepath):
+# ----------------------------------------------------------------------------- export
+def save_torchscript(model: nn.Module, model_filepath: str) -> Path:
     """Fallback of export_model: a TorchScript file next to the requested path (``.pt``)."""
     path = Path(model_filepath).with_suffix(".pt")
-    traced = torch.jit.trace(model.cpu().eval(), torch.rand(1, 3, 64, 64), strict=False)
+    traced = torch.jit.trace(  # type: ignore[no-untyped-call]
+        model.cpu().eval(), torch.rand(1, 3, 64, 64), strict=False)
     traced.save(str(path))
-    print("warning: ONNX export failed; saved TorchScript to {} "
-          "(set custom.json model_filepath to it)".format(path), flush=True)
+    print(f"warning: ONNX export failed; saved TorchScript to {path} "
+          "(set custom.json model_filepath to it)", flush=True)
     return path
 
 
-def export(model, output_dir, img_size):
+def export(model: nn.Module, output_dir: str, img_size: int) -> Exported:
     wrapped = Exportable(model.float().cpu().to(memory_format=torch.contiguous_format))
     sample = torch.rand(1, 3, img_size, img_size, generator=torch.Generator().manual_seed(0))
     return export_onnx(wrapped, output_dir, MODEL_FILENAME, sample, save_torchscript)
 
 
 # ----------------------------------------------------------------------------- main
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     run = start(args)  # device, seeds, AMP; under torchrun also the process group
-    device, channels_last, amp_dtype = run.device, run.channels_last, run.amp_dtype
 
     splits = load_splits(run, load_split)
     if splits is None:
         return 2
-    train_items, val_items, categories = splits
-    num_classes = len(categories) + 1
-    names = ["background"] + [c["name"] for c in categories]
-    run.log("data: {} train / {} val images, {} classes: {}".format(
-        len(train_items), len(val_items), num_classes, ", ".join(names)))
-    run.log("device: {}  amp: {}  channels_last: {}  workers: {}{}".format(
-        device, amp_dtype, channels_last, run.workers, run.dist.describe()))
+    num_classes = len(splits.categories) + 1
+    names = ["background"] + [c["name"] for c in splits.categories]
+    run.log(f"data: {len(splits.train)} train / {len(splits.val)} val images, "
+            f"{num_classes} classes: {', '.join(names)}")
+    run.log(f"device: {run.device}  amp: {run.amp_dtype}  channels_last: {run.channels_last}  "
+            f"workers: {run.workers}{run.dist.describe()}")
+    train_loader = run.train_loader(
+        SegmentationDataset(splits.train, splits.categories, args.img_size), args.batch_size)
+    val_loader = run.val_loader(
+        SegmentationDataset(splits.val, splits.categories, args.img_size), args.batch_size)
 
-    train_loader = make_train_loader(SegmentationDataset(train_items, categories, args.img_size),
-                                     args.batch_size, run.workers, run.cuda, args.seed, run.dist)
-    val_loader = make_loader(SegmentationDataset(val_items, categories, args.img_size),
-                             args.batch_size, False, run.workers, run.cuda, args.seed)
-
-    model = build_model(args.architecture, num_classes, args.weights).to(device)
-    if channels_last:
+    model = build_model(args.architecture, num_classes, args.weights).to(run.device)
+    if run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = wrap_model(model, run.dist)  # DistributedDataParallel under torchrun, else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate,
-                                  weight_decay=args.weight_decay)
-    scheduler = one_cycle(optimizer, args, len(train_loader))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    optim = Optimization(model.parameters(), args, steps_per_epoch=len(train_loader),
+                         amp_dtype=run.amp_dtype)
     criterion = nn.CrossEntropyLoss()
-    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+    to_input = ToInput(run)
     metrics_log = MetricsLog(args.output_dir, "miou", args.epochs, run.dist)
 
     for epoch in range(1, args.epochs + 1):
-        net.train()
         set_epoch(train_loader, epoch)
-        stats = Epoch(run)
-        for images, masks in stats.batches(train_loader):
-            x = to_input(images, device, mean, std, channels_last)
-            y = masks.to(device, non_blocking=True)
-            if not args.no_augment:
-                x, y = flip_pair(x, y)
-            with run.autocast():
-                out = net(x)["out"]
-                loss = criterion(out.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            stats.add(y.shape[0], loss.detach())
-        _, train_loss, _, speed, wait, seconds = stats.totals()
+        train = train_one_epoch(run, net, criterion, optim, train_loader, to_input)
         if run.dist.is_main:  # rank 0 evaluates the whole val split; the others wait
-            lr = scheduler.get_last_lr()[0]
-            line = "epoch {}/{}  train_loss {:.4f}  lr {:.2e}  {:.0f} img/s  data_wait {:.1f}%" \
-                .format(epoch, args.epochs, train_loss, lr, speed, 100.0 * wait)
+            line = (f"epoch {epoch}/{args.epochs}  train_loss {train.loss:.4f}  "
+                    f"lr {optim.lr:.2e}  {train.images_per_s:.0f} img/s  "
+                    f"data_wait {100.0 * train.data_wait:.1f}%")
             miou = None  # metrics.jsonl: null in the epochs without evaluation
             if epoch % max(1, args.eval_every) == 0 or epoch == args.epochs:
-                miou, _ = evaluate(model, val_loader, device, mean, std, channels_last,
-                                   amp_dtype, num_classes)
-                line += "  val_miou {:.4f}".format(miou)
+                miou = evaluate(run, model, val_loader, to_input, num_classes).miou
+                line += f"  val_miou {miou:.4f}"
             run.log(line)
-            metrics_log.epoch(epoch, train_loss, lr, miou, speed, wait, seconds)
+            metrics_log.epoch(epoch, train, optim.lr, miou)
         run.dist.barrier()
 
     if run.dist.is_main:
-        miou, per_class = evaluate(model, val_loader, device, mean, std, channels_last,
-                                   amp_dtype, num_classes)
-        train_seconds = time.perf_counter() - run.started
-        model_filepath, result = export(model, args.output_dir, args.img_size)
-        parity = getattr(result, "max_abs_diff", None)
-        write_metrics_json(args.output_dir, dict(
-            miou=miou, iou_per_class=dict(zip(names, per_class)), classes=names,
-            val_images=len(val_items), model=str(model_filepath), onnx_max_abs_diff=parity))
-        metrics_log.final(miou, train_seconds, getattr(result, "path", model_filepath))
-        for name, iou in zip(names, per_class):
-            run.log("IoU  {}  {:.4f}".format(name, iou))
-        if parity is not None:
-            run.log("ONNX parity  max_abs_diff  {:.3e}".format(parity))
-        run.log("Test metric  mIoU  {:.4f}".format(miou))
-    run.dist.barrier()
-    run.dist.close()
+        final = evaluate(run, model, val_loader, to_input, num_classes)
+        exported = export(model, args.output_dir, args.img_size)
+        per_class = dict(zip(names, final.iou_per_class, strict=False))  # {} without val images
+        finish(run, metrics_log, exported, score=final.miou,
+               metrics=dict(miou=final.miou, iou_per_class=per_class, classes=names,
+                            val_images=len(splits.val)),
+               details=[f"IoU  {name}  {iou:.4f}" for name, iou in per_class.items()],
+               score_lines=[f"Test metric  mIoU  {final.miou:.4f}"])
+    run.close()
     return 0
 
 
