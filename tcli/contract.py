@@ -21,6 +21,7 @@ RUNTIME_FILES: dict[str, str] = {
     "dataset.py": "common/dataset.py",
     "docker-entrypoint.sh": "common/docker-entrypoint.sh",
     "mount-s3.sh": "common/mount-s3.sh",
+    "failure.py": "common/failure.py",
     "cvat_dataset.py": "datasets/cvat_dataset.py",
 }
 

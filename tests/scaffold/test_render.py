@@ -17,7 +17,7 @@ RESERVED = {"train-split", "test-split"}  # consumed by setup.py, never passed t
 EXPECTED = [
     ".copier-answers.yml", ".gitignore", ".dockerignore", "README.md",
     "common/config.py", "common/config_to_args.py", "common/dataset.py",
-    "common/docker-entrypoint.sh", "common/mount-s3.sh",
+    "common/docker-entrypoint.sh", "common/failure.py", "common/mount-s3.sh",
     "datasets/cvat_dataset.py",
     "export/export.py", "export/export.jsonschema", "export/export_config.json",
     "validation/common.json", "validation/template.json",
