@@ -54,11 +54,13 @@ class ScoreRule:
     origin: str  # e.g. templates/p/c/a/config/custom.json
 
 
-def oom_finding(exit_code: int) -> Finding:
+def oom_finding(exit_code: int, confirmed: bool = True) -> Finding:
+    seen = (f"exit {exit_code}, OOMKilled" if confirmed
+            else f"exit {exit_code}: SIGKILL, most often the OOM killer")
     return Finding(
         catalogue.OOM_KILLED, "container killed for memory",
-        f"the kernel's OOM killer stopped the container (exit {exit_code}, OOMKilled): the "
-        "process used more memory than the container may",
+        f"the kernel's OOM killer stopped the training ({seen}): the process used more "
+        "memory than the container may",
         "lower batch_size, num_workers or the image size in train_config.json, or give the "
         "container more memory (--memory, Docker Desktop's limit)",
     )
@@ -137,7 +139,7 @@ def explain_lines(lines: list[str], *, source: str, exit_code: int | None = None
     """Everything recognised about one run, primary cause first."""
     findings: list[Finding] = []
     if oom_killed or (exit_code == 137 and not catalogue.scan(lines)):
-        findings.append(oom_finding(exit_code if exit_code is not None else 137))
+        findings.append(oom_finding(exit_code if exit_code is not None else 137, oom_killed))
     findings += catalogue.scan(lines)
     if not findings and exit_code in (0, None) and score is not None:
         findings += score_findings(score, lines)
