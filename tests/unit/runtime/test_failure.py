@@ -97,3 +97,20 @@ def test_entrypoint_as_pid_1_writes_failure_json_when_train_fails(ws: Path) -> N
     assert r.returncode == 7, r.stdout + r.stderr
     doc = json.loads((ws.parent / "train" / "failure.json").read_text())
     assert doc["stage"] == "train" and doc["exit_code"] == 7
+
+
+def test_entrypoint_records_a_refused_mount(ws: Path) -> None:  # noqa: F811
+    """The real mount-s3.sh against an STS port nobody listens on (loopback): stage mount."""
+    if shutil.which("curl") is None:
+        pytest.fail("curl is needed by mount-s3.sh (apt-get install curl)")
+    _with_failure_py(ws)
+    r = subprocess.run(["bash", str(COMMON / "docker-entrypoint.sh")],
+                       env=_env(ws, S3_HOST="http://127.0.0.1:9", OID_ACCESS_TOKEN="x",
+                                S3_BUCKET_NAME="datasets"),
+                       cwd=ws, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    doc = json.loads((ws.parent / "train" / "failure.json").read_text())
+    assert doc["stage"] == "mount" and doc["exit_code"] == 3
+    result = diagnose.explain_lines(doc["last_lines"], source="failure.json",
+                                    exit_code=doc["exit_code"], stage=doc["stage"])
+    assert [f.id for f in result.findings] == ["s3-mount-refused"]
