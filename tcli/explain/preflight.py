@@ -131,3 +131,27 @@ def check_driver(gpus: list[Gpu], image: str) -> Verdict:
     elif version_key(gpu.driver) < version_key(CUDA12_MIN_DRIVER):
         fix += f" (no CUDA 12 image runs below {CUDA12_MIN_DRIVER})"
     return Verdict("fail", head + ": too old", fix)
+
+
+#: /dev/shm a DataLoader needs at least, per worker (a batch of images in flight, prefetched
+#: twice): below it the workers die of "bus error" (catalogue id shm-too-small).
+SHM_PER_WORKER = 512 * 1024**2
+#: Workers assumed when the project is not known (the templates' default num_workers).
+DEFAULT_WORKERS = 4
+
+
+def check_shm(shm_bytes: int | None, workers: int = DEFAULT_WORKERS) -> Verdict:
+    """The host's /dev/shm: the platform runs train containers with ``--ipc host``, so the
+    DataLoader workers share the host's /dev/shm (size from ``os.statvfs``)."""
+    if shm_bytes is None:
+        return Verdict("warn", "no /dev/shm on this host",
+                       "DataLoader workers need shared memory; run on Linux with /dev/shm")
+    need = workers * SHM_PER_WORKER
+    gib = shm_bytes / 1024**3
+    if shm_bytes >= need:
+        return Verdict("ok", f"/dev/shm {gib:.1f} GiB (>= {need / 1024**3:.1f} GiB for "
+                             f"{workers} DataLoader workers)")
+    return Verdict("warn", f"/dev/shm {gib:.2f} GiB: under {need / 1024**3:.1f} GiB for "
+                           f"{workers} DataLoader workers (containers share it: --ipc host)",
+                   "enlarge it (sudo mount -o remount,size=8G /dev/shm) or lower num_workers "
+                   "in train_config.json; else workers die with 'bus error'")

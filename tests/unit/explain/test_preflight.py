@@ -66,3 +66,15 @@ def test_doctor_runs_the_recorded_query() -> None:
 def test_unknown_image_is_not_checked() -> None:
     v = preflight.check_driver(gpus("rtx3090-535.csv"), "tc-local/pytorch:2.14.1")
     assert v.status == "ok" and "not checked" in v.detail
+
+
+def test_shm_small_warns_big_passes(tmp_path: Path) -> None:
+    small = preflight.check_shm(64 * 1024**2)
+    assert small.status == "warn" and small.detail.startswith("/dev/shm 0.06 GiB: under 2.0 GiB")
+    assert small.fix is not None and "num_workers" in small.fix
+    assert preflight.check_shm(8 * 1024**3).status == "ok"
+    assert preflight.check_shm(None).status == "warn"
+    from tcli.doctor import check_shm
+
+    assert check_shm(tmp_path / "none").status == "warn"
+    assert check_shm(tmp_path).name == "shm"
