@@ -22,6 +22,7 @@ RUNTIME_FILES: dict[str, str] = {
     "docker-entrypoint.sh": "common/docker-entrypoint.sh",
     "mount-s3.sh": "common/mount-s3.sh",
     "torchrun_launcher.py": "common/torchrun_launcher.py",
+    "failure.py": "common/failure.py",
     "cvat_dataset.py": "datasets/cvat_dataset.py",
 }
 

@@ -54,6 +54,29 @@ def _nvidia_smi(runner: Callable[[list[str]], str | None]) -> list[str]:
     return [line.strip() for line in (out or "").splitlines() if line.strip()]
 
 
+def check_driver(runner: Callable[[list[str]], str | None], image: str) -> Check:
+    """The host's NVIDIA driver against the base image's CUDA (tcli/explain/preflight.py)."""
+    from tcli.explain import preflight
+
+    out = runner(["nvidia-smi", "--query-gpu=index,name,driver_version,compute_cap",
+                  "--format=csv,noheader"])
+    verdict = preflight.check_driver(preflight.parse_gpus(out or ""), image)
+    return Check("driver", verdict.status, verdict.detail, verdict.fix)
+
+
+def check_shm(path: Path = Path("/dev/shm")) -> Check:
+    """The host's /dev/shm against DataLoader workers (tcli/explain/preflight.py)."""
+    from tcli.explain import preflight
+
+    try:
+        st = os.statvfs(path)
+        size: int | None = st.f_blocks * st.f_frsize
+    except OSError:
+        size = None
+    verdict = preflight.check_shm(size)
+    return Check("shm", verdict.status, verdict.detail, verdict.fix)
+
+
 def run_quiet(argv: list[str]) -> str | None:
     """stdout of a command, or None when it is missing or fails."""
     if shutil.which(argv[0]) is None:
@@ -146,6 +169,9 @@ def diagnose(
             "for GPUs: install nvidia-container-toolkit, then 'sudo nvidia-ctk runtime "
             "configure --runtime=docker' and restart Docker",
         ))
+
+    checks.append(check_driver(runner, base_image or DEFAULT_BASE_IMAGE))
+    checks.append(check_shm())
 
     root = Path(info.root_dir) if info and info.root_dir else Path("/var/lib/docker")
     try:

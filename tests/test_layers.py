@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "tcli.scaffold", "tcli.scaffold_update", "tcli.job", "tcli.engine",
                 "tcli.baseimage", "tcli.wheelhouse")),
     ("features", ("tcli.validate", "tcli.packaging", "tcli.publish", "tcli.devrun",
-                  "tcli.doctor", "tcli.datasets", "tcli.form", "tcli.report", "tcli.scaleout")),
+                  "tcli.doctor", "tcli.datasets", "tcli.form", "tcli.report", "tcli.scaleout", "tcli.explain")),
     ("ui", ("tcli.ui",)),
     ("commands", ("tcli.commands",)),
     ("cli", ("tcli.cli", "tcli.__main__")),

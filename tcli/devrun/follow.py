@@ -138,5 +138,8 @@ def conclude(run: Running, watcher: LogWatcher, state: ExitState, ended: float,
 
     report_after_run(project.root, summary, rep)
     if failure is not None:
+        from tcli.explain.hook import explain_after_run  # never raises
+
+        explain_after_run(watcher.lines, state, custom, summary.template, problem, rep)
         raise failure
     return summary

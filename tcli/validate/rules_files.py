@@ -111,6 +111,23 @@ def _check_requirements(ctx: Context, path: Path, text: str) -> None:
         ctx.add("warning", "requirements.unpinned", path,
                  f"{req!r} is not pinned: a rebuild may install another version",
                  "pin it with ==, e.g. name==1.2.3", line=line)
+    _check_base_torch(ctx, path, text)
+
+
+def _check_base_torch(ctx: Context, path: Path, text: str) -> None:
+    """torch & co. in requirements.txt over a CUDA PyTorch base image: pip would replace the
+    image's build (often with a CPU-only or other-CUDA wheel): an error (docs/explain.md)."""
+    docker_text = ctx.text(path.parent / "Dockerfile")
+    base = (dockerfile.base_image_default(docker_text) or "") if docker_text is not None else ""
+    if "pytorch" not in base.lower():
+        return
+    for line, name, req in requirements.base_torch_requirements(text):
+        ctx.add("error", "requirements.replaces-base-torch", path,
+                f"{req!r}: the base image {base} already has {name}, built for its CUDA; pip "
+                "would replace it (often with a CPU-only or other-CUDA build)",
+                f"drop {name} from requirements.txt (the image's own is used), or pin exactly "
+                "the image's version (python -c 'import torch; print(torch.__version__)' in it)",
+                line=line)
 
 
 def _check_package_safety(ctx: Context, ref: TemplateRef) -> None:

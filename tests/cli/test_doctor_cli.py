@@ -35,7 +35,7 @@ def test_json_lists_every_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     data = json.loads(result.output)
     assert data["ok"] is False
     assert [c["name"] for c in data["checks"]] == [
-        "docker", "gpu", "disk", "base image", "stand-ins", "fuse", "command"
+        "docker", "gpu", "driver", "shm", "disk", "base image", "stand-ins", "fuse", "command"
     ]
 
 

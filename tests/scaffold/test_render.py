@@ -19,7 +19,8 @@ RESERVED = set(SETUP_KEYS)  # consumed by setup.py, never passed to train.py
 EXPECTED = [
     ".copier-answers.yml", ".gitignore", ".dockerignore", "README.md",
     "common/config.py", "common/config_to_args.py", "common/dataset.py",
-    "common/docker-entrypoint.sh", "common/mount-s3.sh", "common/torchrun_launcher.py",
+    "common/docker-entrypoint.sh", "common/failure.py", "common/mount-s3.sh",
+    "common/torchrun_launcher.py",
     "datasets/cvat_dataset.py",
     "export/export.py", "export/export.jsonschema", "export/export_config.json",
     "validation/common.json", "validation/template.json",

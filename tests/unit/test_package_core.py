@@ -48,7 +48,7 @@ def test_layout_matches_the_contract(proj: Path, tmp_path: Path) -> None:
     assert {n.split("/")[0] for n in names} == {TOP}
     top = sorted(n[len(TOP) + 1:] for n in files if n.count("/") == 1)
     assert top == ["config.py", "config_to_args.py", "cvat_dataset.py", "dataset.py",
-                   "docker-entrypoint.sh", "mount-s3.sh", "torchrun_launcher.py"]
+                   "docker-entrypoint.sh", "failure.py", "mount-s3.sh", "torchrun_launcher.py"]
     tpl = {n[len(PREFIX) + 1:] for n in files if n.startswith(PREFIX + "/")}
     assert {"config/config.jsonschema", "config/custom.json", "config/presets.json",
             "docker/Dockerfile", "docker/setup.py", "docker/train.py", "docker/args.py",

@@ -1,3 +1,4 @@
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 """Dataset stage of a train container: samples + CVAT annotations -> split dataset on disk.
 
 ``prepare(task=...)`` reads ``$MINIO_ROOT/datasets/$DATASET_ID/`` (samples = the regular,

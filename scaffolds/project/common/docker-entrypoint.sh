@@ -115,12 +115,25 @@ launch_torchrun() {
     if [ "$$" -eq 1 ]; then
         rc=0
         run_forwarding "$PYTHON" torchrun_launcher.py "$argv_file" "${opts[@]}" || rc=$?
+        [ "$rc" -eq 0 ] || record_failure train "$rc"
         exit "$rc"
     fi
     exec "$PYTHON" torchrun_launcher.py "$argv_file" "${opts[@]}"
 }
 
 load_env_file "$WORKSPACE/.env"
+
+# failure.json (docs/explain.md): a copy of the log for its last lines; failure.py writes the
+# file next to the model when a stage fails (never on success) and removes a previous one.
+FAILURE_LOG="${TMPDIR:-/tmp}/tc-entrypoint.log"
+record_failure() {  # STAGE EXIT_CODE
+    [ -f "$WORKSPACE/failure.py" ] || return 0
+    "$PYTHON" "$WORKSPACE/failure.py" --stage "$1" --exit-code "$2" --log "$FAILURE_LOG" || true
+}
+if [ -f "$WORKSPACE/failure.py" ] && : > "$FAILURE_LOG" 2>/dev/null; then
+    exec > >(tee -a "$FAILURE_LOG") 2> >(tee -a "$FAILURE_LOG" >&2)
+    "$PYTHON" "$WORKSPACE/failure.py" --clear || true
+fi
 
 DATASET_ID="${DATASET_ID:-}"
 [ -n "$DATASET_ID" ] || die "DATASET_ID is not set (docker run -e DATASET_ID=<id>)"
@@ -132,7 +145,7 @@ export WORKSPACE
 log "dataset $DATASET_ID: $MINIO_ROOT/datasets/$DATASET_ID"
 
 if [ -n "${S3_HOST:-}" ] && [ -n "${OID_ACCESS_TOKEN:-}" ]; then
-    bash "$MOUNT_S3" || die "mounting the dataset bucket failed (exit $?)" 3
+    bash "$MOUNT_S3" || { rc=$?; record_failure mount 3; die "mounting the dataset bucket failed (exit $rc)" 3; }
 else
     log "S3 mount skipped: S3_HOST/OID_ACCESS_TOKEN not set (local run: using $MINIO_ROOT as it is)"
 fi
@@ -149,6 +162,7 @@ rc=0
 run_forwarding "$PYTHON" setup.py || rc=$?
 if [ "$rc" -ne 0 ]; then
     log "setup.py failed (exit $rc)"
+    record_failure setup "$rc"
     exit "$rc"
 fi
 
@@ -161,6 +175,7 @@ if [ "$$" -eq 1 ]; then
     # parent and forward the signal.
     rc=0
     run_forwarding "$PYTHON" config_to_args.py || rc=$?
+    [ "$rc" -eq 0 ] || record_failure train "$rc"
     exit "$rc"
 fi
 exec "$PYTHON" config_to_args.py

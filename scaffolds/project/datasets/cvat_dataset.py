@@ -1,3 +1,4 @@
+# Managed by tc (`tc update` brings its new versions) — edit train.py instead.
 """Streaming, hardened reader of CVAT for images 1.1 annotations (task or project export).
 
 Reads ``annotations.xml`` with lxml ``iterparse`` (one ``<image>`` element in memory at a

@@ -1,0 +1,116 @@
+"""Every catalogued signature recognises a REAL log line (source cited next to each), and
+ordinary training output matches none."""
+
+from __future__ import annotations
+
+import pytest
+
+from tcli.explain import catalogue
+
+#: (signature id, a real line, where it comes from)
+REAL_LINES: list[tuple[str, str, str]] = [
+    ("cuda-out-of-memory",
+     "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total "
+     "capacity of 79.15 GiB of which 11.31 MiB is free. Including non-PyTorch memory, this process "
+     "has 79.12 GiB memory in use.",
+     "pytorch c10/cuda/CUDACachingAllocator.cpp (the OutOfMemoryError message)"),
+    ("cuda-out-of-memory",
+     "RuntimeError: CUDA out of memory. Tried to allocate 2.00 MiB (GPU 0; 7.79 GiB total capacity; "
+     "6.09 GiB already allocated; 3.44 MiB free; 6.18 GiB reserved in total by PyTorch)",
+     "the same allocator message before torch 2.1"),
+    ("shm-too-small",
+     "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient "
+     "shared memory (shm).",
+     "pytorch torch/csrc/DataLoader.cpp SIGNAL_HANDLER(SIGBUS, handler_SIGBUS, ...)"),
+    ("shm-too-small",
+     "RuntimeError: DataLoader worker (pid 4382) is killed by signal: Bus error. It is possible "
+     "that dataloader's workers are out of shared memory. Please try to raise your shared memory "
+     "limit.",
+     "pytorch torch/csrc/DataLoader.cpp (worker status check)"),
+    ("shm-too-small",
+     "RuntimeError: unable to write to file </torch_287_2714559211_8>: No space left on device (28)",
+     "torch/lib/libshm (a worker writing its batch to /dev/shm), quoted with the bus error in a "
+     "public shm troubleshooting note"),
+    ("cuda-driver-too-old",
+     "RuntimeError: CUDA driver version is insufficient for CUDA runtime version",
+     "CUDA runtime cudaGetErrorString(cudaErrorInsufficientDriver), as torch raises it"),
+    ("cuda-driver-too-old",
+     "RuntimeError: The NVIDIA driver on your system is too old (found version 11040). Please "
+     "update your GPU driver by downloading and installing a new version from the URL: "
+     "http://www.nvidia.com/Download/index.aspx",
+     "pytorch torch/cuda/__init__.py _check_driver"),
+    ("no-kernel-image",
+     "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+     "CUDA runtime cudaErrorNoKernelImageForDevice via c10/cuda/CUDAException.h"),
+    ("no-kernel-image",
+     "UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the "
+     "current PyTorch installation.",
+     "pytorch torch/cuda/__init__.py _check_capability"),
+    ("pip-replaced-torch", "  Attempting uninstall: torch",
+     "pip src/pip/_internal/req/__init__.py install_given_reqs"),
+    ("pip-replaced-torch", "      Successfully uninstalled torch-2.6.0a0+ecf3bae40a.nv25.1",
+     "pip src/pip/_internal/req/req_install.py (uninstall commit)"),
+    ("nccl-timeout",
+     "[rank0]:[E1218 20:27:21.426415540 ProcessGroupNCCL.cpp:629] [Rank 0] Watchdog caught "
+     "collective operation timeout: WorkNCCL(SeqNum=1, OpType=BROADCAST, NumelIn=131072000, "
+     "NumelOut=131072000, Timeout(ms)=600000) ran for 600081 milliseconds before timing out.",
+     "pytorch torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp, a log quoted in a public issue"),
+    ("nccl-timeout",
+     "torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/"
+     "NCCLUtils.hpp:275, remote process exited or there was a network error, NCCL version 2.20.5",
+     "pytorch torch/csrc/distributed/c10d/NCCLUtils.hpp C10D_NCCL_CHECK"),
+    ("fuse-missing", "fuse: device not found, try 'modprobe fuse' first",
+     "libfuse lib/mount.c (also printed by s3fs, sshfs, fuse-overlayfs)"),
+    ("s3-token-expired",
+     "[mount-s3] error: STS at http://127.0.0.1:9000 refused AssumeRoleWithWebIdentity: "
+     "<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredTokenException</Code><Message>Token "
+     "expired: current date/time 1733390000 must be before the expiration date/time1733300000"
+     "</Message></Error></ErrorResponse>",
+     "scaffolds/project/common/mount-s3.sh die line with AWS STS AssumeRoleWithWebIdentity's "
+     "ExpiredTokenException answer"),
+    ("s3-mount-refused",
+     "[mount-s3] error: s3fs could not mount bucket 'datasets' at /minio",
+     "scaffolds/project/common/mount-s3.sh"),
+    ("s3-mount-refused", "s3fs: unable to access MOUNTPOINT /minio: No such file or directory",
+     "s3fs-fuse src/s3fs.cpp (my_fuse_opt_proc)"),
+    ("disk-full", "OSError: [Errno 28] No space left on device",
+     "CPython OSError for ENOSPC (strerror)"),
+    ("rank-died", "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+     "pytorch torch/distributed/elastic/multiprocessing/errors/__init__.py"),
+    ("rank-died", "  exitcode  : -9 (pid: 2812)",
+     "pytorch torch/distributed/elastic/multiprocessing/errors/__init__.py (failure format)"),
+]
+
+
+@pytest.mark.parametrize(("sig_id", "line", "source"), REAL_LINES,
+                         ids=[f"{r[0]}-{i}" for i, r in enumerate(REAL_LINES)])
+def test_real_line_is_recognised(sig_id: str, line: str, source: str) -> None:
+    found = [s.id for s in catalogue.match_line(line)]
+    assert found and found[0] == sig_id, (found, source)
+
+
+def test_every_signature_has_a_real_line() -> None:
+    assert {s.id for s in catalogue.SIGNATURES} <= {r[0] for r in REAL_LINES}
+
+
+@pytest.mark.parametrize("line", [
+    "epoch 3/10 loss=0.4123 accuracy=0.912",
+    "[entrypoint] GPU 0, NVIDIA H100 80GB HBM3, 81559 MiB, 550.54.15",
+    "Successfully installed scikit-learn-1.5.2",
+    "accuracy: 0.93",
+])
+def test_ordinary_output_matches_nothing(line: str) -> None:
+    assert catalogue.match_line(line) == []
+
+
+def test_scan_primary_first_and_evidence_lines() -> None:
+    lines = ["step 1", REAL_LINES[0][1], "more",
+             "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: "]
+    found = catalogue.scan(lines)
+    assert [f.id for f in found] == ["cuda-out-of-memory", "rank-died"]
+    assert found[0].evidence == ((2, REAL_LINES[0][1]),)
+
+
+def test_ids_unique() -> None:
+    ids = [s.id for s in catalogue.SIGNATURES]
+    assert len(ids) == len(set(ids))
