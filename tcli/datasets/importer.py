@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tcli.errors import InputError
+from tcli.safety import atomic
 
 from . import FORMATS
 from .cvat_writer import CvatWriter
@@ -151,7 +152,10 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
     if staging.exists():
         _remove_ours(staging)
     made = [d for d in (dest_r, dest_r / "datasets") if not d.exists()]
-    staging.mkdir(parents=True)
+    try:  # DEST under a file, in /proc, read-only: one exit-2 line naming it
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise atomic.os_error(dest_r, exc, "cannot create the dataset folder") from None
     try:
         res = _write(source, staging, progress, decode)
     except BaseException:

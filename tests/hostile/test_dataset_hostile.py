@@ -244,3 +244,13 @@ def test_inspect_report_of_a_huge_annotated_empty_image(tmp_path: Path, guard: G
         in r.stderr, r.stderr
     assert (rep / "samples.png").is_file()
     assert "samples not drawn" in (rep / "index.html").read_text()
+
+
+# ---- an unusable DEST is one exit-2 line, not an internal error ----------------------------
+
+@pytest.mark.parametrize("dest", ["/proc/tc-hostile-x", "/dev/null/x"])
+def test_import_into_an_unusable_destination(tmp_path: Path, dest: str) -> None:
+    src = tmp_path / "src"
+    synth.make_imagefolder(src)
+    r = tc("dataset", "import", src, dest, cwd=tmp_path)
+    assert_clean_failure(r, 2, re.escape(f"{dest}: cannot create the dataset folder"))
