@@ -227,6 +227,9 @@ def _rotated_bbox(x: float, y: float, w: float, h: float, deg: float) -> tuple[f
 
 #: ``rotation`` values that mean "not rotated" without parsing them
 _NO_ROTATION = ("0", "0.0", "0.00")
+#: the counted warning of a shape with ``label=""`` (CVAT's unlabelled shape): no class, no
+#: training object
+_UNLABELLED = "shapes with an empty label (not training objects)"
 #: element depths: <annotations> 1, <image>/<meta> 2, shapes 3, their <attribute>s 4
 _IMAGE, _SHAPE, _ATTR = 2, 3, 4
 #: paths (below <meta>) of the <name> elements that declare labels
@@ -260,7 +263,8 @@ def parse_cvat(path: str | os.PathLike[str], keep: frozenset[str] | set[str] = A
 
     Args:
         path: the ``annotations.xml``.
-        keep: shape kinds to keep; others are counted in ``warnings`` as skipped.
+        keep: shape kinds to keep; others are counted in ``warnings`` as skipped, and so
+            are shapes with ``label=""`` (CVAT's unlabelled shape: no class, no object).
 
     Raises:
         CvatError: DOCTYPE/entities, malformed or truncated XML, wrong root, CVAT for video
@@ -349,6 +353,10 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
                 get = attrib.get
                 lab = label_index.get(get("label"))  # type: ignore[arg-type]
                 if lab is None:
+                    if get("label") == "":
+                        warnings[_UNLABELLED] += 1
+                        shape = None
+                        return
                     lab = label_id(get("label"), where)
                 try:
                     x0 = float(attrib["xtl"])
@@ -422,6 +430,9 @@ def _parse(spath: str, keep: frozenset[str] | set[str],
             warnings[f"skipped <{kind}> shapes"] += 1
             return None
         get = attrib.get
+        if get("label") == "":
+            warnings[_UNLABELLED] += 1
+            return None
         lab = label_id(get("label"), where)
         if kind == "polygon":
             data: Any = _points(get("points"), where)
@@ -814,12 +825,32 @@ def _same_content(a: CvatImage, b: CvatImage, boxes: BoxStore) -> bool:
 
 def cvat_rle_to_coco(left: int, top: int, width: int, height: int, rle: str,
                      img_w: int, img_h: int) -> tuple[dict[str, Any], float, list[float]]:
-    """Convert a CVAT mask (row-major runs over its box, starting with 0s) to an uncompressed
-    COCO RLE over the whole image (column-major, starting with 0s).
+    """Convert a CVAT mask (row-major runs over its box, starting with 0s; the trailing 0s
+    may be left out) to an uncompressed COCO RLE over the whole image (column-major,
+    starting with 0s).
 
     Returns (rle dict, pixel area, bbox [x, y, w, h] of the set pixels).
     """
     return coco_rle(mask_array(left, top, width, height, rle, img_w, img_h), (left, top))
+
+
+def rle_counts(rle: str, width: int, height: int) -> list[int]:
+    """The runs of a CVAT mask RLE (0s first, row-major over its ``width x height`` box).
+
+    The runs may cover fewer pixels than the box: CVAT and datumaro leave out the trailing
+    run of 0s (the rest of the box is 0). Covering more pixels than the box, a negative run
+    or a count that is not an integer is an error."""
+    if width <= 0 or height <= 0:
+        raise CvatError(f"mask with empty box {width}x{height}")
+    try:
+        counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
+    except ValueError:
+        raise CvatError(f"mask rle {rle[:40]!r} is not a comma list of counts") from None
+    if any(c < 0 for c in counts):
+        raise CvatError(f"mask rle {rle[:40]!r} has a negative count")
+    if sum(counts) > width * height:
+        raise CvatError(f"mask rle covers {sum(counts)} pixels, box is {width}x{height}")
+    return counts
 
 
 def mask_array(left: int, top: int, width: int, height: int, rle: str, img_w: int,
@@ -827,11 +858,7 @@ def mask_array(left: int, top: int, width: int, height: int, rle: str, img_w: in
     """A CVAT mask as a 0/1 uint8 array of the whole image (clipped to it)."""
     import numpy as np
 
-    counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
-    if width <= 0 or height <= 0:
-        raise CvatError(f"mask with empty box {width}x{height}")
-    if sum(counts) != width * height:
-        raise CvatError(f"mask rle covers {sum(counts)} pixels, box is {width}x{height}")
+    counts = rle_counts(rle, width, height)
     flat = np.zeros(width * height, dtype=np.uint8)
     pos = 0
     val = 0
@@ -887,14 +914,7 @@ def mask_pixel_box(left: int, top: int, width: int, height: int, rle: str,
                                     or top + height > img_h):
         _rle, area, bbox = cvat_rle_to_coco(left, top, width, height, rle, img_w, img_h)
         return bbox, area
-    if width <= 0 or height <= 0:
-        raise CvatError(f"mask with empty box {width}x{height}")
-    try:
-        counts = [int(c) for c in rle.replace(" ", "").split(",") if c] if rle else []
-    except ValueError:
-        raise CvatError(f"mask rle {rle[:40]!r} is not a comma list of counts") from None
-    if sum(counts) != width * height or any(c < 0 for c in counts):
-        raise CvatError(f"mask rle covers {sum(counts)} pixels, box is {width}x{height}")
+    counts = rle_counts(rle, width, height)
     x0, y0, x1, y1 = width, height, -1, -1
     pos, area = 0, 0
     for i, c in enumerate(counts):

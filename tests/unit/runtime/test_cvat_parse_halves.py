@@ -168,3 +168,43 @@ def test_small_files_and_one_cpu_stay_in_one_process(tmp_path: Path,
     monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
     monkeypatch.setenv("TC_PARSE_PARALLEL", "0")
     assert cvat_dataset._parse_halves(str(p), cvat_dataset.ALL_KINDS) is None
+
+
+def test_unlabelled_shapes_are_counted_not_classes_in_both_modes(cvat: Any,
+                                                                 tmp_path: Path) -> None:
+    """``label=""`` (CVAT's unlabelled shape; datumaro's task export has two): no label, no
+    shape, one counted warning each, in either half of a two-process parse as in one."""
+    unlabelled = ('<box label="" xtl="1" ytl="1" xbr="3" ybr="3"><attribute name="a">x'
+                  '</attribute></box><polygon label="" points="1,2;3,4;6,5"/><tag label=""/>'
+                  '<mask label="" rle="1, 2" left="0" top="0" width="2" height="2"/>')
+    images = [box_image(i, f"{i}.png", "weed", extra=unlabelled if i in (1, 30) else "")
+              for i in range(40)]
+    p = _write(tmp_path, cvat_xml(images))
+    halves = cvat._parse_halves(str(p), cvat.ALL_KINDS)
+    assert halves is not None
+    for ann in (halves, _one_process(cvat, p)):
+        assert ann.labels == ["weed", "crop"]
+        assert ann.warnings == {"shapes with an empty label (not training objects)": 8}
+        assert len(ann.boxes) == 40
+        assert ann.images["1.png"].shapes == [("tag", 0, None, False, 0, None)]
+    assert _snapshot(halves) == _snapshot(_one_process(cvat, p))
+
+
+def test_the_real_cvat_file_parses_the_same_in_both_modes(cvat: Any) -> None:
+    """cgras_cvat_masks (a real CVAT 1.1 export, 273 masks whose RLEs leave out their
+    trailing 0s): the same annotations in one and two processes, and every mask decodes."""
+    p = Path(__file__).parents[2] / "fixtures" / "realdata" / "cgras_cvat_masks" / \
+        "annotations.xml"
+    halves = cvat._parse_halves(str(p), cvat.ALL_KINDS)
+    assert halves is not None
+    one = _one_process(cvat, p)
+    assert _snapshot(halves) == _snapshot(one)
+    masks = [(s[2], img) for img in one.images.values() for s in img.shapes or ()
+             if s[0] == "mask"]
+    assert len(masks) == 273
+    short = 0
+    for (left, top, w, h, rle), img in masks:
+        short += sum(int(c) for c in rle.split(",")) < w * h
+        box, area = cvat.mask_pixel_box(left, top, w, h, rle, img.width, img.height)
+        assert area > 0 and box[2] <= w and box[3] <= h
+    assert short > 0
