@@ -159,6 +159,33 @@ def test_coco_panoptic_is_one_clear_refusal(tmp_path: Path) -> None:
         import_dataset(src, tmp_path / "minio")
 
 
+def test_coco_panoptic_beside_instances_is_reported_not_refused(tmp_path: Path) -> None:
+    """The official annotations/ folder after unzipping the instance and the panoptic archives
+    into it: the instances are imported, the panoptic files reported as not carried."""
+    src = tmp_path / "coco"
+    official(src)
+    for split in ("train2017", "val2017"):
+        pan = coco_doc(["000000000001.png"], anns=[
+            {"image_id": 1, "file_name": "000000000001.png",
+             "segments_info": [{"id": 5, "category_id": 1}]}])
+        write(src / "annotations" / f"panoptic_{split}.json", pan)
+        synth.png(src / "annotations" / f"panoptic_{split}" / "000000000001.png")
+    res = import_dataset(src, tmp_path / "minio")
+    assert (res.images, res.shapes, res.subsets) == (4, 4, {"train2017": 2, "val2017": 2})
+    key = ("COCO panoptic files (ignored: panoptic is not supported; its PNG segment maps are "
+           "not carried)")
+    want = {"count": 2, "examples": ["annotations/panoptic_train2017.json",
+                                     "annotations/panoptic_val2017.json"]}
+    assert res.losses[key] == want
+    assert report(tmp_path / "minio")["not_carried"][key] == want
+    # panoptic (with captions) and nothing importable: still the one refusal
+    for split in ("train2017", "val2017"):
+        for kind in ("instances", "person_keypoints"):
+            os.remove(src / "annotations" / f"{kind}_{split}.json")
+    with pytest.raises(InputError, match="panoptic is not supported"):
+        import_dataset(src, tmp_path / "minio2")
+
+
 def test_coco_image_level_labels_become_tags(tmp_path: Path) -> None:
     src = tmp_path / "coco"
     synth.png(src / "images" / "a.png")
