@@ -388,3 +388,27 @@ def test_imagefolder_train_val_kept(tmp_path: Path) -> None:
     res = import_dataset(src, tmp_path / "minio")
     subs = {v["subset"] for v in parsed(tmp_path / "minio").values()}
     assert subs == set(k for k in res.subsets) == {"train", "val"}
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["flat", "train-val"])
+def test_imagefolder_files_outside_class_folders_are_reported(tmp_path: Path,
+                                                               split: bool) -> None:
+    """torchvision's ImageFolder rule: files directly in the root (or a split folder) are not
+    samples; nested folders belong to their class. Detected, imported, the strays reported."""
+    src = tmp_path / "flowers"
+    base = src / "train" if split else src
+    synth.png(base / "tulip" / "a.png")
+    synth.png(base / "rose" / "deep" / "b.png")
+    synth.png(base / "stray.png")
+    (src / "README.md").write_text("photos")
+    res = import_dataset(src, tmp_path / "minio")
+    assert res.format == "imagefolder"
+    assert res.detected == "2 images in <class>/ folders, 1 outside them (not samples)"
+    p = "train/" if split else ""
+    got = parsed(tmp_path / "minio")
+    assert {k: (v["subset"], v["shapes"]) for k, v in got.items()} == {
+        f"{p}tulip/a.png": ("train" if split else None, [("tag", "tulip", [])]),
+        f"{p}rose/deep/b.png": ("train" if split else None, [("tag", "rose", [])])}
+    left = res.losses["files outside <class>/ folders or not images (left out)"]
+    assert sorted(left["examples"]) == sorted(["README.md", f"{p}stray.png"])
+
