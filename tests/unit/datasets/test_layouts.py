@@ -412,3 +412,14 @@ def test_imagefolder_files_outside_class_folders_are_reported(tmp_path: Path,
     left = res.losses["files outside <class>/ folders or not images (left out)"]
     assert sorted(left["examples"]) == sorted(["README.md", f"{p}stray.png"])
 
+
+def test_voc_roboflow_split_folders_become_subsets(tmp_path: Path) -> None:
+    """Roboflow's VOC export: train/ and valid/ with each XML beside its image."""
+    src = tmp_path / "rf"
+    for split in ("train", "valid"):
+        synth.png(src / split / f"{split}_1.png")
+        write(src / split / f"{split}_1.xml",
+              synth.voc_xml(f"{split}_1.png", [("weed", (1.0, 2.0, 9.0, 8.0), {})]))
+    res = import_dataset(src, tmp_path / "minio")
+    assert (res.format, res.subsets) == ("voc", {"train": 1, "valid": 1})
+    assert parsed(tmp_path / "minio")["valid/valid_1.png"]["subset"] == "valid"
