@@ -1,6 +1,7 @@
 """Where a COCO source's files are: which JSON files to import (prefixes, one file per
-subset, captions ignored, panoptic refused), the split each stands for, the folder its
-``file_name`` entries are relative to, and Roboflow's placeholder super-category."""
+subset; captions and panoptic ignored beside them and reported, panoptic alone refused), the
+split each stands for, the folder its ``file_name`` entries are relative to, and Roboflow's
+placeholder super-category."""
 
 from __future__ import annotations
 
@@ -44,15 +45,21 @@ def _subset(path: Path, root: Path) -> str | None:
 
 
 def choose_files(root: Path, files: list[Path], losses: Losses) -> list[Path]:
-    """The COCO files to import from a folder: captions ignored (with a note), panoptic
-    refused, one file per subset (instances before stuff, keypoints, image_info)."""
+    """The COCO files to import from a folder: captions and panoptic ignored (with a note)
+    beside files that can be imported, panoptic refused when it is all there is; one file
+    per subset (instances before stuff, keypoints, image_info)."""
     chosen: dict[str | None, Path] = {}
+    panoptic = [p for p in files if kind_of(p) == "panoptic_"]
+    if panoptic and all(kind_of(p) in ("panoptic_", "captions_") for p in files):
+        _panoptic(panoptic[0])
     for path in sorted(files, key=lambda p: (PRIORITY.index(kind_of(p))
                                              if kind_of(p) in PRIORITY else 9, str(p))):
         k = kind_of(path)
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
         if k == "panoptic_":
-            _panoptic(path)
+            losses.add("COCO panoptic files (ignored: panoptic is not supported; its PNG "
+                       "segment maps are not carried)", rel)
+            continue
         if k == "captions_":
             losses.add("COCO captions files (ignored: captions are not annotations CVAT "
                        "trains on)", rel)

@@ -23,7 +23,7 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
     """(format, reason). Order: CVAT XML, COCO JSON, VOC XML, YOLO txt, ImageFolder."""
     from .coco import looks_like_coco
     from .cvat import find_xml
-    from .imagefolder import split_layout
+    from .imagefolder import class_depth, in_class_folders
     from .voc import is_voc_xml
     from .yolo import find_class_file, pair_labels
 
@@ -58,10 +58,12 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
         else:
             why = f"found the YOLO class file {class_file}"
         return "yolo", why
-    if images:
-        depth = 3 if split_layout(src, skip) else 2
-        if all(len(r.split("/")) == depth for r in images):
-            return "imagefolder", "every image is in a <class>/ folder"
+    if images:  # torchvision's rule: images outside a class folder are not samples
+        inside, outside = in_class_folders(images, class_depth(src, skip))
+        if inside:
+            return "imagefolder", (f"{inside} images in <class>/ folders, {outside} outside "
+                                   "them (not samples)" if outside else
+                                   "every image is in a <class>/ folder")
     found = (f"{len(images)} images, {len(jsons)} .json, {len(xmls)} .xml, {len(txts)} .txt "
              f"of {len(files)} files")
     raise InputError(f"{src}: cannot tell the dataset format: looked for {LOOKED_FOR}; found "

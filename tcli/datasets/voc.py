@@ -3,7 +3,8 @@
 Boxes keep VOC's numbers as they are (``xmin`` -> ``xtl``, ``xmax`` -> ``xbr``; no 1-pixel
 shift, as datumaro and CVAT's VOC importer do). ``occluded`` -> CVAT occluded; ``truncated``,
 ``difficult``, ``pose`` and CVAT-style ``<attributes>`` -> ``<attribute>``. Label order:
-``labelmap.txt`` when present, else first appearance (files sorted).
+``labelmap.txt`` when present, else first appearance (files sorted). Subsets:
+``ImageSets/Main/<subset>.txt``, else Roboflow's split folder (``train/x.xml``).
 """
 
 from __future__ import annotations
@@ -170,8 +171,18 @@ def _record(root: Path, x: Path, rel: str, doc: Any, by_base: dict[str, list[Pat
     missing = not cand.is_file()
     stem = fname.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return Record(cand, cand.relative_to(root).as_posix() if cand.is_relative_to(root)
-                  else fname, w, h, shapes, subsets.get(stem) or subsets.get(x.stem),
+                  else fname, w, h, shapes,
+                  subsets.get(stem) or subsets.get(x.stem) or split_folder(rel),
                   missing=missing)
+
+
+def split_folder(rel: str) -> str | None:
+    """Roboflow's VOC export: ``train/x.xml`` beside ``train/x.jpg``; the split folder
+    (train, valid, val, test ...) is the subset, as it is called."""
+    from .imagefolder import SPLITS
+
+    top, sep, _rest = rel.partition("/")
+    return top if sep and top.lower() in SPLITS else None
 
 
 def image_sets(root: Path) -> dict[str, str]:

@@ -265,6 +265,24 @@ def test_panoptic_is_one_line(tmp_path: Path) -> None:
     _bad(tmp_path, src, "panoptic_val2017.json: panoptic is not supported")
 
 
+def test_panoptic_beside_instances_is_reported(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    synth.png(src / "val2017" / "a.png")
+    doc = {"images": [{"id": 1, "file_name": "a.png", "width": synth.W, "height": synth.H}],
+           "categories": [{"id": 1, "name": "x"}]}
+    (src / "annotations").mkdir()
+    (src / "annotations" / "panoptic_val2017.json").write_text(json.dumps({
+        **doc, "annotations": [{"image_id": 1, "file_name": "a.png", "segments_info": []}]}))
+    (src / "annotations" / "instances_val2017.json").write_text(json.dumps({
+        **doc, "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}]}))
+    code, out = _run("import", src, tmp_path / "minio")
+    assert code == 0, out
+    assert "imported 1 images, 1 annotations, 1 labels" in out
+    assert ("not carried into CVAT (annotations/import-report.json):\n"
+            "        1  COCO panoptic files (ignored: panoptic is not supported; its PNG segment "
+            "maps are not carried)  e.g. annotations/panoptic_val2017.json\n") in out
+
+
 def test_nothing_usable_is_one_line(tmp_path: Path) -> None:
     src = tmp_path / "src"
     synth.png(src / "pics" / "a.png")

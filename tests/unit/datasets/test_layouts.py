@@ -159,6 +159,33 @@ def test_coco_panoptic_is_one_clear_refusal(tmp_path: Path) -> None:
         import_dataset(src, tmp_path / "minio")
 
 
+def test_coco_panoptic_beside_instances_is_reported_not_refused(tmp_path: Path) -> None:
+    """The official annotations/ folder after unzipping the instance and the panoptic archives
+    into it: the instances are imported, the panoptic files reported as not carried."""
+    src = tmp_path / "coco"
+    official(src)
+    for split in ("train2017", "val2017"):
+        pan = coco_doc(["000000000001.png"], anns=[
+            {"image_id": 1, "file_name": "000000000001.png",
+             "segments_info": [{"id": 5, "category_id": 1}]}])
+        write(src / "annotations" / f"panoptic_{split}.json", pan)
+        synth.png(src / "annotations" / f"panoptic_{split}" / "000000000001.png")
+    res = import_dataset(src, tmp_path / "minio")
+    assert (res.images, res.shapes, res.subsets) == (4, 4, {"train2017": 2, "val2017": 2})
+    key = ("COCO panoptic files (ignored: panoptic is not supported; its PNG segment maps are "
+           "not carried)")
+    want = {"count": 2, "examples": ["annotations/panoptic_train2017.json",
+                                     "annotations/panoptic_val2017.json"]}
+    assert res.losses[key] == want
+    assert report(tmp_path / "minio")["not_carried"][key] == want
+    # panoptic (with captions) and nothing importable: still the one refusal
+    for split in ("train2017", "val2017"):
+        for kind in ("instances", "person_keypoints"):
+            os.remove(src / "annotations" / f"{kind}_{split}.json")
+    with pytest.raises(InputError, match="panoptic is not supported"):
+        import_dataset(src, tmp_path / "minio2")
+
+
 def test_coco_image_level_labels_become_tags(tmp_path: Path) -> None:
     src = tmp_path / "coco"
     synth.png(src / "images" / "a.png")
@@ -361,3 +388,38 @@ def test_imagefolder_train_val_kept(tmp_path: Path) -> None:
     res = import_dataset(src, tmp_path / "minio")
     subs = {v["subset"] for v in parsed(tmp_path / "minio").values()}
     assert subs == set(k for k in res.subsets) == {"train", "val"}
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["flat", "train-val"])
+def test_imagefolder_files_outside_class_folders_are_reported(tmp_path: Path,
+                                                               split: bool) -> None:
+    """torchvision's ImageFolder rule: files directly in the root (or a split folder) are not
+    samples; nested folders belong to their class. Detected, imported, the strays reported."""
+    src = tmp_path / "flowers"
+    base = src / "train" if split else src
+    synth.png(base / "tulip" / "a.png")
+    synth.png(base / "rose" / "deep" / "b.png")
+    synth.png(base / "stray.png")
+    (src / "README.md").write_text("photos")
+    res = import_dataset(src, tmp_path / "minio")
+    assert res.format == "imagefolder"
+    assert res.detected == "2 images in <class>/ folders, 1 outside them (not samples)"
+    p = "train/" if split else ""
+    got = parsed(tmp_path / "minio")
+    assert {k: (v["subset"], v["shapes"]) for k, v in got.items()} == {
+        f"{p}tulip/a.png": ("train" if split else None, [("tag", "tulip", [])]),
+        f"{p}rose/deep/b.png": ("train" if split else None, [("tag", "rose", [])])}
+    left = res.losses["files outside <class>/ folders or not images (left out)"]
+    assert sorted(left["examples"]) == sorted(["README.md", f"{p}stray.png"])
+
+
+def test_voc_roboflow_split_folders_become_subsets(tmp_path: Path) -> None:
+    """Roboflow's VOC export: train/ and valid/ with each XML beside its image."""
+    src = tmp_path / "rf"
+    for split in ("train", "valid"):
+        synth.png(src / split / f"{split}_1.png")
+        write(src / split / f"{split}_1.xml",
+              synth.voc_xml(f"{split}_1.png", [("weed", (1.0, 2.0, 9.0, 8.0), {})]))
+    res = import_dataset(src, tmp_path / "minio")
+    assert (res.format, res.subsets) == ("voc", {"train": 1, "valid": 1})
+    assert parsed(tmp_path / "minio")["valid/valid_1.png"]["subset"] == "valid"
