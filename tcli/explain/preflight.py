@@ -50,7 +50,7 @@ CUDA12_MIN_DRIVER = "525.60.13"
 #: Names of GPUs that get forward compatibility (data-center products).
 DATA_CENTER = re.compile(r"\b(A\d{1,3}|H\d{2,3}|B\d{3}|GB\d{3}|GH\d{3}|L\d{1,2}S?|T4|V100|P100|"
                          r"Tesla|DGX)\b")
-NGC_IMAGE = re.compile(r"(?:^|/)nvidia/pytorch:(\d{2}\.\d{2})-py3$")
+NGC_IMAGE = re.compile(r"(?:^|/)nvidia/pytorch:(\d{2}\.\d{2})-py3\Z")
 
 
 @dataclass(frozen=True)

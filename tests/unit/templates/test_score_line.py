@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.unit.templates.conftest import VARIANTS
+from tcli.contract import SETUP_KEYS
 
 TEMPLATES = sorted(p.name for p in VARIANTS.iterdir() if (p / "config").is_dir())
 EPOCH_LINES = [
@@ -76,11 +77,10 @@ def test_schema_args_and_train_config_agree(template: str) -> None:
     parser = module.build_parser()
     actions = {a.option_strings[0][2:]: a for a in parser._actions if a.option_strings
                and a.option_strings[0].startswith("--")}
-    expected = (set(props) - {"train-split", "test-split"}) | {"output-dir", "images-dir",
-                                                               "labels-dir"}
+    expected = (set(props) - set(SETUP_KEYS)) | {"output-dir", "images-dir", "labels-dir"}
     assert set(actions) == expected
     for key, prop in props.items():
-        if key in ("train-split", "test-split"):
+        if key in SETUP_KEYS:  # read by setup.py, never passed to train.py
             continue
         action = actions[key]
         if prop["type"] == "boolean":
