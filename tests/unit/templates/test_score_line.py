@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from tests.unit.templates.conftest import VARIANTS
 from tcli.contract import SETUP_KEYS
+from tests.unit.templates.conftest import VARIANTS
 
 TEMPLATES = sorted(p.name for p in VARIANTS.iterdir() if (p / "config").is_dir())
 EPOCH_LINES = [
