@@ -82,7 +82,7 @@ def test_sklearn_build_run_score_model(sk_project: Path, base_image: str) -> Non
     done = tc(["dev-run", str(sk_project), "--demo", "--demo-images", "30"], base_image)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert "build context: 17 files" in out
+    assert "build context: 19 files" in out
     assert "score Acc. = " in out
     assert "status     succeeded (exit 0)" in out
     assert "model      .tc/train/model.onnx (" in out

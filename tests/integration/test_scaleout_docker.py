@@ -172,8 +172,9 @@ def test_dev_run_nproc_per_node_2(tmp_path: Path, docker_client: Any, base_image
         assert "[train] torchrun --nproc-per-node 2 --standalone train.py" in done.stderr
         assert len(SCORE.findall(done.stderr)) <= 1
         train = project / ".tc" / "train"
+        # split.json: the val split the report reads (written by the container, issue 28)
         assert sorted(p.name for p in train.iterdir()) == ["metrics.json", "metrics.jsonl",
-                                                           "model.onnx"]
+                                                           "model.onnx", "split.json"]
         final = json.loads((train / "metrics.jsonl").read_text().splitlines()[-1])
         assert final["world_size"] == 2 and round(final["score"], 3) == summary["score"]
     finally:

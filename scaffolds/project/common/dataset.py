@@ -1313,7 +1313,11 @@ def write_report_split(manifest: dict[str, Any], datasets: Path | None = None,
                        train: Path | None = None) -> Path | None:
     """Copy the val split's COCO ``labels.json`` into ``$TRAIN_ROOT/split.json`` as
     ``{"version": 1, "dataset_id", "task", "seed", "val": <COCO>}``, so that tc report never
-    runs this code on the host. Streamed (no parse); a write problem is one warning line."""
+    runs this code on the host. Streamed (no parse); a write problem is one warning line.
+    Only node 0 of a multi-node job writes it (the other nodes write nothing to their output
+    folder, as for the model and the metrics)."""
+    if os.environ.get("PET_NODE_RANK", "0").strip() not in ("", "0"):
+        return None
     src = (datasets or datasets_root()) / "labels" / "val" / "labels.json"
     root = train or Path(os.environ.get("TRAIN_ROOT") or "/train")
     if not src.is_file() or not (train or os.environ.get("TRAIN_ROOT") or root.is_dir()):

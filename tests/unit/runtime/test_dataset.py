@@ -375,3 +375,21 @@ def test_link_targets_stay_short_whatever_the_root(tmp_path: Path) -> None:
     for p in links:
         assert len(os.readlink(p)) < 60
         assert os.path.realpath(p) == os.path.realpath(deep / "datasets/123456789" / p.name)
+
+
+@pytest.mark.parametrize(("rank", "written"), [(None, True), ("0", True), ("1", False)])
+def test_report_split_written_by_node_0_only(tmp_path: Path, monkeypatch, rank, written) -> None:
+    """split.json (what tc report reads) lands in the output folder of node 0 only: the other
+    nodes of a multi-node job write nothing there."""
+    import dataset
+
+    if rank is None:
+        monkeypatch.delenv("PET_NODE_RANK", raising=False)
+    else:
+        monkeypatch.setenv("PET_NODE_RANK", rank)
+    make_dataset(tmp_path / "minio", 7, 10)
+    manifest, _ = _prepare(tmp_path)
+    out = tmp_path / "train-out"
+    got = dataset.write_report_split(manifest, datasets=tmp_path / "datasets", train=out)
+    assert (got is not None) is written
+    assert (out / dataset.REPORT_SPLIT).is_file() is written
