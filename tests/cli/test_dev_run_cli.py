@@ -89,6 +89,7 @@ def test_dry_run_prints_the_docker_create_parameters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")  # never contacted
+    monkeypatch.delenv("TC_NETWORK", raising=False)  # the platform's default network (CI sets host)
     root = project(tmp_path / "p")
     result = runner.invoke(app, ["dev-run", str(root), "--demo", "--dry-run", "--gpus", "0",
                                  "--memory", "4g", "--nproc-per-node", "1"])
