@@ -58,3 +58,14 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 __all__ = ["KEY", "Guard", "shutil", "tdir"]
+
+
+@pytest.fixture()
+def good_zip(proj: Path, tmp_path: Path) -> Path:
+    """The upload ZIP of ``proj``, as `tc package` writes it."""
+    from tests.hostile.harness import tc
+
+    out = tmp_path / "good.zip"
+    r = tc("package", str(proj), "-o", str(out), cwd=tmp_path)
+    assert r.rc == 0, r.stderr
+    return out

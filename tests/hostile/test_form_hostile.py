@@ -8,13 +8,11 @@ project ($ref), one clear refusal, and nothing written.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import selectors
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ import pytest
 
 from tests.hostile.conftest import tdir
 from tests.hostile.harness import env_for
+from tests.httpserve import recording_server
 
 #: seconds a save may take before it counts as a hang
 SAVE_DEADLINE = 20
@@ -100,28 +99,8 @@ def forms() -> Iterator[list[Form]]:
 @pytest.fixture()
 def http_server() -> Iterator[tuple[str, list[str]]]:
     """A real HTTP server on 127.0.0.1 that records every request it gets."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            body = b'{"type": "string", "const": "from-the-network"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", hits
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    with recording_server(b'{"type": "string", "const": "from-the-network"}') as served:
+        yield served
 
 
 def _schema_path(proj: Path) -> Path:

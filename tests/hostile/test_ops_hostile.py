@@ -244,14 +244,6 @@ def test_update_dry_run_with_a_big_ignored_file_under_1g(tmp_path: Path) -> None
 TOP = "train-container-publish"
 
 
-@pytest.fixture()
-def good_zip(proj: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "good.zip"
-    r = tc("package", str(proj), "-o", str(out), cwd=tmp_path)
-    assert r.rc == 0, r.stderr
-    return out
-
-
 def _zip_with(good: Path, dest: Path, name: str, mode: int, data: bytes = b"#!/bin/sh\n") -> Path:
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
         for info in src.infolist():

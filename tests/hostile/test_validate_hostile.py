@@ -6,9 +6,7 @@ error finding naming the file (exit 1), no traceback, no network, no hang, nothi
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,33 +14,15 @@ import pytest
 
 from tests.hostile.conftest import Guard, tdir
 from tests.hostile.harness import assert_finding, tc
+from tests.httpserve import recording_server
 
 
 @pytest.fixture()
 def http_server() -> Iterator[tuple[str, list[str]]]:
     """A real HTTP server on 127.0.0.1 that records every request it gets."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            body = b'{"type": "object", "properties": {"leak": {"const": "from-the-network"}}}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", hits
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    body = b'{"type": "object", "properties": {"leak": {"const": "from-the-network"}}}'
+    with recording_server(body) as served:
+        yield served
 
 
 def _edit_json(path: Path, fn: Callable[[dict], None]) -> None:

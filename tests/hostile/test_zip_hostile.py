@@ -16,14 +16,6 @@ MEM_LIMIT = 1536 * 1024 * 1024
 GIB = 1024 * 1024 * 1024
 
 
-@pytest.fixture()
-def good_zip(proj: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "good.zip"
-    r = tc("package", str(proj), "-o", str(out), cwd=tmp_path)
-    assert r.rc == 0, r.stderr
-    return out
-
-
 def _with(good: Path, dest: Path, extra: list[tuple[zipfile.ZipInfo | str, bytes]]) -> Path:
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
         for info in src.infolist():

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,32 +12,14 @@ import pytest
 from tcli.errors import InputError
 from tcli.safety import schemas
 from tcli.safety.zipread import ZipLimits, ZipRefused, extract
+from tests.httpserve import recording_server
 
 
 @pytest.fixture()
 def http_server() -> Iterator[tuple[str, list[str]]]:
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            body = b'{"type": "string"}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", hits
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    """A real HTTP server on 127.0.0.1 that records every request it gets."""
+    with recording_server(b'{"type": "string"}') as served:
+        yield served
 
 
 def test_remote_ref_is_refused_and_no_request_is_sent(tmp_path: Path, http_server) -> None:
