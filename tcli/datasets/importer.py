@@ -21,6 +21,7 @@ from typing import Any
 
 from tcli.errors import InputError
 from tcli.safety import atomic
+from tcli.safety.digest import sha256_file
 
 from . import FORMATS
 from .cvat_writer import CvatWriter
@@ -290,11 +291,7 @@ def _why(source: Source) -> str:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path) or ""  # "" matches no recorded digest: not ours
 
 
 def _only_ours(folder: Path) -> bool:

@@ -23,11 +23,9 @@ replaces or deletes a file only while its content still matches that digest.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +37,7 @@ from tcli.report.predict import ModelProblem, ground_truth, predict
 from tcli.report.run import Run, load_run, parse_lenient, val_split
 from tcli.safety import atomic, jsonload, limits
 from tcli.safety.confine import is_inside
+from tcli.safety.digest import sha256_file
 
 FORMAT = 1
 #: val images the ONNX model is run on at most (a CPU pass over a huge split would stall dev-run)
@@ -119,23 +118,6 @@ def _model_part(run: Run, data: dict[str, Any], names: list[str], samples: list[
     images.append(plots.grid(task, samples, names, out / "grid.png"))
 
 
-def _sha256(path: Path) -> str | None:
-    """The digest of regular file ``path`` (not following a link), None when it is not one."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        h = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
-            h.update(chunk)
-        return h.hexdigest()
-    finally:
-        os.close(fd)
-
-
 def report_dir(project_root: Path, out: Path) -> Path:
     """``out`` (``.tc/report``) created if missing; InputError when it or ``.tc`` is a link,
     not a folder, or resolves outside the project."""
@@ -179,7 +161,7 @@ def _legacy(out: Path) -> dict[str, str]:
             names.append("run.json")
     except InputError:
         pass
-    return {n: d for n in names if (d := _sha256(out / n)) is not None}
+    return {n: d for n in names if (d := sha256_file(out / n)) is not None}
 
 
 def _manifest(out: Path) -> dict[str, str]:
@@ -203,7 +185,7 @@ def _check_owned(out: Path, owned: dict[str, str], names: tuple[str, ...]) -> No
         path = out / name
         if not path.exists() and not path.is_symlink():
             continue
-        if owned.get(name) is None or _sha256(path) != owned[name]:
+        if owned.get(name) is None or sha256_file(path) != owned[name]:
             raise InputError(f"{path}: not written by tc report (or changed since); "
                              "tc replaces only its own files",
                              "move it out of .tc/report and run tc report again")
@@ -223,11 +205,11 @@ def _finite(value: Any) -> Any:
 def _publish(out: Path, stage: Path, owned: dict[str, str], keep: tuple[str, ...]) -> None:
     """Move every file of ``stage`` into ``out`` (a link at the name is replaced, not followed),
     delete the stale files of the last report whose digest still matches, write the manifest."""
-    new = {p.name: _sha256(p) for p in stage.iterdir()}
+    new = {p.name: sha256_file(p) for p in stage.iterdir()}
     _check_owned(out, owned, tuple(new))
     for name in OWNED:
         if name not in new and name not in keep and owned.get(name) is not None \
-                and _sha256(out / name) == owned[name]:
+                and sha256_file(out / name) == owned[name]:
             (out / name).unlink()
     for name in new:
         os.replace(stage / name, out / name)

@@ -17,13 +17,13 @@ file, deleting nothing. The manifest is read as untrusted JSON (:mod:`tcli.safet
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path, PurePosixPath
 
 from tcli.errors import InputError
 from tcli.safety import atomic, jsonload
+from tcli.safety.digest import sha256_file
 
 MANIFEST = ".tc-made.json"
 FORMAT = 1
@@ -37,11 +37,7 @@ class NotMadeByTc(InputError):
 
 def file_digest(path: Path) -> str:
     """``sha256:<hex>`` of a regular file, read in blocks."""
-    sha = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return "sha256:" + sha.hexdigest()
+    return "sha256:" + (sha256_file(path) or "")
 
 
 def entry_of(path: Path, *, hardlink: bool = False) -> str:

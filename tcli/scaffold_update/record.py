@@ -22,6 +22,7 @@ from typing import Any
 
 from tcli.errors import InputError
 from tcli.safety import atomic, jsonload
+from tcli.safety.digest import sha256_file
 from tcli.scaffold import git
 
 RECORD_NAME = "tc-update.json"
@@ -187,11 +188,7 @@ def digest(path: Path) -> str | None:
         return "link:" + hashlib.sha256(os.fsencode(os.readlink(path))).hexdigest()
     if stat.S_ISDIR(st.st_mode):
         return "dir"
-    sha = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return f"{stat.S_IMODE(st.st_mode):o}:{sha.hexdigest()}"
+    return f"{stat.S_IMODE(st.st_mode):o}:{sha256_file(path) or ''}"
 
 
 def fingerprint(root: Path, paths: list[str] | set[str]) -> dict[str, str | None]:

@@ -10,27 +10,18 @@ file with the same content.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from tcli.safety.digest import sha256_file
 from tcli.scaffold import copier_failure, git
 
 
 def content_digest(path: Path) -> str | None:
     """sha256 of a regular file's bytes (streamed); None for anything else."""
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        sha = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                sha.update(block)
-    except OSError:
-        return None
-    return sha.hexdigest()
+    return sha256_file(path)
 
 
 def render_digests(store: Path, tag: str, answers: dict[str, Any]) -> dict[str, str] | None:
