@@ -90,6 +90,7 @@ def test_dry_run_prints_the_docker_create_parameters(
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")  # never contacted
     monkeypatch.delenv("TC_NETWORK", raising=False)  # the platform's default network (CI sets host)
+    monkeypatch.delenv("TC_BASE_IMAGE", raising=False)  # the Dockerfile's default (make test sets it)
     root = project(tmp_path / "p")
     result = runner.invoke(app, ["dev-run", str(root), "--demo", "--dry-run", "--gpus", "0",
                                  "--memory", "4g", "--nproc-per-node", "1"])

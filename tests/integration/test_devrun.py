@@ -263,8 +263,9 @@ def test_dry_run_shows_what_the_run_creates(sk_project: Path, base_image: str,
     (create,) = [c["create"] for c in json.loads(planned.stdout)["containers"]]
     done = tc(args, base_image)
     assert done.returncode == 0, done.stdout + done.stderr
-    (container,) = docker_client.containers.list(
-        all=True, filters={"label": [f"org.tc.project={sk_project}", "org.tc.dev-run=1"]})
+    made = {c.name: c for c in docker_client.containers.list(
+        all=True, filters={"label": [f"org.tc.project={sk_project}", "org.tc.dev-run=1"]})}
+    container = made[create["name"]]  # the module's project also holds earlier tests' runs
     attrs, host = container.attrs, container.attrs["HostConfig"]
     assert container.name == create["name"]
     assert attrs["Config"]["Image"] == create["image"]
