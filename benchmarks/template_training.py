@@ -27,7 +27,7 @@ def run_template(template: str, tmp: Path) -> tuple[float, str, float]:
     Returns (seconds, score name, score)."""
     from tcli import scaffold
     from tcli.buildctx import assemble
-    from tcli.demo_data import write_demo_dataset
+    from tcli.datasets.demo import write_demo_dataset
     from tcli.project import Project
 
     project_dir = tmp / "project"

@@ -112,7 +112,7 @@ def inspect_command(
     ins = inspect(directory, fmt, decode, classes)
     pics = []
     if report is not None:
-        from tcli.datasets.report import write_report
+        from tcli.datasets.pictures import write_report
 
         pics = write_report(ins, report)
     if as_json:

@@ -33,7 +33,7 @@ def command(
 
     Example: tc demo-data ./minio --task detection --images 60 --seed 1
     """
-    from tcli.demo_data import write_demo_dataset
+    from tcli.datasets.demo import write_demo_dataset
 
     target = write_demo_dataset(
         directory, task, images=images, seed=seed, dataset_id=dataset_id, force=force

@@ -53,7 +53,7 @@ def command(
     """
     from tcli.errors import InputError
     from tcli.project import Project
-    from tcli.scaleout import export as core
+    from tcli.scaleout import manifest_yaml as core
     from tcli.scaleout.manifests import JobOptions
 
     if kind.lower() not in core.KINDS and path == Path("."):

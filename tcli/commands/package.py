@@ -51,8 +51,8 @@ def command(
     from tcli import validate
     from tcli.packaging.archive import output_path, write_zip
     from tcli.packaging.plan import plan
+    from tcli.packaging.verify import verify as verify_zip
     from tcli.project import Project
-    from tcli.publish.verify import verify as verify_zip
     from tcli.ui.findings import render_reports
     from tcli.units import parse_size
 

@@ -11,7 +11,7 @@ from tcli.errors import InputError, TcError
 from tcli.ui import console
 
 if TYPE_CHECKING:
-    from tcli.scaffold_update import Preview, UndoResult
+    from tcli.scaffold.update import Preview, UndoResult
 
 EPILOG = "Example: cd my-container && git commit -am wip && tc update --dry-run && tc update"
 
@@ -39,7 +39,7 @@ def command(
     your changes and the new version). A clean merge becomes one commit on top of your work;
     conflicts are left as <<<<<<< markers and listed. tc update --undo goes back.
     """
-    from tcli import scaffold_update
+    from tcli.scaffold import update as scaffold_update
 
     if undo:
         for flag, given in (("--dry-run", dry_run), ("--force", force)):

@@ -6,7 +6,7 @@ stream of :class:`~tcli.datasets.model.Record`); :mod:`tcli.datasets.cvat_writer
 into CVAT for images 1.1; :mod:`tcli.datasets.importer` writes the platform's MinIO layout
 ``DEST/datasets/<N>/`` (samples hard-linked or copied under flat, collision-free names, a
 mapping file, the loss report); :mod:`tcli.datasets.inspect` computes statistics and problems;
-:mod:`tcli.datasets.report` draws the PNG report. Bad input raises
+:mod:`tcli.datasets.pictures` draws the PNG report. Bad input raises
 :class:`tcli.errors.InputError` with one line naming the file and field.
 
 Public entry points: :func:`tcli.datasets.importer.import_dataset`,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from tcli.custom_json import read_custom as load_custom
 from tcli.devrun.events import DevRunEvents
+from tcli.devrun.launch import dev_run, dockerfile_base_image
 from tcli.devrun.logs import LogWatcher, round_score
 from tcli.devrun.minio import (
     DatasetLayout,
@@ -21,7 +22,6 @@ from tcli.devrun.minio import (
 )
 from tcli.devrun.naming import container_name, image_tag, slug
 from tcli.devrun.options import DevRunOptions, GpuPlan, check_options, plan_gpus
-from tcli.devrun.run import dev_run, dockerfile_base_image
 from tcli.devrun.summary import Summary
 
 __all__ = [

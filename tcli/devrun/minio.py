@@ -137,7 +137,7 @@ def demo_dataset(
     project: Project, task: str, dataset_id: int, images: int | None = None
 ) -> DatasetLayout:
     """Write the synthetic demo dataset as dataset ``dataset_id`` of the mock MinIO."""
-    from tcli.demo_data import write_demo_dataset
+    from tcli.datasets.demo import write_demo_dataset
 
     target = dataset_folder(project, dataset_id)
     made.clear(target, fix=_fix(dataset_id))
@@ -163,7 +163,7 @@ def existing_dataset(project: Project, dataset_id: int) -> DatasetLayout:
 
 def template_task(project: Project, template: TemplateRef) -> str:
     """The demo-data task of a template (from ``.copier-answers.yml``, else its category)."""
-    from tcli.demo_data import resolve_task
+    from tcli.datasets.demo import resolve_task
 
     answers = project.root / ANSWERS_FILE
     if answers.is_file():
@@ -252,7 +252,7 @@ def plan_dataset(
         return DatasetLayout(dataset_id, target, len(samples), "symlink",
                              {str(source): {"bind": f"/tc-sources/{dataset_id}", "mode": "ro"}})
     if opts.demo:
-        from tcli.demo_data import DEFAULT_IMAGES, resolve_task
+        from tcli.datasets.demo import DEFAULT_IMAGES, resolve_task
 
         task = template_task(project, template)
         images = opts.demo_images or DEFAULT_IMAGES.get(resolve_task(task), 0)

@@ -70,7 +70,7 @@ class Node:
 
 @dataclass
 class NodesRun:
-    """What :func:`run_nodes` needs from :func:`tcli.devrun.run.dev_run`."""
+    """What :func:`run_nodes` needs from :func:`tcli.devrun.launch.dev_run`."""
 
     client: Any
     project: Project

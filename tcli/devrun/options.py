@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tcli.demo_data import MAX_DATASET_ID, MAX_IMAGES
+from tcli.datasets.demo import MAX_DATASET_ID, MAX_IMAGES
 from tcli.errors import InputError
 from tcli.job.gpus import GPU_CHOICES, GpuPlan, plan_gpus
 

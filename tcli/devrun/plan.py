@@ -1,6 +1,6 @@
 """``tc dev-run --dry-run``: what a fresh run would build and create, without Docker.
 
-The same steps as :func:`tcli.devrun.run.dev_run` up to the container's creation — the
+The same steps as :func:`tcli.devrun.launch.dev_run` up to the container's creation — the
 options' checks, the project and custom.json, the GPU plan, the dataset (planned, not written:
 :func:`tcli.devrun.minio.plan_dataset`), the run's :class:`~tcli.job.spec.JobSpec`
 (:func:`tcli.devrun.job.dev_run_spec`) and its translation by :mod:`tcli.job.local` — and no
@@ -21,10 +21,10 @@ from typing import Any
 
 from tcli.baseimage import flavor_for_docker_dir
 from tcli.devrun.job import dev_run_spec
+from tcli.devrun.launch import dockerfile_base_image, open_template
 from tcli.devrun.minio import describe, plan_dataset
 from tcli.devrun.naming import image_tag
 from tcli.devrun.options import DevRunOptions, GpuPlan, plan_gpus
-from tcli.devrun.run import dockerfile_base_image, open_template
 from tcli.job import local
 from tcli.parsers.envfile import sets_dataset_id
 

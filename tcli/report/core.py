@@ -33,8 +33,8 @@ from typing import Any
 
 from tcli.errors import InputError
 from tcli.report import html, plots, scores
+from tcli.report.artifacts import Run, load_run, parse_lenient, val_split
 from tcli.report.predict import ModelProblem, ground_truth, predict
-from tcli.report.run import Run, load_run, parse_lenient, val_split
 from tcli.safety import atomic, jsonload, limits
 from tcli.safety.confine import is_inside
 from tcli.safety.digest import sha256_file

@@ -45,7 +45,7 @@ def choose_base(client: Any, template: TemplateRef, explicit: str | None,
     """The base image as tc dev-run chooses it (``tcli.baseimage.choose_base_image``):
     ``explicit``, else the Dockerfile's when present or reachable, else the local stand-in."""
     from tcli import baseimage
-    from tcli.devrun.run import dockerfile_base_image
+    from tcli.devrun.launch import dockerfile_base_image
 
     default = dockerfile_base_image(template.docker_dir / "Dockerfile")
     if explicit is None and default == "scratch":  # Docker's empty image: nothing to choose

@@ -9,7 +9,7 @@ Two kinds of trees are checked with the same rules:
 The rules live in one module each and are registered in :data:`RULES`; each has
 ``check_tree(ctx)`` (once per tree) and ``check(ctx, template)`` (once per template) over a
 shared :class:`~tcli.validate.context.Context` that caches files and collects
-:class:`~tcli.validate.report.Finding` objects into a :class:`~tcli.validate.report.Report`.
+:class:`~tcli.validate.findings.Finding` objects into a :class:`~tcli.validate.findings.Report`.
 No Typer or Rich here; :mod:`tcli.ui.findings` renders the report.
 """
 
@@ -25,8 +25,8 @@ from tcli.project import Project, TemplateRef
 from tcli.safety import limits
 from tcli.validate import rules_args, rules_config, rules_files, rules_schema, rules_structure
 from tcli.validate.context import Context, Tree, project_tree, zip_tree
-from tcli.validate.report import Finding, Report, to_json
-from tcli.validate.zipread import read_zip, unsafe_member_reason
+from tcli.validate.findings import Finding, Report, to_json
+from tcli.validate.upload import read_zip, unsafe_member_reason
 
 __all__ = [
     "RULES", "Finding", "Report", "Rule", "Tree", "read_zip", "run_rules", "to_json",

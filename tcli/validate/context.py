@@ -19,7 +19,7 @@ from tcli.paths import validation_dir
 from tcli.project import Project, TemplateRef
 from tcli.safety import jsonload, limits, schemas
 from tcli.schema import form_defaults, pointer
-from tcli.validate.report import Finding, Severity
+from tcli.validate.findings import Finding, Severity
 
 #: A file that is missing or unreadable (already reported).
 MISSING: Any = object()

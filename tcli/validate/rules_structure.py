@@ -15,7 +15,7 @@ from tcli.contract import (
 )
 from tcli.project import TemplateRef
 from tcli.validate.context import Context
-from tcli.validate.report import Severity
+from tcli.validate.findings import Severity
 
 
 def check_tree(ctx: Context) -> None:

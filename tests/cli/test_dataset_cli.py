@@ -171,7 +171,7 @@ def test_corrupt_image_with_decode(tmp_path: Path) -> None:
 
 
 def test_inspect_platform_layout_json_and_problems(tmp_path: Path) -> None:
-    from tcli.demo_data import write_demo_dataset
+    from tcli.datasets.demo import write_demo_dataset
 
     d = write_demo_dataset(tmp_path / "minio", "detection", images=6, seed=3)
     xml = (d / "annotations" / "annotations.xml").read_text()

@@ -38,7 +38,7 @@ def image(tmp_path_factory: pytest.TempPathFactory, docker_client: Any,
           base_image: str) -> Iterator[tuple[str, Path]]:
     """(tag, minio folder): the classification image with a short config, and demo data."""
     from tcli import scaffold
-    from tcli.demo_data import write_demo_dataset
+    from tcli.datasets.demo import write_demo_dataset
 
     root = tmp_path_factory.mktemp("scaleout-docker")
     project = root / f"scaleout-{uuid.uuid4().hex[:6]}"

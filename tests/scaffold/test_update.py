@@ -416,7 +416,7 @@ def _interrupted_merge(project: Path) -> object:
 
 def test_undo_after_an_interrupted_update(setup: tuple[Path, Path],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from tcli.scaffold_update import apply
+    from tcli.scaffold.update import apply
 
     scaffolds, project = setup
     scaffold_changes(scaffolds)
@@ -438,7 +438,7 @@ def test_undo_after_a_killed_update_keeps_untracked_files(setup: tuple[Path, Pat
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Killed before tc could record what the update left: tracked files are restored, untracked
     ones are kept (tc cannot tell whose they are) and listed."""
-    from tcli.scaffold_update import apply
+    from tcli.scaffold.update import apply
 
     scaffolds, project = setup
     scaffold_changes(scaffolds)

@@ -1,4 +1,4 @@
-"""tcli.demo_data: layout, CVAT content, determinism, input errors."""
+"""tcli.datasets.demo: layout, CVAT content, determinism, input errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tcli.demo_data import LABELS, resolve_task, write_demo_dataset
+from tcli.datasets.demo import LABELS, resolve_task, write_demo_dataset
 from tcli.errors import InputError
 
 

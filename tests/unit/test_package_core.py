@@ -15,8 +15,8 @@ from tcli import units
 from tcli.errors import InputError
 from tcli.packaging import archive
 from tcli.packaging import plan as pkg_plan
+from tcli.packaging import verify as pkg_verify
 from tcli.project import Project
-from tcli.publish import verify as pkg_verify
 from tests.validate_helpers import KEY, tdir
 
 TOP = "train-container-publish"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from tcli.buildctx import assemble
-from tcli.demo_data import write_demo_dataset
+from tcli.datasets.demo import write_demo_dataset
 from tcli.project import Project
 from tests.scaffold.conftest import render_template
 

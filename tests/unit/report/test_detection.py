@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tcli.demo_data import write_demo_dataset
+from tcli.datasets.demo import write_demo_dataset
 from tcli.report.core import write_report
 from tcli.report.predict import Sample
 from tcli.report.scores import detection_ap

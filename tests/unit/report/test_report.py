@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tcli.report.artifacts import load_run, val_split
 from tcli.report.core import write_report
-from tcli.report.run import load_run, val_split
 from tests.unit.report.runs import trained_project
 
 

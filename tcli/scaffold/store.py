@@ -5,7 +5,7 @@ commit. tc ships its scaffolds as plain files, so it keeps a small git repositor
 the *scaffold store* (``$TC_HOME/scaffold-store``): each time tc runs, the packaged scaffolds
 are synced into it and committed and tagged (``<tc version>.post<n>``) when they changed.
 Projects record the store path and tag in ``.copier-answers.yml``. ``tc update`` (its preview
-and its undo) lives in :mod:`tcli.scaffold_update` and uses the store and the git helper here.
+and its undo) lives in :mod:`tcli.scaffold.update` and uses the store and the git helper here.
 """
 
 from __future__ import annotations

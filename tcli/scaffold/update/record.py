@@ -23,7 +23,7 @@ from typing import Any
 from tcli.errors import InputError
 from tcli.safety import atomic, jsonload
 from tcli.safety.digest import sha256_file
-from tcli.scaffold import git
+from tcli.scaffold.store import git
 
 RECORD_NAME = "tc-update.json"
 FORMAT = 1

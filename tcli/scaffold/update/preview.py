@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tcli.errors import InputError
-from tcli.scaffold import copier_failure, git
-from tcli.scaffold_update import record
-from tcli.scaffold_update.apply import Prepared, conflicted_files, merge, prepare, snapshot
-from tcli.scaffold_update.rendered import content_digest
+from tcli.scaffold.store import copier_failure, git
+from tcli.scaffold.update import record
+from tcli.scaffold.update.apply import Prepared, conflicted_files, merge, prepare, snapshot
+from tcli.scaffold.update.rendered import content_digest
 
 #: Every state of a file in a preview, in the order of the summary line.
 STATES = (

@@ -4,7 +4,7 @@ The order is chosen so a failure costs nothing: the answers, git and the scaffol
 checked before the project is touched; a dirty tree is refused (or, with ``force``, committed
 as a snapshot); the record for ``tc update --undo`` is written before Copier runs; a merge
 without conflicts is committed, one with conflicts is left in the working tree with its
-markers. Either way :func:`tcli.scaffold_update.undo.undo` can put the tree back.
+markers. Either way :func:`tcli.scaffold.update.undo.undo` can put the tree back.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 from tcli.contract import ANSWERS_FILE
 from tcli.errors import InputError, TcError
 from tcli.safety import atomic
-from tcli.scaffold import StoreRef, copier_failure, git, inside_git, sync_store
-from tcli.scaffold_update import record, rendered
-from tcli.scaffold_update.record import UpdateRecord
+from tcli.scaffold.store import StoreRef, copier_failure, git, inside_git, sync_store
+from tcli.scaffold.update import record, rendered
+from tcli.scaffold.update.record import UpdateRecord
 
 SNAPSHOT_MESSAGE = "tc update: snapshot of local changes"
 #: git trailer of an update commit: the commit the update was applied on

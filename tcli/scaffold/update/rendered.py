@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tcli.safety.digest import sha256_file
-from tcli.scaffold import copier_failure, git
+from tcli.scaffold.store import copier_failure, git
 
 
 def content_digest(path: Path) -> str | None:

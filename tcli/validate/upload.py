@@ -14,7 +14,7 @@ from tcli.safety.confine import clean_member_name
 from tcli.safety.zipread import CHUNK, MEMBER_ERRORS, ZipLimits, ZipRefused, member_kind
 from tcli.units import human_bytes
 from tcli.validate.context import Tree, zip_tree
-from tcli.validate.report import Finding
+from tcli.validate.findings import Finding
 
 #: Member count and total inflated bytes of an upload (the per-member limit is max_file_size).
 LIMITS = ZipLimits()

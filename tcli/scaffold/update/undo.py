@@ -1,6 +1,6 @@
 """``tc update --undo``: put the tree back exactly as it was before the last ``tc update``.
 
-What is restored, from the record (:mod:`tcli.scaffold_update.record`):
+What is restored, from the record (:mod:`tcli.scaffold.update.record`):
 
 - a committed update: ``git reset --hard`` to the commit before it;
 - an update left uncommitted (conflicts, or a failure): tracked files back to that commit, and
@@ -16,7 +16,7 @@ The record is a file anyone can write, so it is checked against the repository b
 acted on: the update commit must be a tc update commit (its ``Tc-Update-From`` trailer names
 the recorded base, which is its parent), a ``--force`` snapshot must be tc's snapshot commit
 on the recorded HEAD, and every file it says the update created must be one the scaffold
-version it went to renders, with that content (:mod:`tcli.scaffold_update.rendered`). A
+version it went to renders, with that content (:mod:`tcli.scaffold.update.rendered`). A
 record that fails is refused (exit 2), nothing changed: it cannot reset past the user's
 commits or delete the user's files.
 """
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from tcli.errors import InputError
 from tcli.safety.confine import is_inside
-from tcli.scaffold import git, inside_git
-from tcli.scaffold_update import record
-from tcli.scaffold_update.record import UpdateRecord
+from tcli.scaffold.store import git, inside_git
+from tcli.scaffold.update import record
+from tcli.scaffold.update.record import UpdateRecord
 
 
 @dataclass
@@ -129,7 +129,7 @@ def _commit_of(root: Path, sha: str, what: str) -> tuple[list[str], str]:
 
 def _check_commits(root: Path, rec: UpdateRecord) -> None:
     """The recorded commits are tc's own, chained as the record says (see the module doc)."""
-    from tcli.scaffold_update.apply import SNAPSHOT_MESSAGE, TRAILER
+    from tcli.scaffold.update.apply import SNAPSHOT_MESSAGE, TRAILER
 
     if rec.head_before is not None:
         _commit_of(root, rec.head_before, "head_before")
@@ -163,9 +163,9 @@ def _check_created(root: Path, rec: UpdateRecord) -> None:
     import yaml
 
     from tcli.contract import ANSWERS_FILE
-    from tcli.scaffold import sync_store
-    from tcli.scaffold_update import rendered
-    from tcli.scaffold_update.apply import _load_answers
+    from tcli.scaffold.store import sync_store
+    from tcli.scaffold.update import rendered
+    from tcli.scaffold.update.apply import _load_answers
 
     answers = _load_answers(root / ANSWERS_FILE, yaml)
     digests = rendered.render_digests(sync_store().path, rec.to_version, answers)
