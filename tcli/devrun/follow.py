@@ -57,29 +57,29 @@ def model_check(
     return None, size, None
 
 
-def follow(run: Running, rep: DevRunEvents) -> Summary:
+def follow(run: Running, events: DevRunEvents) -> Summary:
     """Stream logs, wait, check the score and the model, fill and return the summary."""
     from tcli import engine
 
     container, custom = run.container, run.custom
     watcher = LogWatcher(custom.score_regexp)
     for line in engine.stream_lines(container, since=run.since):
-        rep.log(line)
-        feed_score(watcher, line, custom, rep)
-    return conclude(run, watcher, engine.wait(container), time.monotonic(), rep)
+        events.log(line)
+        feed_score(watcher, line, custom, events)
+    return conclude(run, watcher, engine.wait(container), time.monotonic(), events)
 
 
-def feed_score(watcher: LogWatcher, line: str, custom: CustomJson, rep: DevRunEvents) -> None:
+def feed_score(watcher: LogWatcher, line: str, custom: CustomJson, events: DevRunEvents) -> None:
     """Give ``line`` to the watcher; announce the score the first time it appears."""
     found = watcher.feed(line, time.monotonic())
     if found is not None:
         rounded = round_score(found)
         shown = f"{rounded}" if rounded is not None else found
-        rep.line(f"score {custom.score_name} = {shown} (from the log: {found})", style="ok")
+        events.line(f"score {custom.score_name} = {shown} (from the log: {found})", style="ok")
 
 
 def conclude(run: Running, watcher: LogWatcher, state: ExitState, ended: float,
-             rep: DevRunEvents, cause: RunFailed | None = None) -> Summary:
+             events: DevRunEvents, cause: RunFailed | None = None) -> Summary:
     """Fill the summary from how the container ended, report it, raise RunFailed on failure.
 
     ``cause``: a failure found elsewhere (another node of a ``--nodes`` run) that wins over
@@ -130,16 +130,16 @@ def conclude(run: Running, watcher: LogWatcher, state: ExitState, ended: float,
     else:
         summary.status = "succeeded"
     if failure is not None and cause is None and state.exit_code != 0:
-        rep.line(f"last log lines of {summary.container}:", style="error")
+        events.line(f"last log lines of {summary.container}:", style="error")
         for line in watcher.last_lines():
-            rep.line(f"  {line}")
-    rep.summary(summary, project)
+            events.line(f"  {line}")
+    events.summary(summary, project)
     from tcli.report.hook import report_after_run  # never raises: a report problem is one warning
 
-    report_after_run(project.root, summary, rep)
+    report_after_run(project.root, summary, events)
     if failure is not None:
         from tcli.explain.hook import explain_after_run  # never raises
 
-        explain_after_run(watcher.lines, state, custom, summary.template, problem, rep)
+        explain_after_run(watcher.lines, state, custom, summary.template, problem, events)
         raise failure
     return summary

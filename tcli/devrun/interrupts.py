@@ -27,7 +27,7 @@ def no_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def interrupted(containers: list[Any], keep: bool, rep: DevRunEvents) -> Aborted:
+def interrupted(containers: list[Any], keep: bool, events: DevRunEvents) -> Aborted:
     """Stop (and, without ``keep``, remove) ``containers`` after a Ctrl-C; the error to raise."""
     from tcli import engine
 
@@ -35,10 +35,10 @@ def interrupted(containers: list[Any], keep: bool, rep: DevRunEvents) -> Aborted
         for container in containers:
             engine.stop(container, timeout=2)
             if keep:
-                rep.line(f"stopped container {container.name} (kept: --keep)")
+                events.line(f"stopped container {container.name} (kept: --keep)")
             else:
                 engine.remove(container)
-                rep.line(f"stopped and removed container {container.name}")
+                events.line(f"stopped and removed container {container.name}")
     if not (keep and containers):
         return Aborted("interrupted")
     names = [str(container.name) for container in containers]

@@ -72,7 +72,7 @@ def open_template(path: Path, opts: DevRunOptions) -> tuple[Project, TemplateRef
     return project, template, read_custom(template)
 
 
-def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
+def dev_run(path: Path, opts: DevRunOptions, events: DevRunEvents) -> Summary:
     """Build and run (or rerun) a template of the project at ``path``; see the module doc.
 
     Raises:
@@ -85,7 +85,7 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
         check_target(project, opts, 1 if opts.dataset_id is None else opts.dataset_id)
     client = engine.connect()
     if opts.rerun:
-        return rerun(client, project, template, custom, opts, rep)
+        return rerun(client, project, template, custom, opts, events)
 
     dataset_id = 1 if opts.dataset_id is None else opts.dataset_id
     gpu = plan_gpus(opts.gpus, engine.daemon_info(client).nvidia)
@@ -93,29 +93,29 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
         split_gpus(gpu, opts.nodes, opts.nproc_per_node or 1)
     env_file = template.docker_dir / ".env"
     if env_file.is_file() and sets_dataset_id(env_file.read_text(encoding="utf-8")):
-        rep.warn(
+        events.warn(
             f"{env_file} sets DATASET_ID: it wins over --dataset-id (the platform forbids it); "
             "remove that line"
         )
-    rep.line(f"tc dev-run: {template.key} ({project.root})", style="info")
+    events.line(f"tc dev-run: {template.key} ({project.root})", style="info")
 
     layout = prepare_dataset(project, template, opts, dataset_id)
-    rep.line(describe(project, layout))
+    events.line(describe(project, layout))
     train_root(project).mkdir(parents=True, exist_ok=True)
     choice = choose_base_image(
         client, explicit=opts.base_image,
         dockerfile_default=dockerfile_base_image(template.docker_dir / "Dockerfile"),
         flavor=flavor_for_docker_dir(template.docker_dir), template=template.key,
-        on_status=rep.line,
+        on_status=events.line,
     )
     base = choice.image
     name = container_name(project, template)
     build, ctx_files, ctx_bytes = _build_image(
-        client, project, template, base, choice.as_build_arg, opts, rep)
+        client, project, template, base, choice.as_build_arg, opts, events)
     if gpu.warning:
-        rep.warn(gpu.warning)
+        events.warn(gpu.warning)
     if opts.nodes is None:
-        name = free_name(client, rep, name, project)
+        name = free_name(client, events, name, project)
     summary = Summary.begin(
         project, template, custom, image=image_tag(project, template), container=name,
         dataset_id=dataset_id, gpus=gpu.label, context_files=ctx_files,
@@ -133,13 +133,13 @@ def dev_run(path: Path, opts: DevRunOptions, rep: DevRunEvents) -> Summary:
     # before that is cli.py's "interrupted" (exit 130)
     if opts.nodes is not None:
         summary.nodes = opts.nodes
-        return run_nodes(NodesRun(client, project, custom, summary, spec, keep=opts.keep), rep)
-    return _start(client, project, custom, summary, spec, opts.keep, rep)
+        return run_nodes(NodesRun(client, project, custom, summary, spec, keep=opts.keep), events)
+    return _start(client, project, custom, summary, spec, opts.keep, events)
 
 
 def _build_image(client: Any, project: Project, template: TemplateRef, base: str | None,
                  as_build_arg: bool, opts: DevRunOptions,
-                 rep: DevRunEvents) -> tuple[BuildResult, int, int]:
+                 events: DevRunEvents) -> tuple[BuildResult, int, int]:
     """Assemble the build directory in a temporary folder and build it: (build, files, bytes)."""
     from tcli.buildctx import assemble
 
@@ -150,28 +150,28 @@ def _build_image(client: Any, project: Project, template: TemplateRef, base: str
     try:
         ctx = assemble(project, template, ctx_dir)
         ctx_files, ctx_bytes = len(ctx.files), ctx.size
-        rep.line(
+        events.line(
             f"build context: {ctx_files} files, {human_bytes(ctx_bytes)} "
             "(the platform's build directory; no dataset, minio/ or train/)"
         )
         network = f", network {opts.network}" if opts.network else ""
-        rep.line(f"building {tag} (base {base or 'from Dockerfile'}{network})")
-        build = _build(client, rep, ctx_dir, tag, base if as_build_arg else None, opts)
+        events.line(f"building {tag} (base {base or 'from Dockerfile'}{network})")
+        build = _build(client, events, ctx_dir, tag, base if as_build_arg else None, opts)
     finally:
         shutil.rmtree(ctx_dir, ignore_errors=True)
-    rep.line(
+    events.line(
         f"built in {build.seconds:.1f} s ({len(build.cached_steps)} of {len(build.steps)} "
         "steps from cache)"
     )
     return build, ctx_files, ctx_bytes
 
 
-def _build(client: Any, rep: DevRunEvents, ctx_dir: Path, tag: str, base: str | None,
+def _build(client: Any, events: DevRunEvents, ctx_dir: Path, tag: str, base: str | None,
            opts: DevRunOptions) -> BuildResult:
     from tcli import engine
 
     try:
-        rep.build_started()
+        events.build_started()
         try:
             return engine.build_image(
                 client,
@@ -180,31 +180,31 @@ def _build(client: Any, rep: DevRunEvents, ctx_dir: Path, tag: str, base: str | 
                 buildargs={"BASE_IMAGE": base} if base else None,
                 network_mode=opts.network,
                 nocache=opts.no_cache,
-                on_event=rep.build_event,
+                on_event=events.build_event,
             )
         finally:
-            rep.build_finished()
+            events.build_finished()
     except engine.BuildStepFailed as exc:
         if exc.step is not None and exc.step.output:
-            rep.line(f"output of step {exc.step.number}/{exc.step.total} (last lines):", "error")
+            events.line(f"output of step {exc.step.number}/{exc.step.total} (last lines):", "error")
             for line in exc.step.output[-LAST_LINES:]:
-                rep.line(f"  {line}")
+                events.line(f"  {line}")
         raise
 
 
 def _start(client: Any, project: Project, custom: CustomJson, summary: Summary, spec: JobSpec,
-           keep: bool, rep: DevRunEvents) -> Summary:
+           keep: bool, events: DevRunEvents) -> Summary:
     """Create and start the job's one container (:func:`tcli.job.local.container`), follow it;
     Ctrl-C stops and removes it (``keep``: stops it)."""
     from tcli import engine
 
     since_wall = time.time()
     begun = time.monotonic()
-    container, _ulimits = engine.create_and_start(client, local.container(spec), warn=rep.warn)
+    container, _ulimits = engine.create_and_start(client, local.container(spec), warn=events.warn)
     try:
         procs = f", {spec.nproc_per_node} processes (torchrun)" if spec.nproc_per_node else ""
-        rep.line(f"running container {summary.container} (dataset {spec.dataset_id}, "
+        events.line(f"running container {summary.container} (dataset {spec.dataset_id}, "
                  f"GPUs: {summary.gpus}{procs})")
-        return follow(Running(container, project, custom, summary, begun, since_wall), rep)
+        return follow(Running(container, project, custom, summary, begun, since_wall), events)
     except KeyboardInterrupt:
-        raise interrupted([container], keep, rep) from None
+        raise interrupted([container], keep, events) from None

@@ -37,7 +37,7 @@ def labels(project: Project, template: TemplateRef) -> dict[str, str]:
     return {LABEL_PROJECT: str(project.root), LABEL_TEMPLATE: template.key}
 
 
-def free_name(client: Any, rep: DevRunEvents, name: str, project: Project) -> str:
+def free_name(client: Any, events: DevRunEvents, name: str, project: Project) -> str:
     """``name`` freed of this project's previous (ended) container, or a free variant of it."""
     from tcli import engine
 
@@ -51,11 +51,11 @@ def free_name(client: Any, rep: DevRunEvents, name: str, project: Project) -> st
                 f"wait for it to finish, or stop it: docker rm -f {name}",
             )
         engine.remove(existing)
-        rep.line(f"replaced the previous container {name}", style="dim")
+        events.line(f"replaced the previous container {name}", style="dim")
         return name
     for index in range(2, 100):
         candidate = f"{name}-{index}"
         if engine.find_container(client, candidate) is None:
-            rep.warn(f"container name {name} is taken by another container: using {candidate}")
+            events.warn(f"container name {name} is taken by another container: using {candidate}")
             return candidate
     raise DockerError(f"container names {name}-2 … {name}-99 are all taken", "remove old containers")

@@ -88,12 +88,12 @@ class NodesRun:
         return self.spec.nproc_per_node or 1
 
 
-def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
+def run_nodes(job: NodesRun, events: DevRunEvents) -> Summary:
     """Start the K containers, follow them all, conclude on node 0; see the module doc."""
     from tcli import engine
 
     port = free_port()
-    nodes = [Node(rank, free_name(job.client, rep, name, job.project))
+    nodes = [Node(rank, free_name(job.client, events, name, job.project))
              for rank, name in enumerate(local.node_names(job.spec))]
     runs = local.node_containers(job.spec, port=port, names=[node.name for node in nodes])
     job.summary.container = nodes[0].name
@@ -104,7 +104,7 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
     def warn_once(text: str) -> None:  # the same host warning (memlock) for every node
         if text not in warned:
             warned.add(text)
-            rep.warn(text)
+            events.warn(text)
 
     stopped = False  # by a Ctrl-C (interrupted() stopped the containers)
     try:
@@ -113,23 +113,23 @@ def run_nodes(job: NodesRun, rep: DevRunEvents) -> Summary:
                 if bind["bind"] == TRAIN_MOUNT:
                     Path(host).mkdir(parents=True, exist_ok=True)
             node.container, _ = engine.create_and_start(job.client, params, warn=warn_once)
-        rep.line(f"running {job.nodes} nodes × {job.nproc} process(es) on the host network "
+        events.line(f"running {job.nodes} nodes × {job.nproc} process(es) on the host network "
                  f"(master {MASTER_ADDR}:{port}): {', '.join(n.name for n in nodes)}")
-        watcher, cause = _follow_all(job, nodes, rep)
+        watcher, cause = _follow_all(job, nodes, events)
         node0 = nodes[0]
         run = Running(node0.container, job.project, job.custom, job.summary, begun, since_wall)
-        return conclude(run, watcher, node0.state, node0.ended_at or time.monotonic(), rep,
+        return conclude(run, watcher, node0.state, node0.ended_at or time.monotonic(), events,
                         cause=cause)
     except KeyboardInterrupt:
         stopped = True
         raise interrupted([n.container for n in nodes if n.container is not None], job.keep,
-                          rep) from None
+                          events) from None
     finally:
         if not stopped:
-            _remove_all(nodes, job.keep, rep)
+            _remove_all(nodes, job.keep, events)
 
 
-def _remove_all(nodes: list[Node], keep: bool, rep: DevRunEvents) -> None:
+def _remove_all(nodes: list[Node], keep: bool, events: DevRunEvents) -> None:
     from tcli import engine
 
     for node in nodes:
@@ -140,7 +140,7 @@ def _remove_all(nodes: list[Node], keep: bool, rep: DevRunEvents) -> None:
             engine.remove(node.container)
     done = "stopped (kept: --keep)" if keep else "removed"
     count = sum(node.container is not None for node in nodes)
-    rep.line(f"{done} the {count} node containers", style="dim")
+    events.line(f"{done} the {count} node containers", style="dim")
 
 
 def _pump(rank: int, container: Any, out: queue.Queue[tuple[int, str | None]]) -> None:
@@ -157,7 +157,7 @@ def _pump(rank: int, container: Any, out: queue.Queue[tuple[int, str | None]]) -
 
 
 def _follow_all(job: NodesRun, nodes: list[Node],
-                rep: DevRunEvents) -> tuple[LogWatcher, RunFailed | None]:
+                events: DevRunEvents) -> tuple[LogWatcher, RunFailed | None]:
     """Stream every node's log until all ended (the watchdog stops stragglers)."""
     from tcli import engine
 
@@ -179,9 +179,9 @@ def _follow_all(job: NodesRun, nodes: list[Node],
             node = nodes[rank]
             if line is not None:
                 node.last.append(line)
-                rep.log(f"[node{rank}] {line}")
+                events.log(f"[node{rank}] {line}")
                 if rank == 0:
-                    feed_score(watcher, line, job.custom, rep)
+                    feed_score(watcher, line, job.custom, events)
                 continue
             open_logs -= 1
             node.state = engine.wait(node.container)
@@ -189,7 +189,7 @@ def _follow_all(job: NodesRun, nodes: list[Node],
             first_ended = first_ended or node.ended_at
             if node.state.exit_code != 0 and first_failed is None:
                 first_failed = node
-                rep.line(f"node {rank} ({node.name}) "
+                events.line(f"node {rank} ({node.name}) "
                          f"{describe_end(node.state.exit_code, node.state.oom_killed)}: the "
                          f"other nodes get {FAILURE_GRACE_S:.0f} s to end, then tc stops them",
                          style="error")
@@ -199,10 +199,10 @@ def _follow_all(job: NodesRun, nodes: list[Node],
             watchdog_fired = True
             for node in nodes:
                 if node.state is None:
-                    rep.line(f"watchdog: stopping node {node.rank} ({node.name}), still running "
+                    events.line(f"watchdog: stopping node {node.rank} ({node.name}), still running "
                              f"{bound:.0f} s after node {_first(nodes).rank} ended", style="warn")
                     engine.stop(node.container, timeout=2)
-    return watcher, _cause(job, nodes, first_failed, rep)
+    return watcher, _cause(job, nodes, first_failed, events)
 
 
 def _first(nodes: list[Node]) -> Node:
@@ -211,7 +211,7 @@ def _first(nodes: list[Node]) -> Node:
 
 
 def _cause(job: NodesRun, nodes: list[Node], failed: Node | None,
-           rep: DevRunEvents) -> RunFailed | None:
+           events: DevRunEvents) -> RunFailed | None:
     """The failure that names the node at fault, or None when every node ended cleanly."""
     if failed is None:
         # every node ended 0, unless the watchdog stopped one that lingered after node 0
@@ -219,9 +219,9 @@ def _cause(job: NodesRun, nodes: list[Node], failed: Node | None,
         failed = lingering[0] if lingering else None
         if failed is None:
             return None
-    rep.line(f"last log lines of node {failed.rank} ({failed.name}):", style="error")
+    events.line(f"last log lines of node {failed.rank} ({failed.name}):", style="error")
     for line in failed.last:
-        rep.line(f"  {line}")
+        events.line(f"  {line}")
     others = [f"node {n.rank} {describe_end(n.state.exit_code, n.state.oom_killed)}"
               for n in nodes if n is not failed and n.state is not None]
     after = f"; then {', '.join(others)}" if others else ""

@@ -29,7 +29,7 @@ def rerun(
     template: TemplateRef,
     custom: CustomJson,
     opts: DevRunOptions,
-    rep: DevRunEvents,
+    events: DevRunEvents,
 ) -> Summary:
     from tcli import engine
 
@@ -46,7 +46,7 @@ def rerun(
     env = (container.attrs.get("Config") or {}).get("Env") or []
     env_map = dict(item.split("=", 1) for item in env if "=" in item)
     dataset_id: int | None = opts.dataset_id
-    rep.line(f"tc dev-run --rerun: {template.key} (docker start {name})", style="info")
+    events.line(f"tc dev-run --rerun: {template.key} (docker start {name})", style="info")
     if dataset_id is not None:
         layout = prepare_dataset(project, template, opts, dataset_id)
         if layout.volumes:
@@ -55,11 +55,11 @@ def rerun(
                 "an existing container cannot get new mounts; use a folder on the same file "
                 "system, or run without --rerun",
             )
-        rep.line(describe(project, layout))
+        events.line(describe(project, layout))
         current = engine.read_file(container, CONTAINER_ENV_FILE) or b""
         new_env = with_dataset_id(current.decode("utf-8", "replace"), dataset_id)
         engine.put_file(container, CONTAINER_ENV_FILE, new_env.encode("utf-8"))
-        rep.line(f"wrote DATASET_ID={dataset_id} into {name}:{CONTAINER_ENV_FILE} (as the platform does)")
+        events.line(f"wrote DATASET_ID={dataset_id} into {name}:{CONTAINER_ENV_FILE} (as the platform does)")
     else:
         current = engine.read_file(container, CONTAINER_ENV_FILE) or b""
         value = dataset_id_of(current.decode("utf-8", "replace")) or env_map.get("DATASET_ID", "")
@@ -76,9 +76,9 @@ def rerun(
         started = time.monotonic()
         engine.start(container)
         return follow(Running(container, project, custom, summary, started, since_wall,
-                              since=since_wall), rep)
+                              since=since_wall), events)
     except KeyboardInterrupt:
         with no_interrupts():
             engine.stop(container, timeout=2)
-            rep.line(f"stopped container {name} (kept: it is the container being rerun)")
+            events.line(f"stopped container {name} (kept: it is the container being rerun)")
         raise Aborted("interrupted") from None

@@ -1,6 +1,6 @@
 """The explanation at the end of a failed ``tc dev-run``: one call that never fails the run.
 
-Used by :func:`tcli.devrun.follow.conclude` (``explain_after_run(...)``); ``rep`` is anything
+Used by :func:`tcli.devrun.follow.conclude` (``explain_after_run(...)``); ``events`` is anything
 with ``line(text, style)`` and ``warn(text)`` (dev-run's event sink).
 """
 
@@ -32,7 +32,7 @@ def explanation_lines(result: Explanation) -> list[tuple[str, str | None]]:
 
 
 def explain_after_run(lines: list[str], state: Any, custom: Any, template: str,
-                      model_problem: str | None, rep: _Lines) -> Explanation | None:
+                      model_problem: str | None, events: _Lines) -> Explanation | None:
     """Explain the failed run from its log and end state; one warning if that fails."""
     try:
         origin = f"templates/{template}/config/custom.json"
@@ -41,8 +41,8 @@ def explain_after_run(lines: list[str], state: Any, custom: Any, template: str,
             oom_killed=bool(state.oom_killed), score=ScoreRule(custom.score_regexp, origin),
             model_problem=model_problem, model_filepath=str(custom.model_filepath))
     except Exception as exc:  # an explanation problem must never hide the failure itself
-        rep.warn(f"no explanation: {type(exc).__name__}: {str(exc)[:200]}")
+        events.warn(f"no explanation: {type(exc).__name__}: {str(exc)[:200]}")
         return None
     for text, style in explanation_lines(result):
-        rep.line(text, style=style)
+        events.line(text, style=style)
     return result

@@ -137,17 +137,17 @@ def test_a_dead_node_makes_tc_stop_the_others_and_name_it(
     node0 = FakeContainer("c-node0", ["epoch 1/3"], code=None)  # would hang on its own
     node1 = FakeContainer("c-node1", ["epoch 1/3", "Killed"], code=137)
     nodes = [nodes_mod.Node(0, "c-node0", node0), nodes_mod.Node(1, "c-node1", node1)]
-    rep = Recorder()
+    events = Recorder()
     began = time.monotonic()
-    watcher, cause = nodes_mod._follow_all(_job(tmp_path), nodes, rep)
+    watcher, cause = nodes_mod._follow_all(_job(tmp_path), nodes, events)
     assert time.monotonic() - began < 10
     assert node0.stopped_by_tc and not node1.stopped_by_tc
     assert isinstance(cause, RunFailed)
     assert cause.message == ("node 1 of 2 (c-node1) exited with code 137 (killed); "
                              "then node 0 exited with code 143 (terminated)")
-    assert "[node1] Killed" in rep.lines and "[node0] epoch 1/3" in rep.lines
-    assert any(line.startswith("watchdog: stopping node 0 (c-node0)") for line in rep.lines)
-    assert "  Killed" in rep.lines  # node 1's last lines are shown
+    assert "[node1] Killed" in events.lines and "[node0] epoch 1/3" in events.lines
+    assert any(line.startswith("watchdog: stopping node 0 (c-node0)") for line in events.lines)
+    assert "  Killed" in events.lines  # node 1's last lines are shown
     assert watcher.final_score() is None
 
 
@@ -155,8 +155,8 @@ def test_clean_nodes_give_node_0s_score(tmp_path: Path) -> None:
     node0 = FakeContainer("c-node0", ["epoch 1/1", "Score 0.750"], code=0)
     node1 = FakeContainer("c-node1", ["epoch 1/1", "Score 0.999"], code=0)  # never read
     nodes = [nodes_mod.Node(0, "c-node0", node0), nodes_mod.Node(1, "c-node1", node1)]
-    rep = Recorder()
-    watcher, cause = nodes_mod._follow_all(_job(tmp_path), nodes, rep)
+    events = Recorder()
+    watcher, cause = nodes_mod._follow_all(_job(tmp_path), nodes, events)
     assert cause is None
     assert watcher.final_score() == "0.750"
     assert not node0.stopped_by_tc and not node1.stopped_by_tc

@@ -184,7 +184,7 @@ def test_torch_style_metrics_log_gives_curves(project: Path) -> None:
     assert "last epoch 5/5" in result.path.read_text()
 
 
-class _Rep:
+class _Events:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.warnings: list[str] = []
@@ -209,15 +209,16 @@ def test_dev_run_hook_one_line_and_never_raises(project: Path, tmp_path: Path) -
         durations: dict[str, float] = field(default_factory=lambda: {"build": 3.0, "setup": 1.0,
                                                                      "train": 5.0})
 
-    rep = _Rep()
-    path = report_after_run(project, Summary(), rep)
-    assert path is not None and path.is_file() and not rep.warnings
-    assert len(rep.lines) == 1 and rep.lines[0].startswith("report     ") and "index.html" in rep.lines[0]
+    events = _Events()
+    path = report_after_run(project, Summary(), events)
+    assert path is not None and path.is_file() and not events.warnings
+    assert len(events.lines) == 1 and events.lines[0].startswith("report     ")
+    assert "index.html" in events.lines[0]
     assert json.loads((project / ".tc" / "report" / "run.json").read_text())["durations"]["build"] == 3.0
-    rep = _Rep()
-    assert report_after_run(tmp_path / "not-a-project", Summary(), rep) is None
-    assert len(rep.warnings) == 1 and rep.warnings[0].startswith("report not written: InputError")
-    assert not rep.lines
+    events = _Events()
+    assert report_after_run(tmp_path / "not-a-project", Summary(), events) is None
+    assert len(events.warnings) == 1 and events.warnings[0].startswith("report not written: InputError")
+    assert not events.lines
 
 
 def test_val_images_are_capped(project: Path) -> None:
