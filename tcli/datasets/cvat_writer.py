@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -31,11 +32,16 @@ def _g(v: float) -> str:
 
 
 class CvatWriter:
-    """``w = CvatWriter(path); w.image(record, name); ...; w.close(labels, attrs)``."""
+    """``w = CvatWriter(path); w.image(record, name); ...; w.close(labels, attrs)``.
 
-    def __init__(self, path: Path, task_name: str = "imported") -> None:
+    ``colors``: the labels' colours in ``<meta>``, by label index (cycled); PALETTE by default.
+    """
+
+    def __init__(self, path: Path, task_name: str = "imported",
+                 colors: Sequence[str] = PALETTE) -> None:
         self.path = path
         self.task_name = task_name
+        self.colors = tuple(colors) or PALETTE
         self._body_path = path.with_name(path.name + ".body")
         self._body: IO[str] = open(self._body_path, "w", encoding="utf-8")  # noqa: SIM115
         self._label_attr: list[str] = []
@@ -164,7 +170,7 @@ class CvatWriter:
                "      <labels>\n"]
         for i, name in enumerate(labels):
             out.append(f"        <label>\n          <name>{escape(name)}</name>\n"
-                       f"          <color>{PALETTE[i % len(PALETTE)]}</color>\n"
+                       f"          <color>{self.colors[i % len(self.colors)]}</color>\n"
                        "          <type>any</type>\n          <attributes>\n")
             for a in label_attrs.get(i, ()):
                 out.append("            <attribute>\n"

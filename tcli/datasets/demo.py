@@ -13,7 +13,8 @@ Three shape classes (``circle``, ``square``, ``triangle``), each drawn in its ow
 - ``segmentation``: one to three shapes per image, a ``<polygon>`` for each (circles are
   24-gons, so the drawn pixels and the polygon agree).
 
-Only Pillow and numpy; the output depends on ``seed`` alone (same seed, same bytes).
+Only Pillow and numpy; the output depends on ``seed`` alone (same seed, same bytes). The
+annotations are written by the one CVAT writer (:mod:`tcli.datasets.cvat_writer`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,14 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tcli.datasets.cvat_writer import CvatWriter
+from tcli.datasets.model import Record
+from tcli.datasets.model import Shape as CvatShape
 from tcli.errors import InputError
 from tcli.safety import made
 
@@ -152,46 +157,40 @@ def make_image(rng: Any, task: str, size: int, index: int) -> tuple[Any, list[Sh
     return img, shapes
 
 
-def _xml(task: str, dataset_name: str, entries: list[tuple[str, int, list[Shape]]]) -> bytes:
-    root = ET.Element("annotations")
-    ET.SubElement(root, "version").text = "1.1"
-    meta = ET.SubElement(root, "meta")
-    t = ET.SubElement(meta, "task")
-    ET.SubElement(t, "id").text = "1"
-    ET.SubElement(t, "name").text = dataset_name
-    ET.SubElement(t, "size").text = str(len(entries))
-    ET.SubElement(t, "mode").text = "annotation"
-    labels = ET.SubElement(t, "labels")
-    for name in LABELS:
-        lab = ET.SubElement(labels, "label")
-        ET.SubElement(lab, "name").text = name
-        ET.SubElement(lab, "color").text = LABEL_COLORS[name]
-        ET.SubElement(lab, "type").text = "any"
-        ET.SubElement(lab, "attributes")
-    for image_id, (name, size, shapes) in enumerate(entries):
-        im = ET.SubElement(
-            root, "image",
-            {"id": str(image_id), "name": name, "width": str(size), "height": str(size)},
-        )
-        for shape in shapes:
-            if task == "classification":
-                ET.SubElement(im, "tag", {"label": shape.label, "source": "manual"})
-            elif task == "detection":
-                xtl, ytl, xbr, ybr = shape.box
-                ET.SubElement(im, "box", {
-                    "label": shape.label, "source": "manual", "occluded": "0",
-                    "xtl": f"{xtl:.2f}", "ytl": f"{ytl:.2f}",
-                    "xbr": f"{xbr:.2f}", "ybr": f"{ybr:.2f}", "z_order": "0",
-                })
-            else:
-                points = ";".join(f"{x:.2f},{y:.2f}" for x, y in shape.points)
-                ET.SubElement(im, "polygon", {
-                    "label": shape.label, "source": "manual", "occluded": "0",
-                    "points": points, "z_order": "0",
-                })
-    ET.indent(root, space="  ")
-    body: bytes = ET.tostring(root, encoding="utf-8")
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body + b"\n"
+#: The CVAT shape each task's demo images carry.
+TASK_SHAPES: dict[str, str] = {"classification": "tag", "detection": "box", "segmentation": "polygon"}
+
+
+def _record(task: str, file_name: str, size: int, shapes: list[Shape]) -> Record:
+    """One demo image as the dataset model's record (what the CVAT writer consumes)."""
+    kind = TASK_SHAPES[task]
+    cvat: list[CvatShape] = []
+    for shape in shapes:
+        label = LABELS.index(shape.label)
+        if kind == "tag":
+            cvat.append(CvatShape("tag", label, None))
+        elif kind == "box":
+            cvat.append(CvatShape("box", label, shape.box))
+        else:
+            cvat.append(CvatShape("polygon", label, [c for point in shape.points for c in point]))
+    return Record(file_name, file_name, size, size, cvat)
+
+
+def write_annotations(path: Path, task: str, task_name: str,
+                      entries: Iterable[tuple[str, int, list[Shape]]]) -> None:
+    """Write ``annotations.xml`` (CVAT for images 1.1, through the one CVAT writer,
+    :class:`~tcli.datasets.cvat_writer.CvatWriter`) for ``entries``: (file name, side,
+    shapes) of each image, annotated as ``task``'s shape (:data:`TASK_SHAPES`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = list(LABELS)
+    writer = CvatWriter(path, task_name, colors=[LABEL_COLORS[name] for name in LABELS])
+    try:
+        for file_name, size, shapes in entries:
+            writer.image(_record(task, file_name, size, shapes), file_name, labels)
+        writer.close(labels, {})
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -279,8 +278,7 @@ def write_demo_dataset(
         img.save(buf, format="PNG", optimize=False)
         _atomic_write(target / file_name, buf.getvalue())
         entries.append((file_name, side, shapes))
-    xml = _xml(name, f"tc-demo-{name}", entries)
-    _atomic_write(target / "annotations" / "annotations.xml", xml)
+    write_annotations(target / ANNOTATIONS, name, f"tc-demo-{name}", entries)
     written = {ANNOTATIONS: made.file_digest(target / ANNOTATIONS)}
     written.update((f, made.file_digest(target / f)) for f, _, _ in entries)
     made.write(target, written, what=f"demo data ({name}, seed {seed})")
