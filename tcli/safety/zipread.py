@@ -6,10 +6,16 @@ the decompressor count. :func:`extract` checks the member count, each member's n
 then streams every member in chunks, stopping at the first of: the per-member limit, the total
 limit, or a compression ratio above ``max_ratio`` once past ``ratio_floor`` bytes. Nothing is
 held in memory beyond one chunk, and a refused archive leaves no partial member behind.
+
+``tc validate --zip`` (:mod:`tcli.validate.upload`) reports members instead of refusing the
+archive, with the same checks: :func:`unsafe_member_reason`, :func:`member_kind` and
+:func:`inflate_capped` (the bytes that really come out, against a lying header and a cap).
 """
 
 from __future__ import annotations
 
+import copy
+import re
 import stat
 import zipfile
 import zlib
@@ -18,6 +24,7 @@ from pathlib import Path
 
 from tcli.errors import InputError
 from tcli.safety.confine import clean_member_name
+from tcli.units import human_bytes
 
 CHUNK = 1 << 16
 
@@ -51,6 +58,44 @@ def member_kind(info: zipfile.ZipInfo) -> str | None:
     if mode & (stat.S_ISUID | stat.S_ISGID):
         return "a file with the setuid/setgid bit"
     return None
+
+
+def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
+    """Why extracting ``info`` would be unsafe (zip-slip and friends), or None."""
+    name = info.filename
+    if not name or "\x00" in name:
+        return "empty or NUL in the name"
+    if "\\" in name:
+        return "backslash in the name"
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "absolute path"
+    if any(part == ".." for part in name.split("/")):
+        return "'..' escapes the extraction folder (zip-slip)"
+    if clean_member_name(name.rstrip("/")) is None:
+        return "empty or '.' path segment ('//' or '/./')"
+    return None
+
+
+def inflate_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, cap: int,
+                   ) -> tuple[str | None, int]:
+    """Inflate ``info`` into ``target`` in chunks, counting the bytes that really come out.
+
+    Stops at ``cap`` bytes or as soon as the data outgrows the size its header claims (a
+    lying header is how a small-looking member inflates to gigabytes). Returns the problem
+    (None when fine) and the bytes written."""
+    probe = copy.copy(info)
+    probe.file_size = max(info.file_size, cap) + 1  # let the stream run past a lying header
+    written = 0
+    with zf.open(probe) as src, target.open("wb") as dst:
+        while chunk := src.read(CHUNK):
+            written += len(chunk)
+            if written > info.file_size:
+                return (f"inflates to more than the {info.file_size} bytes its header claims "
+                        f"(a ZIP bomb?)", written)
+            if written > cap:
+                return (f"inflates to more than {human_bytes(cap, 'MB')} (size limit)", written)
+            dst.write(chunk)
+    return None, written
 
 
 #: Errors a damaged member raises while it is inflated (zlib's own included).

@@ -23,10 +23,11 @@ from tcli.contract import DEFAULT_MAX_FILE_SIZE
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
 from tcli.safety import limits
+from tcli.safety.zipread import unsafe_member_reason
 from tcli.validate import rules_args, rules_config, rules_files, rules_schema, rules_structure
 from tcli.validate.context import Context, Tree, project_tree, zip_tree
 from tcli.validate.findings import Finding, Report, to_json
-from tcli.validate.upload import read_zip, unsafe_member_reason
+from tcli.validate.upload import read_zip
 
 __all__ = [
     "RULES", "Finding", "Report", "Rule", "Tree", "read_zip", "run_rules", "to_json",

@@ -1,61 +1,30 @@
-"""Open a packaged ZIP safely: refuse unsafe members (zip-slip and friends), extract the rest."""
+"""``tc validate --zip``: the uploaded ZIP's members as findings, the safe ones extracted.
+
+The member checks themselves (unsafe names, special members, bytes really inflated) are the
+defences of :mod:`tcli.safety.zipread`; this module turns what they refuse into findings."""
 
 from __future__ import annotations
 
-import copy
 import os
-import re
 import zipfile
 from pathlib import Path
 
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, PUBLISH_DIR
 from tcli.errors import InputError
-from tcli.safety.confine import clean_member_name
-from tcli.safety.zipread import CHUNK, MEMBER_ERRORS, ZipLimits, ZipRefused, member_kind
+from tcli.safety.zipread import (
+    MEMBER_ERRORS,
+    ZipLimits,
+    ZipRefused,
+    inflate_capped,
+    member_kind,
+    unsafe_member_reason,
+)
 from tcli.units import human_bytes
 from tcli.validate.context import Tree, zip_tree
 from tcli.validate.findings import Finding
 
 #: Member count and total inflated bytes of an upload (the per-member limit is max_file_size).
 LIMITS = ZipLimits()
-
-
-def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
-    """Why extracting ``info`` would be unsafe (zip-slip and friends), or None."""
-    name = info.filename
-    if not name or "\x00" in name:
-        return "empty or NUL in the name"
-    if "\\" in name:
-        return "backslash in the name"
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        return "absolute path"
-    if any(part == ".." for part in name.split("/")):
-        return "'..' escapes the extraction folder (zip-slip)"
-    if clean_member_name(name.rstrip("/")) is None:
-        return "empty or '.' path segment ('//' or '/./')"
-    return None
-
-
-def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, cap: int,
-            ) -> tuple[str | None, int]:
-    """Inflate ``info`` into ``target`` in chunks, counting the bytes that really come out.
-
-    Stops at ``cap`` bytes or as soon as the data outgrows the size its header claims (a
-    lying header is how a small-looking member inflates to gigabytes). Returns the problem
-    (None when fine) and the bytes written."""
-    probe = copy.copy(info)
-    probe.file_size = max(info.file_size, cap) + 1  # let the stream run past a lying header
-    written = 0
-    with zf.open(probe) as src, target.open("wb") as dst:
-        while chunk := src.read(CHUNK):
-            written += len(chunk)
-            if written > info.file_size:
-                return (f"inflates to more than the {info.file_size} bytes its header claims "
-                        f"(a ZIP bomb?)", written)
-            if written > cap:
-                return (f"inflates to more than {human_bytes(cap, 'MB')} (size limit)", written)
-            dst.write(chunk)
-    return None, written
 
 
 def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FILE_SIZE,
@@ -122,7 +91,7 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                problem, written = _stream(zf, info, target, cap)
+                problem, written = inflate_capped(zf, info, target, cap)
             except MEMBER_ERRORS as exc:
                 target.unlink(missing_ok=True)
                 add("file.unreadable", name, f"cannot read member: {exc}",
