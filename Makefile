@@ -61,7 +61,9 @@ test-fast: install  ## the unit and cli tiers (seconds to a minute or two)
 RUNTIME_MYPY := scaffolds/project/common/config.py scaffolds/project/common/config_to_args.py \
 	scaffolds/project/common/torchrun_launcher.py scaffolds/project/export/export.py
 RUNTIME_PATH := scaffolds/project/common:scaffolds/project/datasets:scaffolds/variants/torch_common
-VARIANTS := classification detection segmentation sklearn
+# every template's variant folder (the registry, tcli/contract.py TEMPLATES, is checked against
+# them by tests/unit/test_template_registry.py)
+VARIANTS := $(sort $(patsubst scaffolds/variants/%/docker,%,$(wildcard scaffolds/variants/*/docker)))
 
 lint: install  ## ruff and mypy (strict) on tc, its tests, the in-image runtime and the templates
 	$(BIN)/ruff check tcli tests benchmarks scaffolds

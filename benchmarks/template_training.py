@@ -18,8 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tcli.contract import TEMPLATE_NAMES
+
 TARGET_S = 180.0
-TEMPLATES = ("sklearn", "classification", "segmentation", "detection")
+TEMPLATES = TEMPLATE_NAMES
 
 
 def run_template(template: str, tmp: Path) -> tuple[float, str, float]:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import LOCAL_BASE_IMAGE
+from tcli.contract import LOCAL_BASE_IMAGE, TEMPLATES
 from tcli.errors import BuildFailed, InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
 from tcli.wheelhouse import (
@@ -104,12 +104,13 @@ class Flavor:
 
 FLAVORS: dict[str, Flavor] = {
     "sklearn": Flavor(
-        "sklearn", "tc-local/python-sklearn:bookworm", ("sklearn",),
+        "sklearn", "tc-local/python-sklearn:bookworm",
+        tuple(t.name for t in TEMPLATES if t.flavor == "sklearn"),
         (*RUNTIME_PACKAGES, *SKLEARN_PACKAGES), ("sklearn", "onnxruntime", "skl2onnx", "lxml"),
         "Debian + Python + scikit-learn/ONNX (the scikit-learn template)",
     ),
     "torch": Flavor(
-        "torch", LOCAL_BASE_IMAGE, ("classification", "detection", "segmentation"),
+        "torch", LOCAL_BASE_IMAGE, tuple(t.name for t in TEMPLATES if t.flavor == "torch"),
         (*RUNTIME_PACKAGES, *SKLEARN_PACKAGES, *TORCH_PACKAGES),
         ("torch", "torchvision", "torchmetrics", "pycocotools", "onnxruntime"),
         "Debian + Python + torch/torchvision (the torchvision templates)",

@@ -1,11 +1,14 @@
 """Every platform fact tc relies on, written once (docs/platform-contract, §-numbers below).
 
-Ground layer: constants only, no imports from tc. Anything that describes what the platform
+Ground layer: constants only, no imports from tc. tc's own registry of templates (what
+``tc new`` renders) is here too, so that it is written once. Anything that describes what the platform
 expects (the upload ZIP's layout, the runtime files, what never ships, accepted model formats,
 split keys, size limits, the run flags) lives here and nowhere else.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 # --------------------------------------------------------------------------- the upload (§1)
 
@@ -99,6 +102,51 @@ DROPPABLE_ULIMITS = frozenset({"memlock"})
 #: NVIDIA's PyTorch image the templates build on, and tc's local stand-in of it.
 DEFAULT_BASE_IMAGE = "nvcr.io/nvidia/pytorch:25.01-py3"
 LOCAL_BASE_IMAGE = "tc-local/pytorch:2.14.1"
+
+# --------------------------------------------------------------------------- the templates
+
+
+@dataclass(frozen=True)
+class TemplateEntry:
+    """One template of tc's scaffolds, as ``tc new --template NAME`` renders it.
+
+    ``name`` is the choice in ``scaffolds/copier.yml``, the folder ``scaffolds/variants/NAME/``
+    (its config/ and docker/ files) and the in-image ``TASK`` (setup.py); ``choice`` is the
+    text copier.yml shows for it; ``provider``/``category``/``architecture`` are copier.yml's
+    defaults for ``templates/P/C/A/``; ``dataset_task`` is what its dataset is annotated for
+    (``tc demo-data --task``); ``flavor`` is the local base-image stand-in it builds on
+    (``torch`` templates carry ``tc_torch.py`` and train under torchrun).
+    tests/unit/test_template_registry.py checks this against copier.yml and the scaffolds.
+    """
+
+    name: str
+    choice: str
+    provider: str
+    category: str
+    architecture: str
+    dataset_task: str
+    flavor: str
+
+
+TEMPLATES: tuple[TemplateEntry, ...] = (
+    TemplateEntry("classification", "classification (torchvision)", "Torchvision",
+                  "Classification", "ResNet18", "classification", "torch"),
+    TemplateEntry("detection", "detection (torchvision)", "Torchvision",
+                  "Detection", "FasterRCNN", "detection", "torch"),
+    TemplateEntry("segmentation", "segmentation (torchvision)", "Torchvision",
+                  "Segmentation", "LRASPP", "segmentation", "torch"),
+    TemplateEntry("sklearn", "sklearn (scikit-learn, CPU)", "ScikitLearn",
+                  "Classification", "LogisticRegression", "classification", "sklearn"),
+)
+#: The templates' names, in copier.yml's order (the first is the default).
+TEMPLATE_NAMES: tuple[str, ...] = tuple(t.name for t in TEMPLATES)
+#: The tasks a dataset is annotated for (CVAT tag / box / polygon), in the templates' order.
+DATASET_TASKS: tuple[str, ...] = tuple(dict.fromkeys(t.dataset_task for t in TEMPLATES))
+#: Template names that are not a dataset task themselves -> their dataset task.
+TASK_ALIASES: dict[str, str] = {
+    t.name: t.dataset_task for t in TEMPLATES if t.name not in DATASET_TASKS
+}
+
 
 # --------------------------------------------------------------------------- tc's own files
 

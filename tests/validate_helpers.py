@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import TEMPLATE_NAMES
 from tests.conftest import KEY, copy_project, pristine_project
 
-TEMPLATES = ("classification", "detection", "segmentation", "sklearn")
+TEMPLATES = TEMPLATE_NAMES
 
 
 def rendered(template: str, base: Path | None = None) -> Path:

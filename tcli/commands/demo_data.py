@@ -6,8 +6,12 @@ from pathlib import Path
 
 import typer
 
+from tcli.contract import DATASET_TASKS, TASK_ALIASES
 from tcli.ui import console
 
+#: "classification, detection or segmentation (sklearn = classification)." from the registry
+TASK_HELP = (", ".join(DATASET_TASKS[:-1]) + f" or {DATASET_TASKS[-1]} ("
+             + ", ".join(f"{name} = {task}" for name, task in TASK_ALIASES.items()) + ").")
 EPILOG = (
     "Writes DIR/datasets/<id>/demo_*.png and DIR/datasets/<id>/annotations/annotations.xml "
     "(CVAT for images 1.1). Use DIR as MINIO_ROOT (or mount it at /minio) with DATASET_ID=<id>."
@@ -18,7 +22,7 @@ def command(
     directory: Path = typer.Argument(..., metavar="DIR", help="Folder playing /minio."),
     task: str = typer.Option(
         ..., "--task", "-t",
-        help="classification, detection or segmentation (sklearn = classification).",
+        help=TASK_HELP,
     ),
     images: int | None = typer.Option(
         None, "--images", "-n", help="Number of images (default: 120, 100, 100 by task)."

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from tcli.contract import TEMPLATE_NAMES
 from tcli.ui import console
 
 EPILOG = (
@@ -20,7 +21,7 @@ def command(
     path: Path = typer.Argument(..., help="Folder to create (must not exist or be empty)."),
     template: str = typer.Option(
         None, "--template", "-t",
-        help="Training code to start from: classification, detection, segmentation, sklearn.",
+        help=f"Training code to start from: {', '.join(TEMPLATE_NAMES)}.",
     ),
     provider: str = typer.Option(None, help="Provider folder name, e.g. Torchvision."),
     category: str = typer.Option(None, help="Category folder name, e.g. Classification."),

@@ -29,15 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import DATASET_TASKS, TASK_ALIASES
 from tcli.datasets.cvat_writer import CvatWriter
 from tcli.datasets.model import Record
 from tcli.datasets.model import Shape as CvatShape
 from tcli.errors import InputError
 from tcli.safety import made
 
-TASKS: tuple[str, ...] = ("classification", "detection", "segmentation")
+TASKS: tuple[str, ...] = DATASET_TASKS
 # template names accepted as aliases of a task
-ALIASES: dict[str, str] = {"sklearn": "classification"}
+ALIASES: dict[str, str] = TASK_ALIASES
 LABELS: tuple[str, ...] = ("circle", "square", "triangle")
 LABEL_COLORS: dict[str, str] = {"circle": "#e0402f", "square": "#3fbf4a", "triangle": "#3f5fdf"}
 BASE_RGB: dict[str, tuple[int, int, int]] = {

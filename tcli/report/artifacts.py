@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import TEMPLATE_NAMES
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
 from tcli.safety import jsonload, limits
 from tcli.safety.confine import is_inside
 
-TASKS = ("classification", "detection", "segmentation", "sklearn")
+TASKS = TEMPLATE_NAMES  # a template's in-image TASK is its name
 
 
 @dataclass

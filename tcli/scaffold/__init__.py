@@ -8,6 +8,6 @@
 
 from __future__ import annotations
 
-from tcli.scaffold.store import TEMPLATES, NewResult, render
+from tcli.scaffold.store import NewResult, render
 
-__all__ = ["TEMPLATES", "NewResult", "render"]
+__all__ = ["NewResult", "render"]

@@ -20,17 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from tcli import __version__
+from tcli.contract import TEMPLATE_NAMES
 from tcli.errors import InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
 from tcli.project import MAX_SEGMENT, check_segment
 from tcli.safety.lock import locked
 
-TEMPLATES: dict[str, str] = {
-    "classification": "torchvision image classification (ResNet-18 / MobileNetV3 / EfficientNet)",
-    "detection": "torchvision object detection (Faster R-CNN ResNet-18 / MobileNetV3 FPN)",
-    "segmentation": "torchvision semantic segmentation (LRASPP MobileNetV3)",
-    "sklearn": "scikit-learn on simple image features (fast, CPU)",
-}
 SEGMENT_FIELDS = ("provider", "category", "architecture")
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "tc",
@@ -68,9 +63,9 @@ def copier_failure(stage: str, exc: Exception) -> TcError:
 def validate_answers(answers: dict[str, Any]) -> dict[str, Any]:
     """Check flag values before Copier sees them; raise InputError naming the bad value."""
     template = answers.get("template")
-    if template is not None and template not in TEMPLATES:
+    if template is not None and template not in TEMPLATE_NAMES:
         raise InputError(
-            f"--template {template!r} is unknown; available: {', '.join(TEMPLATES)}",
+            f"--template {template!r} is unknown; available: {', '.join(TEMPLATE_NAMES)}",
             "run 'tc new --help' for what each template trains",
         )
     for name in SEGMENT_FIELDS:

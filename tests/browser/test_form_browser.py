@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
+from tcli.contract import TEMPLATE_NAMES
 from tcli.form.server import FormServer, make_server
 from tests.conftest import pristine_project
 from tests.waits import SAFETY_NET
 
 pytestmark = [pytest.mark.browser]
-TEMPLATES = ["classification", "detection", "segmentation", "sklearn"]
+TEMPLATES = list(TEMPLATE_NAMES)
 #: the safety net of each wait for the page (an event: an element, a text); a hang only
 WAIT = SAFETY_NET
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tcli import scaffold
+from tcli.contract import TEMPLATE_NAMES
 from tests.conftest import copy_project, pristine_project, render_project
 
-TEMPLATES = list(scaffold.TEMPLATES)
+TEMPLATES = list(TEMPLATE_NAMES)
 
 
 def render_template(dest: Path, template: str, **extra: str) -> Path:

@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from tcli.buildctx import assemble
+from tcli.contract import TEMPLATE_NAMES
 from tcli.datasets.demo import write_demo_dataset
 from tcli.project import Project
 from tests.scaffold.conftest import render_template
@@ -56,7 +57,7 @@ def _run_template(template: str, tmp_path: Path) -> tuple[str, Path, Path, float
     return "".join(logs), ref.config_dir, train_root, elapsed
 
 
-@pytest.mark.parametrize("template", ["sklearn", "classification", "segmentation", "detection"])
+@pytest.mark.parametrize("template", TEMPLATE_NAMES)
 def test_template_trains_on_demo_data(template: str, tmp_path: Path) -> None:
     log, config_dir, train_root, elapsed = _run_template(template, tmp_path)
     custom = json.loads((config_dir / "custom.json").read_text())

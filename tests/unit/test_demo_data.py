@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tcli.contract import DATASET_TASKS
 from tcli.datasets.demo import LABELS, resolve_task, write_demo_dataset
 from tcli.errors import InputError
 
@@ -21,7 +22,7 @@ def _digest(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("task", ["classification", "detection", "segmentation"])
+@pytest.mark.parametrize("task", DATASET_TASKS)
 def test_layout_and_cvat(tmp_path: Path, task: str) -> None:
     target = write_demo_dataset(tmp_path, task, images=7, seed=3, dataset_id=5)
     assert target == tmp_path / "datasets" / "5"

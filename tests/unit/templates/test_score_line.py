@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tcli.contract import SETUP_KEYS
+from tcli.contract import SETUP_KEYS, TEMPLATE_NAMES
 from tests.unit.templates.conftest import VARIANTS
 
 TEMPLATES = sorted(p.name for p in VARIANTS.iterdir() if (p / "config").is_dir())
@@ -23,8 +23,8 @@ EPOCH_LINES = [
 ]
 
 
-def test_all_four_templates_present() -> None:
-    assert TEMPLATES == ["classification", "detection", "segmentation", "sklearn"]
+def test_every_registered_template_present() -> None:
+    assert sorted(TEMPLATE_NAMES) == TEMPLATES
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
