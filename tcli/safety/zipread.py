@@ -21,10 +21,10 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from tcli.errors import InputError
 from tcli.safety.confine import clean_member_name
-from tcli.units import human_bytes
 
 CHUNK = 1 << 16
 
@@ -77,12 +77,13 @@ def unsafe_member_reason(info: zipfile.ZipInfo) -> str | None:
 
 
 def inflate_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, cap: int,
-                   ) -> tuple[str | None, int]:
+                   ) -> tuple[Literal["header", "cap"] | None, int]:
     """Inflate ``info`` into ``target`` in chunks, counting the bytes that really come out.
 
     Stops at ``cap`` bytes or as soon as the data outgrows the size its header claims (a
-    lying header is how a small-looking member inflates to gigabytes). Returns the problem
-    (None when fine) and the bytes written."""
+    lying header is how a small-looking member inflates to gigabytes). Returns why it stopped
+    (``"header"``: past the header's size, ``"cap"``: past ``cap``; None when complete) and
+    the bytes written."""
     probe = copy.copy(info)
     probe.file_size = max(info.file_size, cap) + 1  # let the stream run past a lying header
     written = 0
@@ -90,10 +91,9 @@ def inflate_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, cap
         while chunk := src.read(CHUNK):
             written += len(chunk)
             if written > info.file_size:
-                return (f"inflates to more than the {info.file_size} bytes its header claims "
-                        f"(a ZIP bomb?)", written)
+                return "header", written
             if written > cap:
-                return (f"inflates to more than {human_bytes(cap, 'MB')} (size limit)", written)
+                return "cap", written
             dst.write(chunk)
     return None, written
 

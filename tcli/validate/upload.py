@@ -91,7 +91,7 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                problem, written = inflate_capped(zf, info, target, cap)
+                stopped, written = inflate_capped(zf, info, target, cap)
             except MEMBER_ERRORS as exc:
                 target.unlink(missing_ok=True)
                 add("file.unreadable", name, f"cannot read member: {exc}",
@@ -102,7 +102,10 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                     "rebuild the ZIP with 'tc package'")
                 continue
             total += written
-            if problem:
+            if stopped:
+                problem = (f"inflates to more than the {info.file_size} bytes its header claims "
+                           f"(a ZIP bomb?)" if stopped == "header" else
+                           f"inflates to more than {human_bytes(cap, 'MB')} (size limit)")
                 target.unlink(missing_ok=True)
                 add("zip.inflates", name, problem, "rebuild the ZIP with 'tc package'")
                 if total >= LIMITS.max_total_bytes:
