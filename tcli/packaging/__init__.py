@@ -1,4 +1,6 @@
-"""Packaging: which files go into the platform's ZIP (:mod:`plan`) and writing it (:mod:`archive`).
+"""Packaging: which files go into the platform's ZIP (:mod:`plan`), writing it (:mod:`archive`)
+and ``tc package --verify`` (:mod:`verify`: the ZIP reopened as the platform would; it uses
+:mod:`tcli.validate`, which imports only :mod:`plan` from here).
 
 Layout (platform contract §1, docs/package.md)::
 

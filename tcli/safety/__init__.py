@@ -1,7 +1,7 @@
 """Defences against untrusted input (issue 13), one mechanism per module.
 
 Ground layer: these modules import only the standard library, ``tcli.errors`` and their own
-third-party dependency, never typer/rich or another tc layer. The features (validate, publish,
+third-party dependency, never typer/rich or another tc layer. The features (validate, packaging,
 scaffold store, demo-data, dev-run) use them wherever a path, regex, schema, ZIP or write from a
 project, a Dockerfile or an upload is handled.
 
