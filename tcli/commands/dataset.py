@@ -112,9 +112,9 @@ def inspect_command(
     ins = inspect(directory, fmt, decode, classes)
     pics = []
     if report is not None:
-        from tcli.datasets.pictures import write_report
+        from tcli.datasets.pictures import write_pictures
 
-        pics = write_report(ins, report)
+        pics = write_pictures(ins, report)
     if as_json:
         doc = ins.as_dict()
         if pics:

@@ -24,7 +24,7 @@ from .inspect import Inspection
 CELL = 200
 
 
-def write_report(ins: Inspection, out: Path) -> list[Path]:
+def write_pictures(ins: Inspection, out: Path) -> list[Path]:
     try:
         import matplotlib
 
