@@ -19,16 +19,14 @@ Only Pillow and numpy; the output depends on ``seed`` alone (same seed, same byt
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tcli.errors import InputError
-from tcli.safety import made
+from tcli.safety import atomic, made
 
 TASKS: tuple[str, ...] = ("classification", "detection", "segmentation")
 # template names accepted as aliases of a task
@@ -196,14 +194,7 @@ def _xml(task: str, dataset_name: str, entries: list[tuple[str, int, list[Shape]
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, data)
 
 
 def write_demo_dataset(

@@ -23,6 +23,7 @@ from tcli import __version__
 from tcli.errors import InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
 from tcli.project import MAX_SEGMENT, check_segment
+from tcli.safety import atomic
 from tcli.safety.lock import locked
 
 TEMPLATES: dict[str, str] = {
@@ -244,9 +245,9 @@ def render(
             for rel in files:
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / rel, target)
+                atomic.replace(staging / rel, target)
         else:
-            os.replace(staging, dest)
+            atomic.replace(staging, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result = NewResult(dest, {k: v for k, v in final_answers.items() if not k.startswith("_")}, files)

@@ -176,12 +176,12 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
         while aside.exists():
             k += 1
             aside = dest_r / "datasets" / f".{n}.replaced-{k}"
-        os.rename(target, aside)
+        atomic.replace(target, aside)
         if _only_ours(aside):
             shutil.rmtree(aside)
         else:
             kept = aside
-    os.rename(staging, target)
+    atomic.replace(staging, target)
     images, shapes, linker, namer, subsets = res
     unref = source.unreferenced
     return ImportResult(source.format, reason, target, n, images, shapes, list(source.labels),
