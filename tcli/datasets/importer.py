@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from tcli.errors import InputError
-from tcli.safety import atomic
+from tcli.safety import atomic, confine
+from tcli.safety.confine import is_inside
 from tcli.safety.digest import sha256_file
 
 from . import FORMATS
 from .cvat_writer import CvatWriter
-from .fsutil import Linker, Namer, resolve_strict
+from .fsutil import Linker, Namer
 from .model import Losses, Source
 
 MAPPING = "mapping.json"
@@ -61,7 +62,7 @@ def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
         raise InputError(f"--format: unknown format {fmt!r}", hint="use auto, " +
                          ", ".join(FORMATS))
     losses = Losses()
-    src = resolve_strict(src if src.is_absolute() else Path.cwd() / src, "SRC")
+    src = confine.resolve(src if src.is_absolute() else Path.cwd() / src, "SRC")
     root = src.parent if src.is_file() else src
     if src.is_file() and root.name.lower() == "annotations":
         root = root.parent  # annotations/instances_train2017.json: the dataset is one up
@@ -132,8 +133,8 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
     """
     if not src.exists() and not src.is_symlink():
         raise InputError(f"{src}: SRC does not exist")
-    src_r = resolve_strict(src, "SRC")
-    dest_r = resolve_strict(dest, "DEST", missing_ok=True)
+    src_r = confine.resolve(src, "SRC")
+    dest_r = confine.resolve(dest, "DEST", missing_ok=True)
     if src_r == dest_r:
         raise InputError(f"SRC and DEST are the same folder ({src_r}); give DEST a new folder "
                          "(it will hold datasets/<N>/)")
@@ -143,7 +144,7 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
         raise InputError(f"--id {dataset_id}: must be a positive integer")
     n = dataset_id if dataset_id is not None else next_free_id(dest_r)
     target = dest_r / "datasets" / str(n)
-    if src_r == target or src_r.is_relative_to(target):
+    if is_inside(src_r, target):
         raise InputError(f"SRC {src_r} is inside the target {target}; choose another DEST or --id")
     if _non_empty(target) and not force:
         raise InputError(f"{target}: exists and is not empty; pass --force to replace it "
@@ -367,7 +368,7 @@ def ensure_platform_layout(src: Path, cache_root: Path, fmt: str = "auto",
     ``cache_root/<content key>/datasets/1`` and reused while the source is unchanged: the
     MinIO root is ``result.parents[1]``, the dataset id ``result.name``.
     """
-    src = resolve_strict(src, "--dataset")
+    src = confine.resolve(src, "--dataset")
     if (src / "annotations" / "annotations.xml").is_file() and any(
             p.is_file() and not p.name.startswith(".") for p in src.iterdir()):
         return src

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcli.errors import InputError
+from tcli.safety import confine
 
 from .model import Losses, Record, Source
 
@@ -105,9 +106,7 @@ def inspect(path: Path, fmt: str = "auto", decode: bool = False, classes: str | 
 
     folder, platform = locate(path)
     why: str | None = None
-    from .fsutil import resolve_strict
-
-    real = resolve_strict(folder if folder.is_absolute() else Path.cwd() / folder, "DIR")
+    real = confine.resolve(folder if folder.is_absolute() else Path.cwd() / folder, "DIR")
     if platform:
         source: Source = read_cvat(real, Losses(), flat=True)
     else:

@@ -20,6 +20,7 @@ from typing import Any
 from tcli.errors import InputError
 from tcli.project import Project
 from tcli.safety import atomic, jsonload, limits, schemas
+from tcli.safety.confine import is_inside
 from tcli.schema import form_defaults, pointer, validator_class
 
 #: Largest schema or config file the form reads (tcli.safety.jsonload: size, depth, no NaN).
@@ -93,11 +94,7 @@ def _load_schema(path: Path, project: Project) -> dict[str, Any]:
 
 def inside(project: Project, path: Path) -> bool:
     """Whether ``path`` (links resolved) lies inside the project folder."""
-    try:
-        path.resolve().relative_to(project.root.resolve())
-    except ValueError:
-        return False
-    return True
+    return is_inside(path, project.root)
 
 
 def load_target(path: Path, template: str | None = None, export: bool = False) -> FormTarget:
@@ -234,7 +231,7 @@ def validate_instance(target: FormTarget, data: Any) -> list[dict[str, str]]:
 
 
 def atomic_write(target: FormTarget, text: str) -> None:
-    """Write ``text`` to the config file: temporary file in the same folder, then os.replace."""
+    """Write ``text`` to the config file atomically (:mod:`tcli.safety.atomic`)."""
     path = target.config_path
     if not inside(target.project, path) or path.is_symlink():
         raise InputError(f"{path}: refusing to write through a link or outside the project")

@@ -154,7 +154,7 @@ def host_path(project: Project, container_path: str) -> Path | None:
     if container_path == "/train" or container_path.startswith("/train/"):
         rel = container_path[len("/train"):].lstrip("/")
         path = (project.tc_dir / "train" / rel).resolve()
-        if path.is_relative_to((project.tc_dir / "train").resolve()):
+        if is_inside(path, project.tc_dir / "train"):
             return path
     return None
 

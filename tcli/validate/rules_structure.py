@@ -14,6 +14,7 @@ from tcli.contract import (
     TEMPLATE_DIRS,
 )
 from tcli.project import TemplateRef
+from tcli.safety.confine import is_inside
 from tcli.validate.context import Context
 from tcli.validate.report import Severity
 
@@ -93,7 +94,7 @@ def _links_out_of_project(ctx: Context) -> None:
         if not item.is_symlink():
             continue
         target = item.resolve()
-        if not target.is_relative_to(root):
+        if not is_inside(target, root):
             ctx.add("error", "structure.symlink-escape", item,
                      f"{item.name} is a symlink that points outside the project ({target})",
                      "replace the link with the folder itself (copy its files into the project)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, PUBLISH_DIR
 from tcli.errors import InputError
-from tcli.safety.confine import clean_member_name
+from tcli.safety.confine import clean_member_name, is_inside
 from tcli.safety.zipread import CHUNK, MEMBER_ERRORS, ZipLimits, ZipRefused, member_kind
 from tcli.units import human_bytes
 from tcli.validate.context import Tree, zip_tree
@@ -112,7 +112,7 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                     "rebuild the ZIP with 'tc package'")
                 continue
             target = dest.joinpath(*[p for p in name.split("/") if p])
-            if not target.resolve().is_relative_to(dest.resolve()):
+            if not is_inside(target, dest):
                 add("zip.unsafe-name", name, "unsafe member name: escapes the extraction folder",
                     "rebuild the ZIP with 'tc package'")
                 continue
