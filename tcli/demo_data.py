@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
 from tcli.safety import atomic, made
 
@@ -271,7 +272,7 @@ def write_demo_dataset(
         _atomic_write(target / file_name, buf.getvalue())
         entries.append((file_name, side, shapes))
     xml = _xml(name, f"tc-demo-{name}", entries)
-    _atomic_write(target / "annotations" / "annotations.xml", xml)
+    _atomic_write(target / "annotations" / ANNOTATIONS_XML, xml)
     written = {ANNOTATIONS: made.file_digest(target / ANNOTATIONS)}
     written.update((f, made.file_digest(target / f)) for f, _, _ in entries)
     made.write(target, written, what=f"demo data ({name}, seed {seed})")

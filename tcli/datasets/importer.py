@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
 from tcli.safety import atomic, confine
 from tcli.safety.confine import is_inside
@@ -197,7 +198,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     source.prerender = True
     ann = out / "annotations"
     ann.mkdir()
-    writer = CvatWriter(ann / "annotations.xml", task_name=source.root.name or "imported")
+    writer = CvatWriter(ann / ANNOTATIONS_XML, task_name=source.root.name or "imported")
     namer, linker = Namer(), Linker()
     mapping: list[str] = []
     subsets: Counter[str | None] = Counter()
@@ -274,7 +275,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     (ann / REPORT).write_text(report_text, encoding="utf-8")
     head = {"version": 1, "tool": "tc dataset import", "format": source.format,
             "source": str(source.root),
-            "digests": {"annotations.xml": _sha256(ann / "annotations.xml"),
+            "digests": {ANNOTATIONS_XML: _sha256(ann / ANNOTATIONS_XML),
                         REPORT: hashlib.sha256(report_text.encode()).hexdigest()}}
     (ann / MAPPING).write_text(dump(head, indent=2)[:-2] + ',\n  "files": {\n    ' +
                                ",\n    ".join(mapping) + "\n  }\n}\n", encoding="utf-8")
@@ -369,13 +370,13 @@ def ensure_platform_layout(src: Path, cache_root: Path, fmt: str = "auto",
     MinIO root is ``result.parents[1]``, the dataset id ``result.name``.
     """
     src = confine.resolve(src, "--dataset")
-    if (src / "annotations" / "annotations.xml").is_file() and any(
+    if (src / "annotations" / ANNOTATIONS_XML).is_file() and any(
             p.is_file() and not p.name.startswith(".") for p in src.iterdir()):
         return src
     key = source_digest(src)
     minio = cache_root / key
     target = minio / "datasets" / "1"
-    if (target / "annotations" / "annotations.xml").is_file():
+    if (target / "annotations" / ANNOTATIONS_XML).is_file():
         return target
     import_dataset(src, minio, fmt, 1, force=True, classes=classes)
     return target

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
 from tcli.safety import confine
 
@@ -83,13 +84,13 @@ def locate(path: Path) -> tuple[Path, bool]:
     """(folder, is platform layout). ``DIR``, ``DIR/datasets/<N>`` or a source folder."""
     if not path.exists():
         raise InputError(f"{path}: does not exist")
-    if path.is_dir() and (path / "annotations" / "annotations.xml").is_file() and any(
+    if path.is_dir() and (path / "annotations" / ANNOTATIONS_XML).is_file() and any(
             p.is_file() and not p.name.startswith(".") for p in path.iterdir()):
         return path, True
     ds = path / "datasets"
     if ds.is_dir():
         found = sorted((p for p in ds.iterdir() if p.is_dir() and p.name.isdigit()
-                        and (p / "annotations" / "annotations.xml").is_file()),
+                        and (p / "annotations" / ANNOTATIONS_XML).is_file()),
                        key=lambda p: int(p.name))
         if len(found) == 1:
             return found[0], True

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import CONFIG_SCHEMA, EXPORT_CONFIG, EXPORT_SCHEMA, TRAIN_CONFIG
 from tcli.errors import InputError
 from tcli.project import Project
 from tcli.safety import atomic, jsonload, limits, schemas
@@ -103,16 +104,16 @@ def load_target(path: Path, template: str | None = None, export: bool = False) -
 
     project = Project.load(path)
     if export:
-        schema_path = project.export_dir / "export.jsonschema"
-        config_path = project.export_dir / "export_config.json"
+        schema_path = project.export_dir / EXPORT_SCHEMA
+        config_path = project.export_dir / EXPORT_CONFIG
         key = "export"
         title = "ONNX export configuration"
-        checks: tuple[tuple[Path, Path], ...] = ((validation_dir() / "export.jsonschema",
+        checks: tuple[tuple[Path, Path], ...] = ((validation_dir() / EXPORT_SCHEMA,
                                                   validation_dir()),)
     else:
         ref = project.select(template)
-        schema_path = ref.config_dir / "config.jsonschema"
-        config_path = ref.config_dir / "train_config.json"
+        schema_path = ref.config_dir / CONFIG_SCHEMA
+        config_path = ref.config_dir / TRAIN_CONFIG
         key = ref.key
         title = f"{ref.architecture} training configuration"
         checks = ()

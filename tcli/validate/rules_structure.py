@@ -9,6 +9,7 @@ from tcli.contract import (
     CONFIG_FILES,
     DEV_ONLY_DIRS,
     DEV_ONLY_FILES,
+    EXPORT_SCRIPT,
     PUBLISH_DIR,
     RUNTIME_FILES,
     TEMPLATE_DIRS,
@@ -151,7 +152,7 @@ def _unexpected_in_template(ctx: Context, ref: TemplateRef) -> None:
                 ctx.add("warning", "structure.subfolder", item,
                          "subfolder of docker/: the platform's flat build directory takes "
                          "only the files of docker/", "move its files up into docker/")
-            elif item.name == "export.py":
+            elif item.name == EXPORT_SCRIPT:
                 ctx.add("error", "structure.dev-only", item,
                          "export.py in docker/ clashes with the platform's own export.py",
                          "rename it (tc's templates ship tc_export.py) and import that")
