@@ -7,6 +7,7 @@ deterministic sample of images (reservoir, fixed seed) for the contact sheets.
 
 from __future__ import annotations
 
+import json
 import random
 from array import array
 from collections import Counter
@@ -78,6 +79,21 @@ class Inspection:
                 "box_sizes": self.box_summary(),
                 "problems": [{"kind": p.kind, "count": p.count, "examples": p.examples}
                              for p in self.problems]}
+
+
+@dataclass
+class InspectResult:
+    """What ``tc dataset inspect`` prints: the inspection and the report's files (``--report``)."""
+
+    inspection: Inspection
+    report: list[Path] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        doc = self.inspection.as_dict()
+        if self.report:
+            doc["report"] = [str(p) for p in self.report]
+            doc["not_drawn"] = self.inspection.not_drawn
+        return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 def locate(path: Path) -> tuple[Path, bool]:

@@ -57,6 +57,9 @@ class ReportResult:
     data: dict[str, Any]
     images: list[Path] = field(default_factory=list)
 
+    def to_json(self) -> str:
+        return json.dumps(self.data, indent=2)
+
 
 def _timings(run: Run) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
