@@ -43,7 +43,7 @@ DEFAULT_IMAGES: dict[str, int] = {"classification": 120, "detection": 100, "segm
 DEFAULT_SIZE: dict[str, int] = {"classification": 64, "detection": 96, "segmentation": 64}
 MAX_IMAGES = 100_000
 MAX_DATASET_ID = 2**31 - 1
-ANNOTATIONS = "annotations/annotations.xml"
+ANNOTATIONS = f"annotations/{ANNOTATIONS_XML}"
 
 
 @dataclass(frozen=True)
