@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import RUNTIME_FILES
+from tcli.contract import EXPORT_CONFIG, EXPORT_SCRIPT, PRESETS, RUNTIME_FILES, TRAIN_CONFIG
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
 
@@ -44,16 +44,16 @@ def context_sources(
     sources: dict[str, Path] = {}
     for name, rel in RUNTIME_FILES.items():
         sources[name] = project.root / rel
-    sources["export.py"] = platform_export_py or project.export_dir / "export.py"
+    sources[EXPORT_SCRIPT] = platform_export_py or project.export_dir / EXPORT_SCRIPT
     docker_dir = template.docker_dir
     if not docker_dir.is_dir():
         raise InputError(f"{docker_dir}: missing docker/ folder of template {template.key}")
     for item in sorted(docker_dir.iterdir()):
         if item.is_file() and item.name != "__pycache__":
             sources[item.name] = item
-    sources["presets.json"] = template.config_dir / "presets.json"
-    sources["train_config.json"] = template.config_dir / "train_config.json"
-    sources["export_config.json"] = project.export_dir / "export_config.json"
+    sources[PRESETS] = template.config_dir / PRESETS
+    sources[TRAIN_CONFIG] = template.config_dir / TRAIN_CONFIG
+    sources[EXPORT_CONFIG] = project.export_dir / EXPORT_CONFIG
     for name, src in sources.items():
         if not src.is_file():
             raise InputError(f"{src}: missing (needed as {name} in the build directory)")
@@ -90,9 +90,9 @@ def assemble(
         shutil.copy2(src, dest / name)
         ctx.files.append(name)
     if train_config is not None:
-        (dest / "train_config.json").write_text(json.dumps(train_config, indent=2) + "\n")
+        (dest / TRAIN_CONFIG).write_text(json.dumps(train_config, indent=2) + "\n")
     if export_config is not None:
-        (dest / "export_config.json").write_text(json.dumps(export_config, indent=2) + "\n")
+        (dest / EXPORT_CONFIG).write_text(json.dumps(export_config, indent=2) + "\n")
     for name, src in sorted((extra_files or {}).items()):
         shutil.copy2(src, dest / name)
         ctx.files.append(name)

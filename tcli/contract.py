@@ -3,7 +3,8 @@
 Ground layer: constants only, no imports from tc. tc's own registry of templates (what
 ``tc new`` renders) is here too, so that it is written once. Anything that describes what the platform
 expects (the upload ZIP's layout, the runtime files, what never ships, accepted model formats,
-split keys, size limits, the run flags) lives here and nowhere else.
+split keys, size limits, the run flags) lives here and nowhere else;
+``tests/test_contract_facts.py`` fails on one of these values written as a literal elsewhere.
 """
 
 from __future__ import annotations
@@ -17,22 +18,35 @@ PUBLISH_DIR = "train-container-publish"
 #: The file name of the upload.
 ZIP_NAME = f"{PUBLISH_DIR}.zip"
 
+#: The image's entrypoint script (a runtime file, ``/docker-entrypoint.sh`` in the image).
+ENTRYPOINT_SCRIPT = "docker-entrypoint.sh"
 #: Runtime files at the top of the upload ZIP, and where they live in a project.
 RUNTIME_FILES: dict[str, str] = {
     "config.py": "common/config.py",
     "config_to_args.py": "common/config_to_args.py",
     "dataset.py": "common/dataset.py",
-    "docker-entrypoint.sh": "common/docker-entrypoint.sh",
+    ENTRYPOINT_SCRIPT: f"common/{ENTRYPOINT_SCRIPT}",
     "mount-s3.sh": "common/mount-s3.sh",
     "torchrun_launcher.py": "common/torchrun_launcher.py",
     "failure.py": "common/failure.py",
     "cvat_dataset.py": "datasets/cvat_dataset.py",
 }
 
+#: The files of a template's config/ (§2): the options' JSON Schema, their values (the
+#: platform writes its own), the named presets, what the backend reads after training, and
+#: the score line train.py prints (for tc validate's check of ``score_regexp``).
+CONFIG_SCHEMA = "config.jsonschema"
+TRAIN_CONFIG = "train_config.json"
+PRESETS = "presets.json"
+CUSTOM_JSON = "custom.json"
+SCORE_LINE = "score_line.txt"
+#: The ONNX export's schema, values (config/) and script (docker/), development only.
+EXPORT_SCHEMA = "export.jsonschema"
+EXPORT_CONFIG = "export_config.json"
+EXPORT_SCRIPT = "export.py"
+
 #: Files that exist only in development (the platform supplies its own or never uses them).
-DEV_ONLY_FILES = frozenset(
-    {"train_config.json", "export_config.json", "export.py", "export.jsonschema"}
-)
+DEV_ONLY_FILES = frozenset({TRAIN_CONFIG, EXPORT_CONFIG, EXPORT_SCRIPT, EXPORT_SCHEMA})
 #: Folders that never ship (development data, tc's work folder, VCS and tool caches).
 DEV_ONLY_DIRS = frozenset({"minio", "train", ".tc", ".git", "__pycache__", ".pytest_cache",
                            ".mypy_cache", ".ruff_cache"})
@@ -40,9 +54,7 @@ DEV_ONLY_DIRS = frozenset({"minio", "train", ".tc", ".git", "__pycache__", ".pyt
 #: The two folders of a template that are uploaded.
 TEMPLATE_DIRS = ("config", "docker")
 #: Files of config/ that tc knows.
-CONFIG_FILES = frozenset(
-    {"config.jsonschema", "custom.json", "presets.json", "train_config.json", "score_line.txt"}
-)
+CONFIG_FILES = frozenset({CONFIG_SCHEMA, CUSTOM_JSON, PRESETS, TRAIN_CONFIG, SCORE_LINE})
 #: Dockerfile COPY sources that must never reach an image (first path segment).
 FORBIDDEN_COPY = ("minio", "train", "datasets")
 
@@ -68,8 +80,17 @@ ANNOTATIONS_XML = "annotations.xml"
 
 # --------------------------------------------------------------------------- config (§2)
 
+#: custom.json's fields (§2): the model file the backend picks up, the score's name, and the
+#: regular expression whose group 1, on train.py's log, is the score.
+MODEL_FILEPATH_KEY = "model_filepath"
+SCORE_NAME_KEY = "score_name"
+SCORE_REGEXP_KEY = "score_regexp"
+CUSTOM_FIELDS = (MODEL_FILEPATH_KEY, SCORE_NAME_KEY, SCORE_REGEXP_KEY)
+
 #: Keys config_to_args never passes to train.py (reserved for setup.py).
-SPLIT_KEYS = ("train-split", "test-split")
+TRAIN_SPLIT_KEY = "train-split"
+TEST_SPLIT_KEY = "test-split"
+SPLIT_KEYS = (TRAIN_SPLIT_KEY, TEST_SPLIT_KEY)
 #: Every key of train_config.json that setup.py reads and config_to_args leaves out.
 SETUP_KEYS = (*SPLIT_KEYS, "split")
 #: The environment variable naming the dataset (the platform rewrites it in ``.env``).
@@ -87,7 +108,7 @@ MINIO_MOUNT = "/minio"
 TRAIN_MOUNT = "/train"
 #: The image's entrypoint (the Dockerfile's ``ENTRYPOINT``): .env, the s3fs mount of ``/minio``,
 #: setup.py, then train.py (under torchrun when asked). The platform runs the image as it is.
-IMAGE_ENTRYPOINT = ("/docker-entrypoint.sh",)
+IMAGE_ENTRYPOINT = (f"/{ENTRYPOINT_SCRIPT}",)
 #: How the platform runs a train container, besides GPUs and the environment: ``--shm-size``
 #: as a Kubernetes quantity (Docker's ``8g`` is the same 8 GiB), ``--ipc``, ``--ulimit``s.
 PLATFORM_SHM_SIZE = "8Gi"

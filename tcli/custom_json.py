@@ -11,12 +11,19 @@ import json
 import re
 from dataclasses import dataclass
 
+from tcli.contract import (
+    CUSTOM_FIELDS,
+    CUSTOM_JSON,
+    MODEL_FILEPATH_KEY,
+    SCORE_NAME_KEY,
+    SCORE_REGEXP_KEY,
+)
 from tcli.errors import InputError
 from tcli.project import TemplateRef
 from tcli.safety import jsonload
 
 #: The fields tc needs, each a non-empty string.
-FIELDS = ("model_filepath", "score_name", "score_regexp")
+FIELDS = CUSTOM_FIELDS
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ def compile_score_regexp(text: str) -> re.Pattern[str] | re.error | None:
 
 def read_custom(template: TemplateRef) -> CustomJson:
     """Read ``custom.json``; InputError naming the file and field when unusable."""
-    path = template.config_dir / "custom.json"
+    path = template.config_dir / CUSTOM_JSON
     try:
         raw = path.read_bytes()
         try:
@@ -63,7 +70,7 @@ def read_custom(template: TemplateRef) -> CustomJson:
         if not isinstance(value, str) or not value:
             raise InputError(f"{path}: field {key!r} must be a non-empty string")
         values[key] = value
-    pattern = compile_score_regexp(values["score_regexp"])
+    pattern = compile_score_regexp(values[SCORE_REGEXP_KEY])
     if isinstance(pattern, re.error):
         raise InputError(
             f"{path}: field 'score_regexp' is not a valid regular expression ({pattern})"
@@ -73,4 +80,4 @@ def read_custom(template: TemplateRef) -> CustomJson:
             f"{path}: field 'score_regexp' has no capture group",
             "the platform reads the score from the first group, e.g. 'Accuracy (\\d+[.]\\d+)'",
         )
-    return CustomJson(values["model_filepath"], values["score_name"], pattern)
+    return CustomJson(values[MODEL_FILEPATH_KEY], values[SCORE_NAME_KEY], pattern)

@@ -6,13 +6,15 @@ A Typer sub-app (``app``); cli.py registers it under ``dataset``. The core lives
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tcli.ui import console
+from tcli.ui import console, render
+
+if TYPE_CHECKING:
+    from tcli.datasets.inspect import InspectResult
 
 app = typer.Typer(
     name="dataset", no_args_is_help=True,
@@ -91,6 +93,18 @@ def _losses(losses: dict[str, Any], unref: int, examples: list[str]) -> None:
                       f"  e.g. {', '.join(examples)}", markup=False)
 
 
+def _show_inspection(res: InspectResult) -> None:
+    from tcli.ui.dataset_view import render_inspection
+
+    ins, pics = res.inspection, res.report
+    render_inspection(ins)
+    if ins.not_drawn:
+        console.warn(f"samples.png: {len(ins.not_drawn)} sample(s) not drawn, e.g. "
+                     f"{ins.not_drawn[0]}")
+    if pics:
+        console.success(f"report: {pics[-1]} ({', '.join(p.name for p in pics[:-1])})")
+
+
 @app.command("inspect")
 def inspect_command(
     directory: Path = typer.Argument(..., metavar="DIR", help="DIR/datasets/<N>, DIR with one "
@@ -107,7 +121,7 @@ def inspect_command(
 
     Example: tc dataset inspect ./minio --report ./report
     """
-    from tcli.datasets.inspect import inspect
+    from tcli.datasets.inspect import InspectResult, inspect
 
     ins = inspect(directory, fmt, decode, classes)
     pics = []
@@ -115,21 +129,7 @@ def inspect_command(
         from tcli.datasets.pictures import write_pictures
 
         pics = write_pictures(ins, report)
-    if as_json:
-        doc = ins.as_dict()
-        if pics:
-            doc["report"] = [str(p) for p in pics]
-            doc["not_drawn"] = ins.not_drawn
-        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-    else:
-        from tcli.ui.dataset_view import render_inspection
-
-        render_inspection(ins)
-        if ins.not_drawn:
-            console.warn(f"samples.png: {len(ins.not_drawn)} sample(s) not drawn, e.g. "
-                         f"{ins.not_drawn[0]}")
-        if pics:
-            console.success(f"report: {pics[-1]} ({', '.join(p.name for p in pics[:-1])})")
+    render.emit(InspectResult(ins, pics), as_json, _show_inspection)
     if decode and any(p.kind.startswith("corrupt") for p in ins.problems):
         from tcli.errors import InputError
 

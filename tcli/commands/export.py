@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
 
 from tcli.contract import PLATFORM_SHM_SIZE
-from tcli.ui import console
+from tcli.ui import console, render
 
 EPILOG = (
     "Examples: tc export trainjob --image reg.example.com/me/cls:1 --nodes 2 --dataset-id 42  |  "
@@ -71,7 +70,7 @@ def command(
                       output_pvc=output_pvc)
     text = core.to_yaml(core.build_manifest(project, ref, chosen, opts))
     if out is None:
-        sys.stdout.write(text)
+        render.print_document(text)
         return
     core.write_atomic(out, text)
     console.success(f"wrote {chosen} for {ref.key} -> {out}")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from tcli.ui import console
+from tcli.ui import console, render
+
+if TYPE_CHECKING:
+    from tcli.report.core import ReportResult
 
 EPILOG = "Examples: tc report  |  tc report my-container --json. Details: docs/report.md"
 
@@ -35,10 +38,10 @@ def command(
     """
     from tcli.report.core import write_report
 
-    result = write_report(path, template, dataset_id=dataset_id)
-    if as_json:
-        typer.echo(json.dumps(result.data, indent=2))
-        return
+    render.emit(write_report(path, template, dataset_id=dataset_id), as_json, _show)
+
+
+def _show(result: ReportResult) -> None:
     con = console.out()
     model = result.data["model"]
     if model["status"] not in (None, "ok"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -48,6 +47,7 @@ def command(
     Example: tc validate my-container --strict
     """
     from tcli import validate
+    from tcli.ui import render
     from tcli.ui.findings import render_reports
     from tcli.units import parse_size
 
@@ -59,10 +59,8 @@ def command(
             max_file_size=limit))
     if zip_file is not None:
         reports.append(validate.validate_zip(zip_file, log=log, max_file_size=limit))
-    if as_json:
-        typer.echo(json.dumps(validate.to_json(reports, strict), indent=2))
-    else:
-        render_reports(reports, strict)
+    render.emit(validate.Verdict(reports, strict), as_json,
+                lambda v: render_reports(v.reports, v.strict))
     errors = sum(len(r.errors) for r in reports)
     warnings = sum(len(r.warnings) for r in reports)
     if errors:

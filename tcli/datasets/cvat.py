@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
 
 from .fsutil import is_image_name, resolve_inside, walk_files, xml_root_tag
@@ -31,7 +32,7 @@ def find_xmls(root: Path) -> list[Path]:
     """The CVAT for images XML files of a source: ``annotations.xml`` (in ``annotations/`` or
     at the top), else every ``*.xml`` at the top or in ``annotations/`` whose root element is
     ``<annotations>`` (a task exported under another name, or one file per subset)."""
-    for p in (root / "annotations" / "annotations.xml", root / "annotations.xml"):
+    for p in (root / "annotations" / ANNOTATIONS_XML, root / ANNOTATIONS_XML):
         if p.is_file():
             return [p]
     found: list[Path] = []

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
+from tcli.safety import atomic
+
 from .model import Record, Shape
 
 PALETTE = ("#fa3253", "#3d3df5", "#34d1b7", "#ff6037", "#b83df5", "#ffcc33", "#33ddff",
@@ -141,27 +143,23 @@ class CvatWriter:
             self._body.write("".join(self._buf))
             self._buf.clear()
         self._body.close()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write('<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n'
-                      "  <version>1.1</version>\n")
+        with atomic.atomic_open(self.path) as out:
+            out.write(b'<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n'
+                      b"  <version>1.1</version>\n")
             if raw_meta is not None:
-                out.write("  " + raw_meta.decode("utf-8").strip() + "\n")
+                out.write(b"  " + raw_meta.decode("utf-8").strip().encode("utf-8") + b"\n")
             else:
-                out.write(self.meta(labels, label_attrs))
-            out.flush()
-            with open(self._body_path, encoding="utf-8") as body:
+                out.write(self.meta(labels, label_attrs).encode("utf-8"))
+            with open(self._body_path, "rb") as body:
                 shutil.copyfileobj(body, out, 1 << 20)
-            out.write("</annotations>\n")
-        os.replace(tmp, self.path)
+            out.write(b"</annotations>\n")
         os.unlink(self._body_path)
 
     def abort(self) -> None:
         if not self._body.closed:
             self._body.close()
-        for p in (self._body_path, self.path.with_name(self.path.name + ".tmp")):
-            if p.exists():
-                p.unlink()
+        if self._body_path.exists():  # the final file's temporary one is atomic's to remove
+            self._body_path.unlink()
 
     def meta(self, labels: list[str], label_attrs: dict[int, list[str]]) -> str:
         out = ["  <meta>\n    <task>\n      <id>1</id>\n",

@@ -20,21 +20,19 @@ annotations are written by the one CVAT writer (:mod:`tcli.datasets.cvat_writer`
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import DATASET_TASKS, TASK_ALIASES
+from tcli.contract import ANNOTATIONS_XML, DATASET_TASKS, TASK_ALIASES
 from tcli.datasets.cvat_writer import CvatWriter
 from tcli.datasets.model import Record
 from tcli.datasets.model import Shape as CvatShape
 from tcli.errors import InputError
-from tcli.safety import made
+from tcli.safety import atomic, made
 
 TASKS: tuple[str, ...] = DATASET_TASKS
 # template names accepted as aliases of a task
@@ -50,7 +48,7 @@ DEFAULT_IMAGES: dict[str, int] = {"classification": 120, "detection": 100, "segm
 DEFAULT_SIZE: dict[str, int] = {"classification": 64, "detection": 96, "segmentation": 64}
 MAX_IMAGES = 100_000
 MAX_DATASET_ID = 2**31 - 1
-ANNOTATIONS = "annotations/annotations.xml"
+ANNOTATIONS = f"annotations/{ANNOTATIONS_XML}"
 
 
 @dataclass(frozen=True)
@@ -196,14 +194,7 @@ def write_annotations(path: Path, task: str, task_name: str,
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_bytes(path, data)
 
 
 def write_demo_dataset(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
 
 from .fsutil import is_image_name, walk_rels, xml_root_tag
@@ -33,7 +34,7 @@ def detect(src: Path, skip: Path | None = None) -> tuple[str, str]:
         raise InputError(f"{src}: SRC is a file; give the dataset folder (or a COCO .json)")
     xml = find_xml(src)
     if xml is not None and xml_root_tag(xml) in ("annotations", None if
-                                                 xml.name == "annotations.xml" else ""):
+                                                 xml.name == ANNOTATIONS_XML else ""):
         return "cvat", f"found {xml.relative_to(src).as_posix()} (<annotations> root: CVAT)"
     files = list(walk_rels(src, skip))
     jsons = [r for r in files if r.endswith(".json")]

@@ -1,5 +1,9 @@
 """File-system helpers: paths that must stay inside SRC, listing without following links,
-hard-link-else-copy, flat collision-free names."""
+hard-link-else-copy, flat collision-free names.
+
+The confinement rule itself (resolve, then "inside the root") is :mod:`tcli.safety.confine`'s;
+this module words its findings for a dataset (the file and field a path came from).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tcli.errors import InputError
+from tcli.safety import confine
+from tcli.safety.confine import is_absolute_name, is_inside
 
 from . import IMAGE_EXTS
 
@@ -25,11 +31,11 @@ def resolve_inside(root: Path, rel: str, where: str, shown: str | None = None) -
     norm = rel.replace("\\", "/")
     if not norm or "\x00" in norm:
         raise InputError(f"{where}: empty or invalid path {rel!r}")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+    if is_absolute_name(norm):
         raise InputError(f"{where}: absolute path {rel!r}; paths must be relative to {root}")
     cand = root / norm
-    real = resolve_strict(cand, where, missing_ok=True)
-    if not _is_within(real, root):
+    real = confine.resolve(cand, where, missing_ok=True)
+    if not is_inside(real, root):
         raise InputError(f"{where}: path {shown if shown else repr(rel)} escapes the source folder {root}",
                          hint="keep images inside SRC (no '..', no links pointing outside)")
     return real
@@ -47,15 +53,14 @@ class InsideResolver:
 
     def file(self, rel: str, where: str, shown: str | None = None) -> str | None:
         norm = rel.replace("\\", "/")
-        if not norm or "\x00" in norm or norm.startswith("/") or (
-                len(norm) > 1 and norm[1] == ":"):
+        if not norm or "\x00" in norm or is_absolute_name(norm):
             return str(resolve_inside(self.root, rel, where, shown))  # raises the message
         joined = os.path.normpath(os.path.join(self.root_s, norm))
         d, base = os.path.split(joined)
         real_d = self._dirs.get(d)
         if real_d is None:
-            real = resolve_strict(Path(d), where, missing_ok=True)
-            if not _is_within(real, self.root):
+            real = confine.resolve(Path(d), where, missing_ok=True)
+            if not is_inside(real, self.root):
                 raise InputError(f"{where}: path {shown if shown else repr(rel)} escapes the "
                                  f"source folder {self.root}",
                                  hint="keep images inside SRC (no '..', no links pointing "
@@ -74,28 +79,6 @@ class InsideResolver:
             p = resolve_inside(self.root, os.path.relpath(full, self.root_s), where, shown)
             return str(p) if p.is_file() else None
         return None
-
-
-def resolve_strict(path: Path, where: str, missing_ok: bool = False) -> Path:
-    """``path.resolve()`` that turns a symlink loop into an InputError."""
-    try:
-        return path.resolve(strict=not missing_ok)
-    except RuntimeError:  # Python < 3.13 raises RuntimeError on loops
-        raise InputError(f"{where}: {path} is a symbolic link loop") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError(f"{where}: {path} is a symbolic link loop") from None
-        if exc.errno == errno.ENOENT and missing_ok:
-            return path
-        raise InputError(f"{where}: {path}: {exc.strerror}") from None
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return True
 
 
 def walk_rels(root: Path, skip: Path | None = None) -> Iterator[str]:
@@ -117,8 +100,8 @@ def walk_rels(root: Path, skip: Path | None = None) -> Iterator[str]:
                 continue
             rel = prefix + e.name
             if e.is_symlink():
-                real = resolve_strict(Path(e.path), rel)
-                if not _is_within(real, root):
+                real = confine.resolve(Path(e.path), rel)
+                if not is_inside(real, root):
                     raise InputError(f"{rel}: symbolic link points outside the source folder "
                                      f"({real})")
                 if real.is_file():

@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
-from tcli.safety import atomic
+from tcli.safety import atomic, confine
+from tcli.safety.confine import is_inside
 from tcli.safety.digest import sha256_file
 
 from . import FORMATS
 from .cvat_writer import CvatWriter
-from .fsutil import Linker, Namer, resolve_strict
+from .fsutil import Linker, Namer
 from .model import Losses, Source
 
 MAPPING = "mapping.json"
@@ -61,7 +63,7 @@ def open_source(src: Path, fmt: str = "auto", classes: str | None = None,
         raise InputError(f"--format: unknown format {fmt!r}", hint="use auto, " +
                          ", ".join(FORMATS))
     losses = Losses()
-    src = resolve_strict(src if src.is_absolute() else Path.cwd() / src, "SRC")
+    src = confine.resolve(src if src.is_absolute() else Path.cwd() / src, "SRC")
     root = src.parent if src.is_file() else src
     if src.is_file() and root.name.lower() == "annotations":
         root = root.parent  # annotations/instances_train2017.json: the dataset is one up
@@ -132,8 +134,8 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
     """
     if not src.exists() and not src.is_symlink():
         raise InputError(f"{src}: SRC does not exist")
-    src_r = resolve_strict(src, "SRC")
-    dest_r = resolve_strict(dest, "DEST", missing_ok=True)
+    src_r = confine.resolve(src, "SRC")
+    dest_r = confine.resolve(dest, "DEST", missing_ok=True)
     if src_r == dest_r:
         raise InputError(f"SRC and DEST are the same folder ({src_r}); give DEST a new folder "
                          "(it will hold datasets/<N>/)")
@@ -143,7 +145,7 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
         raise InputError(f"--id {dataset_id}: must be a positive integer")
     n = dataset_id if dataset_id is not None else next_free_id(dest_r)
     target = dest_r / "datasets" / str(n)
-    if src_r == target or src_r.is_relative_to(target):
+    if is_inside(src_r, target):
         raise InputError(f"SRC {src_r} is inside the target {target}; choose another DEST or --id")
     if _non_empty(target) and not force:
         raise InputError(f"{target}: exists and is not empty; pass --force to replace it "
@@ -176,12 +178,12 @@ def import_dataset(src: Path, dest: Path, fmt: str = "auto", dataset_id: int | N
         while aside.exists():
             k += 1
             aside = dest_r / "datasets" / f".{n}.replaced-{k}"
-        os.rename(target, aside)
+        atomic.replace(target, aside)
         if _only_ours(aside):
             shutil.rmtree(aside)
         else:
             kept = aside
-    os.rename(staging, target)
+    atomic.replace(staging, target)
     images, shapes, linker, namer, subsets = res
     unref = source.unreferenced
     return ImportResult(source.format, reason, target, n, images, shapes, list(source.labels),
@@ -196,7 +198,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     source.prerender = True
     ann = out / "annotations"
     ann.mkdir()
-    writer = CvatWriter(ann / "annotations.xml", task_name=source.root.name or "imported")
+    writer = CvatWriter(ann / ANNOTATIONS_XML, task_name=source.root.name or "imported")
     namer, linker = Namer(), Linker()
     mapping: list[str] = []
     subsets: Counter[str | None] = Counter()
@@ -273,7 +275,7 @@ def _write(source: Source, out: Path, progress: Callable[[int], None] | None,
     (ann / REPORT).write_text(report_text, encoding="utf-8")
     head = {"version": 1, "tool": "tc dataset import", "format": source.format,
             "source": str(source.root),
-            "digests": {"annotations.xml": _sha256(ann / "annotations.xml"),
+            "digests": {ANNOTATIONS_XML: _sha256(ann / ANNOTATIONS_XML),
                         REPORT: hashlib.sha256(report_text.encode()).hexdigest()}}
     (ann / MAPPING).write_text(dump(head, indent=2)[:-2] + ',\n  "files": {\n    ' +
                                ",\n    ".join(mapping) + "\n  }\n}\n", encoding="utf-8")
@@ -367,14 +369,14 @@ def ensure_platform_layout(src: Path, cache_root: Path, fmt: str = "auto",
     ``cache_root/<content key>/datasets/1`` and reused while the source is unchanged: the
     MinIO root is ``result.parents[1]``, the dataset id ``result.name``.
     """
-    src = resolve_strict(src, "--dataset")
-    if (src / "annotations" / "annotations.xml").is_file() and any(
+    src = confine.resolve(src, "--dataset")
+    if (src / "annotations" / ANNOTATIONS_XML).is_file() and any(
             p.is_file() and not p.name.startswith(".") for p in src.iterdir()):
         return src
     key = source_digest(src)
     minio = cache_root / key
     target = minio / "datasets" / "1"
-    if (target / "annotations" / "annotations.xml").is_file():
+    if (target / "annotations" / ANNOTATIONS_XML).is_file():
         return target
     import_dataset(src, minio, fmt, 1, force=True, classes=classes)
     return target

@@ -7,13 +7,16 @@ deterministic sample of images (reservoir, fixed seed) for the contact sheets.
 
 from __future__ import annotations
 
+import json
 import random
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
+from tcli.safety import confine
 
 from .model import Losses, Record, Source
 
@@ -78,17 +81,32 @@ class Inspection:
                              for p in self.problems]}
 
 
+@dataclass
+class InspectResult:
+    """What ``tc dataset inspect`` prints: the inspection and the report's files (``--report``)."""
+
+    inspection: Inspection
+    report: list[Path] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        doc = self.inspection.as_dict()
+        if self.report:
+            doc["report"] = [str(p) for p in self.report]
+            doc["not_drawn"] = self.inspection.not_drawn
+        return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
 def locate(path: Path) -> tuple[Path, bool]:
     """(folder, is platform layout). ``DIR``, ``DIR/datasets/<N>`` or a source folder."""
     if not path.exists():
         raise InputError(f"{path}: does not exist")
-    if path.is_dir() and (path / "annotations" / "annotations.xml").is_file() and any(
+    if path.is_dir() and (path / "annotations" / ANNOTATIONS_XML).is_file() and any(
             p.is_file() and not p.name.startswith(".") for p in path.iterdir()):
         return path, True
     ds = path / "datasets"
     if ds.is_dir():
         found = sorted((p for p in ds.iterdir() if p.is_dir() and p.name.isdigit()
-                        and (p / "annotations" / "annotations.xml").is_file()),
+                        and (p / "annotations" / ANNOTATIONS_XML).is_file()),
                        key=lambda p: int(p.name))
         if len(found) == 1:
             return found[0], True
@@ -105,9 +123,7 @@ def inspect(path: Path, fmt: str = "auto", decode: bool = False, classes: str | 
 
     folder, platform = locate(path)
     why: str | None = None
-    from .fsutil import resolve_strict
-
-    real = resolve_strict(folder if folder.is_absolute() else Path.cwd() / folder, "DIR")
+    real = confine.resolve(folder if folder.is_absolute() else Path.cwd() / folder, "DIR")
     if platform:
         source: Source = read_cvat(real, Losses(), flat=True)
     else:

@@ -45,7 +45,7 @@ def write_pictures(ins: Inspection, out: Path) -> list[Path]:
             built = [_classes(ins, stage, plt), _boxes(ins, stage, plt), _sheet(ins, stage)]
             built.append(_index(ins, stage, built))
             for p in built:
-                os.replace(p, out / p.name)
+                atomic.replace(p, out / p.name)
     except OSError as exc:
         raise atomic.os_error(out, exc, "cannot write the report") from None
     return [out / p.name for p in built]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tcli.contract import CONTAINER_ENV_FILE
+from tcli.contract import CONTAINER_ENV_FILE, DATASET_ID_KEY
 from tcli.custom_json import CustomJson
 from tcli.devrun.events import DevRunEvents
 from tcli.devrun.follow import Running, follow
@@ -62,7 +62,7 @@ def rerun(
         events.line(f"wrote DATASET_ID={dataset_id} into {name}:{CONTAINER_ENV_FILE} (as the platform does)")
     else:
         current = engine.read_file(container, CONTAINER_ENV_FILE) or b""
-        value = dataset_id_of(current.decode("utf-8", "replace")) or env_map.get("DATASET_ID", "")
+        value = dataset_id_of(current.decode("utf-8", "replace")) or env_map.get(DATASET_ID_KEY, "")
         dataset_id = int(value) if value.isdigit() else None
     visible = env_map.get("NVIDIA_VISIBLE_DEVICES", "void")
     summary = Summary.begin(

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tcli.contract import SCORE_REGEXP_KEY
 from tcli.errors import InputError
 from tcli.explain import catalogue
 from tcli.explain.catalogue import Finding
@@ -95,7 +96,7 @@ def nearest_line(pattern: str, lines: list[str]) -> str | None:
 
 def _spacing_hint(pattern: str, line: str) -> str:
     loose = re.sub(r"(?: |\\ )+", r"\\s+", pattern)
-    if loose != pattern and rx.search(loose, line, what="score_regexp"):
+    if loose != pattern and rx.search(loose, line, what=SCORE_REGEXP_KEY):
         runs = max((len(m) for m in re.findall(r" +", pattern)), default=1)
         return (f"; the pattern expects {runs} spaces where the line has other spacing"
                 if runs > 1 else "; the spacing differs")

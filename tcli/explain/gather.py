@@ -7,6 +7,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import CUSTOM_JSON
 from tcli.errors import InputError, TcError
 from tcli.explain.diagnose import (
     Explanation,
@@ -37,7 +38,7 @@ def score_rule(project_dir: Path, template: str | None) -> ScoreRule | None:
         if template is not None:
             raise
         return None
-    origin = (ref.config_dir / "custom.json").relative_to(project.root).as_posix()
+    origin = (ref.config_dir / CUSTOM_JSON).relative_to(project.root).as_posix()
     return ScoreRule(custom.score_regexp, origin)
 
 

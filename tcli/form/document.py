@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import CONFIG_SCHEMA, EXPORT_CONFIG, EXPORT_SCHEMA, TRAIN_CONFIG
 from tcli.errors import InputError
 from tcli.project import Project
 from tcli.safety import atomic, jsonload, limits, schemas
+from tcli.safety.confine import is_inside
 from tcli.schema import form_defaults, pointer, validator_class
 
 #: Largest schema or config file the form reads (tcli.safety.jsonload: size, depth, no NaN).
@@ -93,11 +95,7 @@ def _load_schema(path: Path, project: Project) -> dict[str, Any]:
 
 def inside(project: Project, path: Path) -> bool:
     """Whether ``path`` (links resolved) lies inside the project folder."""
-    try:
-        path.resolve().relative_to(project.root.resolve())
-    except ValueError:
-        return False
-    return True
+    return is_inside(path, project.root)
 
 
 def load_target(path: Path, template: str | None = None, export: bool = False) -> FormTarget:
@@ -106,16 +104,16 @@ def load_target(path: Path, template: str | None = None, export: bool = False) -
 
     project = Project.load(path)
     if export:
-        schema_path = project.export_dir / "export.jsonschema"
-        config_path = project.export_dir / "export_config.json"
+        schema_path = project.export_dir / EXPORT_SCHEMA
+        config_path = project.export_dir / EXPORT_CONFIG
         key = "export"
         title = "ONNX export configuration"
-        checks: tuple[tuple[Path, Path], ...] = ((validation_dir() / "export.jsonschema",
+        checks: tuple[tuple[Path, Path], ...] = ((validation_dir() / EXPORT_SCHEMA,
                                                   validation_dir()),)
     else:
         ref = project.select(template)
-        schema_path = ref.config_dir / "config.jsonschema"
-        config_path = ref.config_dir / "train_config.json"
+        schema_path = ref.config_dir / CONFIG_SCHEMA
+        config_path = ref.config_dir / TRAIN_CONFIG
         key = ref.key
         title = f"{ref.architecture} training configuration"
         checks = ()
@@ -234,7 +232,7 @@ def validate_instance(target: FormTarget, data: Any) -> list[dict[str, str]]:
 
 
 def atomic_write(target: FormTarget, text: str) -> None:
-    """Write ``text`` to the config file: temporary file in the same folder, then os.replace."""
+    """Write ``text`` to the config file atomically (:mod:`tcli.safety.atomic`)."""
     path = target.config_path
     if not inside(target.project, path) or path.is_symlink():
         raise InputError(f"{path}: refusing to write through a link or outside the project")

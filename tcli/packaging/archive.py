@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,36 +56,21 @@ def write_zip(entries: list[Entry], out: Path,
             break
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name[:60]}.", suffix=".tmp", dir=out.parent)
     except OSError as exc:
         raise atomic.os_error(out, exc, "cannot write the ZIP") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w") as zf:
-                for entry in entries:
-                    info = _zipinfo(entry)
-                    if entry.source is None:
-                        zf.writestr(info, b"")
-                    else:
-                        try:
-                            data = entry.source.read_bytes()
-                        except OSError as exc:
-                            raise InputError(f"{entry.source}: cannot read ({exc.strerror})",
-                                             "fix the file's permissions") from None
-                        zf.writestr(info, data, compresslevel=COMPRESS_LEVEL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        if check is not None:
-            check(tmp)
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise atomic.os_error(out, exc, "cannot write the ZIP") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic.atomic_open(out, 0o644, check=check, action="cannot write the ZIP") as fh, \
+            zipfile.ZipFile(fh, "w") as zf:
+        for entry in entries:
+            info = _zipinfo(entry)
+            if entry.source is None:
+                zf.writestr(info, b"")
+            else:
+                try:
+                    data = entry.source.read_bytes()
+                except OSError as exc:
+                    raise InputError(f"{entry.source}: cannot read ({exc.strerror})",
+                                     "fix the file's permissions") from None
+                zf.writestr(info, data, compresslevel=COMPRESS_LEVEL)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     return Packaged("", out, digest, out.stat().st_size,
                     sum(1 for e in entries if e.source is not None))

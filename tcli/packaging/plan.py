@@ -94,7 +94,7 @@ def _check_file(path: Path, root: Path, max_file_size: int) -> Refusal | None:
         except (OSError, RuntimeError):
             return Refusal("package.symlink-broken", path, "broken symlink",
                            "replace the link with the real file")
-        if not target.is_relative_to(root):
+        if not is_inside(target, root):
             return Refusal("package.symlink-escape", path,
                            f"symlink points outside the project ({target})",
                            "copy the file into the project instead of linking to it")
@@ -169,7 +169,7 @@ def _walk(base: Path, root: Path) -> tuple[list[Path], list[Path], list[Refusal]
             if item.is_dir():
                 if item.name in DEV_ONLY_DIRS:
                     continue
-                if item.is_symlink() and not item.resolve().is_relative_to(root):
+                if item.is_symlink() and not is_inside(item, root):
                     refusals.append(Refusal(
                         "package.symlink-escape", item,
                         f"symlinked folder points outside the project ({item.resolve()})",

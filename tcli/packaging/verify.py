@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tcli import buildctx
-from tcli.contract import DEFAULT_MAX_FILE_SIZE, PUBLISH_DIR, RUNTIME_FILES
+from tcli.contract import (
+    CONFIG_SCHEMA,
+    DEFAULT_MAX_FILE_SIZE,
+    EXPORT_CONFIG,
+    EXPORT_SCRIPT,
+    PUBLISH_DIR,
+    RUNTIME_FILES,
+    TRAIN_CONFIG,
+)
 from tcli.parsers import dockerfile as dockerfile_parser
 from tcli.project import Project, TemplateRef
 from tcli.schema import form_defaults
@@ -75,18 +83,18 @@ def assemble_from_zip(extracted: Path, ref: TemplateRef, source: Project, dest: 
         shutil.copy2(top / name, target)
     tdir = pseudo / "templates" / ref.provider / ref.category / ref.architecture
     shutil.copytree(ref.path, tdir)
-    schema = json.loads((tdir / "config" / "config.jsonschema").read_text(encoding="utf-8"))
+    schema = json.loads((tdir / "config" / CONFIG_SCHEMA).read_text(encoding="utf-8"))
     defaults = form_defaults(schema)
-    (tdir / "config" / "train_config.json").write_text(json.dumps(defaults, indent=2) + "\n")
+    (tdir / "config" / TRAIN_CONFIG).write_text(json.dumps(defaults, indent=2) + "\n")
     export_dir = pseudo / "export"
     export_dir.mkdir(parents=True, exist_ok=True)
     export_cfg: dict[str, Any] = {}
-    src_cfg = source.export_dir / "export_config.json"
+    src_cfg = source.export_dir / EXPORT_CONFIG
     if src_cfg.is_file():
         export_cfg = json.loads(src_cfg.read_text(encoding="utf-8"))
-    (export_dir / "export_config.json").write_text(json.dumps(export_cfg, indent=2) + "\n")
-    src_export = source.export_dir / "export.py"
-    platform_export = export_dir / "export.py"
+    (export_dir / EXPORT_CONFIG).write_text(json.dumps(export_cfg, indent=2) + "\n")
+    src_export = source.export_dir / EXPORT_SCRIPT
+    platform_export = export_dir / EXPORT_SCRIPT
     if src_export.is_file():
         shutil.copy2(src_export, platform_export)
     else:

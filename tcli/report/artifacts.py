@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import TEMPLATE_NAMES
+from tcli.contract import (
+    ANSWERS_FILE,
+    CUSTOM_JSON,
+    MODEL_FILEPATH_KEY,
+    TEMPLATE_NAMES,
+    TRAIN_CONFIG,
+    TRAIN_MOUNT,
+)
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
 from tcli.safety import jsonload, limits
@@ -133,7 +140,7 @@ def read_metrics_log(path: Path, notes: list[str]) -> tuple[list[dict[str, Any]]
 
 
 def task_of(project: Project, ref: TemplateRef) -> str:
-    answers = project.root / ".copier-answers.yml"
+    answers = project.root / ANSWERS_FILE
     if answers.is_file():
         import yaml
 
@@ -152,10 +159,10 @@ def task_of(project: Project, ref: TemplateRef) -> str:
 
 def host_path(project: Project, container_path: str) -> Path | None:
     """Where a ``/train/...`` path of the container lies on the host, or None."""
-    if container_path == "/train" or container_path.startswith("/train/"):
-        rel = container_path[len("/train"):].lstrip("/")
+    if container_path == TRAIN_MOUNT or container_path.startswith(f"{TRAIN_MOUNT}/"):
+        rel = container_path[len(TRAIN_MOUNT):].lstrip("/")
         path = (project.tc_dir / "train" / rel).resolve()
-        if path.is_relative_to((project.tc_dir / "train").resolve()):
+        if is_inside(path, project.tc_dir / "train"):
             return path
     return None
 
@@ -167,12 +174,12 @@ def load_run(path: Path, template: str | None = None, summary: dict[str, Any] | 
     ref = project.select(template)
     notes: list[str] = []
     train_dir = project.tc_dir / "train"
-    custom = _json_file(ref.config_dir / "custom.json", notes) or {}
-    model_fp = custom.get("model_filepath") if isinstance(custom, dict) else None
+    custom = _json_file(ref.config_dir / CUSTOM_JSON, notes) or {}
+    model_fp = custom.get(MODEL_FILEPATH_KEY) if isinstance(custom, dict) else None
     model = host_path(project, model_fp) if isinstance(model_fp, str) else None
     if isinstance(model_fp, str) and model is None:
         notes.append(f"custom.json model_filepath {model_fp!r} is not under /train; no model to load")
-    config = _json_file(ref.config_dir / "train_config.json", notes)
+    config = _json_file(ref.config_dir / TRAIN_CONFIG, notes)
     config = config if isinstance(config, dict) else {}
     saved = summary if summary is not None else _json_file(project.tc_dir / "report" / "run.json", notes)
     saved = saved if isinstance(saved, dict) and saved.get("template") in (None, ref.key) else None

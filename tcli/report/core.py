@@ -57,6 +57,9 @@ class ReportResult:
     data: dict[str, Any]
     images: list[Path] = field(default_factory=list)
 
+    def to_json(self) -> str:
+        return json.dumps(self.data, indent=2)
+
 
 def _timings(run: Run) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
@@ -212,7 +215,7 @@ def _publish(out: Path, stage: Path, owned: dict[str, str], keep: tuple[str, ...
                 and sha256_file(out / name) == owned[name]:
             (out / name).unlink()
     for name in new:
-        os.replace(stage / name, out / name)
+        atomic.replace(stage / name, out / name)
     files = {**{k: v for k, v in owned.items() if k in keep}, **{k: v for k, v in new.items() if v}}
     atomic.write_bytes(out / MANIFEST, (json.dumps({"format": 1, "files": files}, indent=2)
                                         + "\n").encode())

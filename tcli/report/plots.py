@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tcli.report.predict import DRAW_SCORE, Sample
+from tcli.safety import atomic
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf"]
@@ -25,10 +26,11 @@ def _plt() -> Any:
 
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    _plt().close(fig)
-    tmp.replace(path)
+    try:
+        with atomic.atomic_open(path) as fh:
+            fig.savefig(fh, format="png", dpi=100, bbox_inches="tight")
+    finally:
+        _plt().close(fig)
     return path
 
 

@@ -5,6 +5,12 @@ The bytes go to a temporary file in the same folder, are fsynced, and replace th
 one; a crash, a full disk or Ctrl-C leaves the old file as it was. The target's permission bits
 are kept when it exists (else ``mode`` is used, default 0o644 minus nothing: tc writes plain
 files). Errors become :class:`~tcli.errors.InputError` naming the path.
+
+This module is the only place in tcli that renames a file over another
+(``tests/test_atomic_writes.py`` keeps it so): a file written in one go uses :func:`atomic_open`,
+:func:`write_bytes` or :func:`write_text` (``check`` inspects the finished temporary file before
+it replaces the target, as ``tc package --verify`` does); a file or a folder built beside its
+target (a staging folder on the same file system) is moved into place with :func:`replace`.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -40,8 +46,14 @@ def os_error(path: Path, exc: OSError, action: str = "cannot write") -> InputErr
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
-    """Yield a binary file; on a clean exit it replaces ``path`` atomically (fsynced)."""
+def atomic_open(path: Path, mode: int | None = None, *,
+                check: Callable[[Path], None] | None = None,
+                action: str = "cannot write") -> Iterator[IO[bytes]]:
+    """Yield a binary file; on a clean exit it replaces ``path`` atomically (fsynced).
+
+    ``check`` runs on the finished temporary file before the replace; when it raises, the
+    temporary file is removed and ``path`` is left as it was. ``action`` starts the error's
+    reason (``"cannot write the ZIP"``)."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a file", "give a file name")
@@ -51,7 +63,7 @@ def atomic_open(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise os_error(path, exc) from None
+        raise os_error(path, exc, action) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -59,19 +71,37 @@ def atomic_open(path: Path, mode: int | None = None) -> Iterator[IO[bytes]]:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, keep if keep is not None else (mode if mode is not None else 0o644))
+        if check is not None:
+            check(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise os_error(path, exc) from None
+        raise os_error(path, exc, action) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
+    _sync_dir(path.parent)
+
+
+def _sync_dir(folder: Path) -> None:
+    """fsync ``folder`` so that a rename in it is durable (best effort)."""
+    with contextlib.suppress(OSError):
+        dfd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def replace(src: Path, dst: Path) -> None:
+    """Move ``src`` (a finished file or folder, on the same file system) to ``dst`` in one step.
+
+    A file at ``dst`` (or a symlink, which is replaced, never followed) is replaced; a folder
+    ``dst`` must not exist or be empty. The staging pattern: build in a private folder beside
+    the target, then move it into place, so a reader sees the old state or the new one. An
+    ``OSError`` is raised as it is, for the caller to name what it was writing."""
+    os.replace(src, dst)
+    _sync_dir(Path(dst).parent)
 
 
 def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:

@@ -4,10 +4,15 @@
 when ``must_exist``) and raises :class:`~tcli.errors.InputError` when the result leaves ``root``.
 Absolute parts, ``..`` and symlinks pointing outside are all caught by the one rule "the
 resolved path is ``root`` itself or below it", evaluated after resolution.
+
+The rule is written here only (``tests/test_confine_once.py`` keeps it so): a module that needs
+it calls :func:`confine` (raise), :func:`is_inside` (a finding or a refusal), :func:`resolve`
+(a symlink loop as one line) or :func:`is_absolute_name` (a path as written in a file).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path, PurePosixPath
 
@@ -25,6 +30,27 @@ def is_inside(path: Path, root: Path) -> bool:
     except (OSError, RuntimeError):  # symlink loop, unreadable component
         return False
     return real.is_relative_to(root.resolve(strict=False))
+
+
+def resolve(path: Path, what: str, *, missing_ok: bool = False) -> Path:
+    """``path.resolve()``, every symlink followed; a loop or an unreadable part is an
+    InputError naming ``what``. With ``missing_ok`` a missing path comes back as it is."""
+    try:
+        return path.resolve(strict=not missing_ok)
+    except RuntimeError:  # Python < 3.13 raises RuntimeError on loops
+        raise InputError(f"{what}: {path} is a symbolic link loop") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{what}: {path} is a symbolic link loop") from None
+        if exc.errno == errno.ENOENT and missing_ok:
+            return path
+        raise InputError(f"{what}: {path}: {exc.strerror}") from None
+
+
+def is_absolute_name(name: str) -> bool:
+    """Whether a path as written in a file (``/x``, ``C:x``, ``\\x``) is absolute."""
+    norm = name.replace("\\", "/")
+    return norm.startswith("/") or (len(norm) > 1 and norm[1] == ":")
 
 
 def confine(root: Path, rel: str | os.PathLike[str], *, what: str = "path",
@@ -54,9 +80,7 @@ def confine(root: Path, rel: str | os.PathLike[str], *, what: str = "path",
 def clean_member_name(name: str) -> PurePosixPath | None:
     """A ZIP/tar member name as a relative POSIX path, or None when it is unsafe
     (absolute, drive letter, backslash, ``..`` component, NUL, empty)."""
-    if not name or "\x00" in name or "\\" in name or name.startswith("/"):
-        return None
-    if len(name) > 1 and name[1] == ":":
+    if not name or "\x00" in name or "\\" in name or is_absolute_name(name):
         return None
     p = PurePosixPath(name)
     if any(part in ("..", "", ".") for part in name.split("/")):

@@ -24,6 +24,7 @@ from tcli.contract import TEMPLATE_NAMES
 from tcli.errors import InputError, TcError
 from tcli.paths import scaffolds_dir, tc_home
 from tcli.project import MAX_SEGMENT, check_segment
+from tcli.safety import atomic
 from tcli.safety.lock import locked
 
 SEGMENT_FIELDS = ("provider", "category", "architecture")
@@ -239,9 +240,9 @@ def render(
             for rel in files:
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / rel, target)
+                atomic.replace(staging / rel, target)
         else:
-            os.replace(staging, dest)
+            atomic.replace(staging, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result = NewResult(dest, {k: v for k, v in final_answers.items() if not k.startswith("_")}, files)

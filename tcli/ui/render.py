@@ -1,7 +1,8 @@
 """One renderer for a command's result: human text, or the result's JSON (``--json``).
 
 Commands compute a result (a dataclass with ``to_json()``) and hand it here with the function
-that draws it for people; nothing else decides between the two outputs.
+that draws it for people; nothing else decides between the two outputs, and no command prints
+JSON itself (``tests/cli/test_json_cli.py`` runs every ``--json`` and reads its stdout).
 """
 
 from __future__ import annotations
@@ -22,9 +23,18 @@ R = TypeVar("R", bound=JsonResult)
 
 
 def print_json(text: str, *, stderr: bool = False) -> None:
-    """A JSON document on stdout (or stderr), untouched by markup or wrapping."""
-    con = console.err() if stderr else console.out()
-    con.print(text, markup=False, highlight=False, soft_wrap=True)
+    """A JSON document on stdout (or stderr), as it is: no markup, wrapping or emoji codes
+    (rich would turn a label ``:smile:`` into a smiley)."""
+    stream = (console.err() if stderr else console.out()).file
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def print_document(text: str) -> None:
+    """A document that is not JSON (``tc export``'s YAML) on stdout, exactly as it is."""
+    stream = console.out().file
+    stream.write(text)
+    stream.flush()
 
 
 def emit(result: R, as_json: bool, human: Callable[[R], None]) -> None:

@@ -26,11 +26,11 @@ from tcli.safety import limits
 from tcli.safety.zipread import unsafe_member_reason
 from tcli.validate import rules_args, rules_config, rules_files, rules_schema, rules_structure
 from tcli.validate.context import Context, Tree, project_tree, zip_tree
-from tcli.validate.findings import Finding, Report, to_json
+from tcli.validate.findings import Finding, Report, Verdict, to_json
 from tcli.validate.upload import read_zip
 
 __all__ = [
-    "RULES", "Finding", "Report", "Rule", "Tree", "read_zip", "run_rules", "to_json",
+    "RULES", "Finding", "Report", "Rule", "Tree", "Verdict", "read_zip", "run_rules", "to_json",
     "unsafe_member_reason", "validate_project", "validate_zip", "zip_tree",
 ]
 

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tcli.contract import DEFAULT_MAX_FILE_SIZE, DEV_ONLY_DIRS, PUBLISH_DIR, RUNTIME_FILES
+from tcli.contract import (
+    CONFIG_SCHEMA,
+    CUSTOM_JSON,
+    DEFAULT_MAX_FILE_SIZE,
+    DEV_ONLY_DIRS,
+    PRESETS,
+    PUBLISH_DIR,
+    RUNTIME_FILES,
+    TRAIN_CONFIG,
+)
 from tcli.errors import InputError
 from tcli.paths import validation_dir
 from tcli.project import Project, TemplateRef
@@ -228,13 +237,13 @@ class Context:
         if ref.path in self._inputs:
             return self._inputs[ref.path]
         cfg = ref.config_dir
-        schema_path = cfg / "config.jsonschema"
+        schema_path = cfg / CONFIG_SCHEMA
         schema = self.meta_check(schema_path) if schema_path.is_file() else MISSING
-        train_path = cfg / "train_config.json"
+        train_path = cfg / TRAIN_CONFIG
         found = TemplateInputs(
             schema=schema,
-            presets=self.json(cfg / "presets.json"),
-            custom=self.json(cfg / "custom.json"),
+            presets=self.json(cfg / PRESETS),
+            custom=self.json(cfg / CUSTOM_JSON),
             train_cfg=self.json(train_path) if train_path.exists() else MISSING,
             defaults=form_defaults(schema) if isinstance(schema, dict) else None,
         )

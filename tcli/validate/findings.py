@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +65,17 @@ class Report:
 
     def failed(self, strict: bool = False) -> bool:
         return bool(self.errors) or (strict and bool(self.warnings))
+
+
+@dataclass
+class Verdict:
+    """What ``tc validate`` prints: its reports, judged with or without ``--strict``."""
+
+    reports: list[Report]
+    strict: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(to_json(self.reports, self.strict), indent=2)
 
 
 def to_json(reports: list[Report], strict: bool = False) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tcli.contract import SETUP_KEYS
+from tcli.contract import CONFIG_SCHEMA, PRESETS, SETUP_KEYS, TRAIN_CONFIG
 from tcli.parsers import args as args_parser
 from tcli.project import TemplateRef
 from tcli.schema import pointer
@@ -62,21 +62,21 @@ def _check_args(ctx: Context, ref: TemplateRef, schema: Any, presets: Any, train
         keys[key] = (src, values, typ)
 
     for key, spec in props.items():
-        note(key, "config.jsonschema", spec.get("default") if isinstance(spec, dict)
+        note(key, CONFIG_SCHEMA, spec.get("default") if isinstance(spec, dict)
              else None, isinstance(spec, dict) and "default" in spec)
         if key in keys and isinstance(spec, dict):
             src, values, _ = keys[key]
             keys[key] = (src, values, spec.get("type"))
     if isinstance(train_cfg, dict):
         for key, value in train_cfg.items():
-            note(key, "train_config.json", value, True)
+            note(key, TRAIN_CONFIG, value, True)
     if isinstance(presets, dict):
         for key, value in presets.items():
             if value is None or value == "":
                 continue
-            note(key, "presets.json", value, True)
+            note(key, PRESETS, value, True)
             if key in props:
-                ctx.add("warning", "config.preset-overrides", ref.config_dir / "presets.json",
+                ctx.add("warning", "config.preset-overrides", ref.config_dir / PRESETS,
                          f"presets.json sets {key!r}, which overrides the user's form value",
                          "remove it from presets.json or from config.jsonschema",
                          pointer=pointer([key]))

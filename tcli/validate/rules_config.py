@@ -7,7 +7,18 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tcli.contract import MODEL_EXTENSIONS, SPLIT_KEYS
+from tcli.contract import (
+    CONFIG_SCHEMA,
+    CUSTOM_JSON,
+    MODEL_EXTENSIONS,
+    MODEL_FILEPATH_KEY,
+    SCORE_LINE,
+    SCORE_REGEXP_KEY,
+    SPLIT_KEYS,
+    TEST_SPLIT_KEY,
+    TRAIN_CONFIG,
+    TRAIN_SPLIT_KEY,
+)
 from tcli.custom_json import compile_score_regexp
 from tcli.project import TemplateRef
 from tcli.safety import rx
@@ -29,11 +40,11 @@ def check(ctx: Context, ref: TemplateRef) -> None:
 def _check_custom(ctx: Context, ref: TemplateRef, custom: Any, presets: Any) -> None:
     if not isinstance(custom, dict):
         return
-    path = ref.config_dir / "custom.json"
-    regexp = custom.get("score_regexp")
+    path = ref.config_dir / CUSTOM_JSON
+    regexp = custom.get(SCORE_REGEXP_KEY)
     if isinstance(regexp, str):
         _check_regexp(ctx, ref, path, regexp)
-    model = custom.get("model_filepath")
+    model = custom.get(MODEL_FILEPATH_KEY)
     output_dir = presets.get("output-dir") if isinstance(presets, dict) else None
     if isinstance(model, str) and model:
         norm = posixpath.normpath(model)
@@ -70,7 +81,7 @@ def _check_regexp(ctx: Context, ref: TemplateRef, path: Path, regexp: str) -> No
         sample, source = ctx.log_text, ctx.log_name
         sample_file: Path | str = path
     else:
-        line_file = ref.config_dir / "score_line.txt"
+        line_file = ref.config_dir / SCORE_LINE
         text = ctx.text(line_file) if line_file.is_file() else None
         if text is None:
             if not line_file.exists() and not line_file.is_symlink():
@@ -83,7 +94,7 @@ def _check_regexp(ctx: Context, ref: TemplateRef, path: Path, regexp: str) -> No
         sample, source = text, "config/score_line.txt"
         sample_file = path
     try:
-        match = rx.search(compiled, sample, what="score_regexp")
+        match = rx.search(compiled, sample, what=SCORE_REGEXP_KEY)
     except rx.RegexTimeout as exc:
         ctx.add("error", "regexp.timeout", path, exc.message, exc.hint or "", pointer="/score_regexp")
         return
@@ -105,7 +116,7 @@ def _check_regexp(ctx: Context, ref: TemplateRef, path: Path, regexp: str) -> No
 
 def _check_splits(ctx: Context, ref: TemplateRef, schema: Any, train_cfg: Any,
                   defaults: dict[str, Any] | None) -> None:
-    schema_path = ref.config_dir / "config.jsonschema"
+    schema_path = ref.config_dir / CONFIG_SCHEMA
     if not isinstance(schema, dict):
         return
     props = schema.get("properties", {})
@@ -124,17 +135,17 @@ def _check_splits(ctx: Context, ref: TemplateRef, schema: Any, train_cfg: Any,
                      "add \"minimum\": 0, \"maximum\": 1", pointer=pointer(["properties", key]))
     sources: list[tuple[Path, str, Any]] = []
     if isinstance(train_cfg, dict):
-        sources.append((ref.config_dir / "train_config.json", "", train_cfg))
+        sources.append((ref.config_dir / TRAIN_CONFIG, "", train_cfg))
     if defaults is not None:
         sources.append((schema_path, "default", defaults))
     for path, kind, values in sources:
-        tr, te = values.get("train-split"), values.get("test-split")
+        tr, te = values.get(TRAIN_SPLIT_KEY), values.get(TEST_SPLIT_KEY)
 
         def ptr(key: str, kind: str = kind) -> str:
             return pointer(["properties", key, "default"]) if kind else pointer([key])
 
         bad = False
-        for key, val in (("train-split", tr), ("test-split", te)):
+        for key, val in ((TRAIN_SPLIT_KEY, tr), (TEST_SPLIT_KEY, te)):
             if val is None:
                 continue
             if isinstance(val, bool) or not isinstance(val, int | float) \
@@ -149,9 +160,9 @@ def _check_splits(ctx: Context, ref: TemplateRef, schema: Any, train_cfg: Any,
         if total > 1 + 1e-9:
             ctx.add("error", "split.sum", path,
                      f"train-split + test-split = {total:g} > 1: the splits overlap",
-                     "make them add up to 1", pointer=ptr("test-split"))
+                     "make them add up to 1", pointer=ptr(TEST_SPLIT_KEY))
         elif total < 1 - 1e-9:
             ctx.add("warning", "split.unused", path,
                      f"train-split + test-split = {total:g} < 1: {100 * (1 - total):.0f}% "
                      "of the samples are used by neither split",
-                     "make them add up to 1", pointer=ptr("test-split"))
+                     "make them add up to 1", pointer=ptr(TEST_SPLIT_KEY))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 from pathlib import Path, PurePosixPath
 
-from tcli.contract import FORBIDDEN_COPY
+from tcli.contract import DATASET_ID_KEY, ENTRYPOINT_SCRIPT, FORBIDDEN_COPY
 from tcli.packaging.plan import plan as package_plan
 from tcli.parsers import dockerfile, envfile, requirements
 from tcli.project import Project, TemplateRef
@@ -39,7 +39,7 @@ def _check_env(ctx: Context, path: Path, text: str) -> None:
         ctx.add("error", "env.syntax", path, "not a KEY=value line",
                  "write KEY=value (comments start with #)", line=line)
     for entry in env.entries:
-        if entry.key == "DATASET_ID":
+        if entry.key == DATASET_ID_KEY:
             ctx.add("error", "env.dataset-id", path,
                      "DATASET_ID must not be set in .env: the platform writes it there to "
                      "switch datasets, and a value here would win over docker run -e",
@@ -60,7 +60,7 @@ def _check_dockerfile(ctx: Context, path: Path, text: str) -> None:
         ctx.add("error", "dockerfile.entrypoint", path,
                  "no ENTRYPOINT: the container would not run docker-entrypoint.sh",
                  'add ENTRYPOINT ["/docker-entrypoint.sh"]')
-    elif not any(PurePosixPath(w).name == "docker-entrypoint.sh"
+    elif not any(PurePosixPath(w).name == ENTRYPOINT_SCRIPT
                  for w in dockerfile.entrypoint_words(entry)):
         ctx.add("error", "dockerfile.entrypoint", path,
                  "ENTRYPOINT does not run docker-entrypoint.sh (mount, setup.py, train.py)",

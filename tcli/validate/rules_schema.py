@@ -11,7 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import DEV_ONLY_DIRS
+from tcli.contract import (
+    CONFIG_SCHEMA,
+    CUSTOM_JSON,
+    DEV_ONLY_DIRS,
+    EXPORT_CONFIG,
+    EXPORT_SCHEMA,
+    PRESETS,
+    TRAIN_CONFIG,
+)
 from tcli.paths import validation_dir
 from tcli.project import TemplateRef
 from tcli.schema import pointer
@@ -21,14 +29,14 @@ from tcli.validate.context import MISSING, Context
 def check_tree(ctx: Context) -> None:
     if ctx.tree.export_dir is None:
         return
-    export_schema = ctx.tree.export_dir / "export.jsonschema"
+    export_schema = ctx.tree.export_dir / EXPORT_SCHEMA
     if export_schema.is_file():
         ctx.meta_check(export_schema)
-    config = ctx.tree.export_dir / "export_config.json"
+    config = ctx.tree.export_dir / EXPORT_CONFIG
     instance = ctx.json(config)
     if instance is MISSING:
         return
-    platform_schema = json.loads((validation_dir() / "export.jsonschema").read_text("utf-8"))
+    platform_schema = json.loads((validation_dir() / EXPORT_SCHEMA).read_text("utf-8"))
     ctx.instance_check(config, instance, platform_schema, "export.schema-violation",
                          "make export_config.json an instance of the platform's "
                          "export.jsonschema (its 'ONNX Export Configuration' form)")
@@ -43,19 +51,19 @@ def check(ctx: Context, ref: TemplateRef) -> None:
     found = ctx.inputs(ref)
     schema, train_cfg = found.schema, found.train_cfg
     if found.presets is not MISSING:
-        ctx.instance_check(cfg / "presets.json", found.presets, ctx.spec("tc-presets.jsonschema"),
+        ctx.instance_check(cfg / PRESETS, found.presets, ctx.spec("tc-presets.jsonschema"),
                            "presets.invalid",
                            "presets.json needs output-dir, images-dir and labels-dir (strings)")
     if found.custom is not MISSING:
-        ctx.instance_check(cfg / "custom.json", found.custom, ctx.spec("tc-custom.jsonschema"),
+        ctx.instance_check(cfg / CUSTOM_JSON, found.custom, ctx.spec("tc-custom.jsonschema"),
                            "custom.invalid",
                            "custom.json needs model_filepath, score_name and score_regexp "
                            "(strings)")
     if not isinstance(schema, dict) or found.defaults is None:
         return
-    _check_defaults(ctx, cfg / "config.jsonschema", schema, found.defaults)
+    _check_defaults(ctx, cfg / CONFIG_SCHEMA, schema, found.defaults)
     if train_cfg is not MISSING:
-        ctx.instance_check(cfg / "train_config.json", train_cfg, schema,
+        ctx.instance_check(cfg / TRAIN_CONFIG, train_cfg, schema,
                            "config.schema-violation",
                            "make train_config.json an instance of config.jsonschema "
                            "(it stands in for the platform's form input)")
@@ -63,7 +71,7 @@ def check(ctx: Context, ref: TemplateRef) -> None:
         props = schema.get("properties", {})
         for key in train_cfg:
             if isinstance(props, dict) and key not in props:
-                ctx.add("warning", "config.not-in-schema", cfg / "train_config.json",
+                ctx.add("warning", "config.not-in-schema", cfg / TRAIN_CONFIG,
                         f"key {key!r} is not a property of config.jsonschema: the "
                         "platform's form never sends it",
                         "add it to config.jsonschema or to presets.json",

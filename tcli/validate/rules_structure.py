@@ -9,11 +9,13 @@ from tcli.contract import (
     CONFIG_FILES,
     DEV_ONLY_DIRS,
     DEV_ONLY_FILES,
+    EXPORT_SCRIPT,
     PUBLISH_DIR,
     RUNTIME_FILES,
     TEMPLATE_DIRS,
 )
 from tcli.project import TemplateRef
+from tcli.safety.confine import is_inside
 from tcli.validate.context import Context
 from tcli.validate.findings import Severity
 
@@ -93,7 +95,7 @@ def _links_out_of_project(ctx: Context) -> None:
         if not item.is_symlink():
             continue
         target = item.resolve()
-        if not target.is_relative_to(root):
+        if not is_inside(target, root):
             ctx.add("error", "structure.symlink-escape", item,
                      f"{item.name} is a symlink that points outside the project ({target})",
                      "replace the link with the folder itself (copy its files into the project)")
@@ -150,7 +152,7 @@ def _unexpected_in_template(ctx: Context, ref: TemplateRef) -> None:
                 ctx.add("warning", "structure.subfolder", item,
                          "subfolder of docker/: the platform's flat build directory takes "
                          "only the files of docker/", "move its files up into docker/")
-            elif item.name == "export.py":
+            elif item.name == EXPORT_SCRIPT:
                 ctx.add("error", "structure.dev-only", item,
                          "export.py in docker/ clashes with the platform's own export.py",
                          "rename it (tc's templates ship tc_export.py) and import that")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tcli.contract import DEFAULT_MAX_FILE_SIZE, PUBLISH_DIR
 from tcli.errors import InputError
+from tcli.safety.confine import is_inside
 from tcli.safety.zipread import (
     MEMBER_ERRORS,
     ZipLimits,
@@ -81,7 +82,7 @@ def read_zip(zip_path: Path, dest: Path, *, max_file_size: int = DEFAULT_MAX_FIL
                     "rebuild the ZIP with 'tc package'")
                 continue
             target = dest.joinpath(*[p for p in name.split("/") if p])
-            if not target.resolve().is_relative_to(dest.resolve()):
+            if not is_inside(target, dest):
                 add("zip.unsafe-name", name, "unsafe member name: escapes the extraction folder",
                     "rebuild the ZIP with 'tc package'")
                 continue

@@ -12,7 +12,14 @@ import pytest
 
 from tcli.errors import InputError
 from tcli.safety import atomic, lock
-from tcli.safety.confine import PathEscape, clean_member_name, confine, is_inside
+from tcli.safety.confine import (
+    PathEscape,
+    clean_member_name,
+    confine,
+    is_absolute_name,
+    is_inside,
+    resolve,
+)
 from tests.waits import wait_until
 
 
@@ -50,6 +57,55 @@ def test_clean_member_name_refuses(name: str) -> None:
 
 def test_clean_member_name_keeps_relative() -> None:
     assert str(clean_member_name("top/a/b.py")) == "top/a/b.py"
+
+
+def test_resolve_names_a_loop_and_keeps_a_missing_path(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(InputError, match=r"^SRC: .*a is a symbolic link loop$"):
+        resolve(tmp_path / "a", "SRC")
+    assert resolve(tmp_path / "gone", "DEST", missing_ok=True) == tmp_path / "gone"
+    with pytest.raises(InputError, match="No such file"):
+        resolve(tmp_path / "gone", "DEST")
+
+
+@pytest.mark.parametrize(("name", "absolute"), [
+    ("/etc/passwd", True), ("C:/x", True), ("c:x", True), ("\\\\host\\x", True),
+    ("a/b.png", False), ("../b.png", False), ("", False),
+])
+def test_is_absolute_name(name: str, absolute: bool) -> None:
+    assert is_absolute_name(name) is absolute
+
+
+def test_atomic_check_refuses_before_the_replace(tmp_path: Path) -> None:
+    f = tmp_path / "out.zip"
+    f.write_bytes(b"old")
+    seen: list[bytes] = []
+
+    def check(tmp: Path) -> None:
+        seen.append(tmp.read_bytes())
+        raise InputError("bad")
+
+    with pytest.raises(InputError, match="bad"), atomic.atomic_open(f, check=check) as fh:
+        fh.write(b"new")
+    assert seen == [b"new"]
+    assert f.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zip"]
+
+
+def test_atomic_replace_moves_a_staged_folder_and_replaces_a_link(tmp_path: Path) -> None:
+    stage = tmp_path / ".stage"
+    stage.mkdir()
+    (stage / "f").write_text("x")
+    atomic.replace(stage, tmp_path / "dest")
+    assert (tmp_path / "dest" / "f").read_text() == "x" and not stage.exists()
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / "link").symlink_to(victim)
+    (tmp_path / "new").write_text("new")
+    atomic.replace(tmp_path / "new", tmp_path / "link")
+    assert victim.read_text() == "keep"
+    assert not (tmp_path / "link").is_symlink() and (tmp_path / "link").read_text() == "new"
 
 
 def test_atomic_write_keeps_mode_and_leaves_no_temp(tmp_path: Path) -> None:
