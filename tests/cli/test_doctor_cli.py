@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tcli import engine as docker_ops
 from tcli.cli import app
-from tcli.doctor import check_disk, check_fuse
+from tcli.doctor import BUILD_HEADROOM, check_disk, check_fuse, disk_need
 from tcli.errors import DockerError
 
 runner = CliRunner()
@@ -35,7 +35,7 @@ def test_json_lists_every_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     data = json.loads(result.output)
     assert data["ok"] is False
     assert [c["name"] for c in data["checks"]] == [
-        "docker", "gpu", "driver", "shm", "disk", "base image", "stand-ins", "fuse", "command"
+        "docker", "gpu", "driver", "arch", "shm", "disk", "base image", "stand-ins", "fuse", "command"
     ]
 
 
@@ -49,6 +49,27 @@ def test_real_daemon_when_present() -> None:
     assert result.output.splitlines()[0].startswith("ok    docker      daemon ")
     assert "warn  base image  tc-local/does-not-exist:0 not present" in result.output
     assert result.exit_code == 0
+
+
+@pytest.mark.integration  # under CI=true a skip here fails (tests/conftest.py)
+def test_disk_need_from_the_base_image_size() -> None:
+    try:
+        client = docker_ops.connect(timeout=10)
+    except DockerError:
+        pytest.skip("no Docker daemon reachable")
+    here = next((ref for ref in ("tc-local/python-sklearn:bookworm", "tc-local/pytorch:2.14.1")
+                 if docker_ops.image_info(client, ref) is not None), None)
+    if here is None:
+        pytest.skip("no local stand-in image to measure")
+    size = docker_ops.image_info(client, here).size  # type: ignore[union-attr]
+    need, why = disk_need(client, here)
+    assert need == BUILD_HEADROOM
+    assert why.startswith(f"{here} is here ({size / 1000**3:.1f} GB)")
+    need, why = disk_need(client, "tc-local/does-not-exist:0")
+    assert need == 40 * 1000**3 and "is not here: about 20.0 GB unpacked" in why
+    check = check_disk(Path("/"), 10**18, why)
+    assert check.status == "warn" and "is not here" in check.detail
+    client.close()
 
 
 def test_disk_threshold(tmp_path: Path) -> None:
