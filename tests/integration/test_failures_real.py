@@ -75,6 +75,11 @@ elif mode == "dist":
     while time.monotonic() < deadline:
         dist.all_reduce(t)
         time.sleep(0.05)
+elif mode == "oom":
+    hog = []
+    for step in range(1, 1000):
+        hog.append(torch.ones(1 << 25))  # 128 MiB more each step, touched
+        print(f"[train] step {step}: {step * 128} MiB held", flush=True)
 sys.exit(0)
 '''
 #: run inside node 1: SIGKILL its train.py (not torchrun, not this script)
@@ -130,13 +135,17 @@ def _explain(path: Path) -> Any:
     return gather.from_file(path, None)
 
 
-@pytest.mark.parametrize(("mode", "extra", "cause"), [
-    ("shm", ["--network", "none", "--ipc", "private", "--shm-size", "2m"], "shm-too-small"),
-    ("disk", ["--network", "none", "--tmpfs", "/train/ckpt:rw,size=1m,mode=1777"], "disk-full"),
-    ("ok", ["--network", "none"], None),
+@pytest.mark.parametrize(("mode", "extra", "code", "cause"), [
+    ("shm", ["--network", "none", "--ipc", "private", "--shm-size", "2m"], 1, "shm-too-small"),
+    ("disk", ["--network", "none", "--tmpfs", "/train/ckpt:rw,size=1m,mode=1777"], 1,
+     "disk-full"),
+    ("oom", ["--network", "none", "--memory", "600m", "--memory-swap", "600m"], 137,
+     "container-oom-killed"),
+    ("ok", ["--network", "none"], 0, None),
 ])
 def test_failing_run_leaves_failure_json(base_image: str, workspace: Path, tmp_path: Path,
-                                         mode: str, extra: list[str], cause: str | None) -> None:
+                                         mode: str, extra: list[str], code: int,
+                                         cause: str | None) -> None:
     out = tmp_path / "train"
     out.mkdir()
     name = f"tc-rehearsal-{mode}-{uuid.uuid4().hex[:8]}"
@@ -147,13 +156,13 @@ def test_failing_run_leaves_failure_json(base_image: str, workspace: Path, tmp_p
         _remove(name)
     log = done.stdout + done.stderr
     if cause is None:
-        assert done.returncode == 0, log
+        assert done.returncode == code, log
         assert not (out / "failure.json").exists()
         return
-    assert done.returncode == 1, log
+    assert done.returncode == code, log
     assert "[entrypoint] failure recorded in /train/failure.json" in log
     doc = json.loads((out / "failure.json").read_text())
-    assert (doc["schema"], doc["stage"], doc["exit_code"]) == ("tc-failure/1", "train", 1)
+    assert (doc["schema"], doc["stage"], doc["exit_code"]) == ("tc-failure/1", "train", code)
     result = _explain(out / "failure.json")
     assert result.findings[0].id == cause, result.to_json()
 
