@@ -116,6 +116,8 @@ def test_entrypoint_records_a_refused_mount(ws: Path) -> None:  # noqa: F811
                                 S3_BUCKET_NAME="datasets"),
                        cwd=ws, capture_output=True, text=True, timeout=120)
     assert r.returncode == 3, r.stdout + r.stderr
+    # the exit code is die's second argument, not part of the message
+    assert r.stderr.endswith("[entrypoint] error: mounting the dataset bucket failed (exit 3)\n")
     doc = json.loads((ws.parent / "train" / "failure.json").read_text())
     assert doc["stage"] == "mount" and doc["exit_code"] == 3
     result = diagnose.explain_lines(doc["last_lines"], source="failure.json",
