@@ -138,3 +138,14 @@ def test_shm_line_is_not_also_a_full_disk() -> None:
 def test_ids_unique() -> None:
     ids = [s.id for s in catalogue.SIGNATURES]
     assert len(ids) == len(set(ids))
+
+
+def test_docs_table_names_every_failure() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "explain.md").read_text()
+    ids = [s.id for s in catalogue.SIGNATURES] + [
+        catalogue.OOM_KILLED, catalogue.SCORE_NO_MATCH, catalogue.SCORE_TWICE,
+        catalogue.MODEL_MISSING]
+    for sig_id in ids:
+        assert docs.count(f"| `{sig_id}` |") >= 2, sig_id  # "What is recognised" and the runs
