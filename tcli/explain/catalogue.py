@@ -114,7 +114,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "this rank lost its connection to another rank in the middle of a collective: the "
         "other process died (killed, out of memory, crashed) or its node went away",
         "this node is not the cause: read the log (or failure.json) of the other node/rank "
-        "for its first error; under tc dev-run --nodes, the node that ended first",
+        "for its first error; under tc dev-run --nodes, the node that ended first (node r "
+        "writes .tc/train-node<r>/failure.json)",
     ),
     Signature(
         "fuse-missing", "FUSE not available for the S3 mount",
