@@ -76,12 +76,34 @@ def check_driver(runner: Callable[[list[str]], str | None], image: str,
 
 
 def check_arch(runner: Callable[[list[str]], str | None], image: str,
-               gpus: list[Any] | None = None) -> Check:
-    """Each GPU's compute capability against the image's torch arch list (preflight.py)."""
+               gpus: list[Any] | None = None, build: Any = None) -> Check:
+    """Each GPU's compute capability against the image's torch arch list (preflight.py;
+    ``build``: what :func:`probe_build` read from the image)."""
     from tcli.explain import preflight
 
-    verdict = preflight.check_arch(query_gpus(runner) if gpus is None else gpus, image)
+    verdict = preflight.check_arch(query_gpus(runner) if gpus is None else gpus, image, build)
     return Check("arch", verdict.status, verdict.detail, verdict.fix)
+
+
+def probe_build(client: Any, image: str) -> tuple[Any, str | None]:
+    """Run the image's python once (no network, a throwaway container, tc-doctor-probe-*) to
+    read its torch's arch list: (TorchBuild or None, why not)."""
+    import uuid
+
+    from tcli import engine
+    from tcli.explain import preflight
+
+    if not engine.image_exists(client, image):
+        return None, f"{image} is not here to probe"
+    container, code, tail = engine.run_job(
+        client, image, preflight.PROBE, name=f"tc-doctor-probe-{uuid.uuid4().hex[:8]}",
+        binds={}, environment={}, network_mode="none")
+    engine.remove(container)
+    build = preflight.build_from_probe(tail, image)
+    if build is None:
+        return None, f"probing {image} gave no torch arch list (exit {code}: " \
+                     f"{(tail[-1] if tail else '')[:120]})"
+    return build, None
 
 
 def check_shm(path: Path = Path("/dev/shm")) -> Check:
@@ -190,8 +212,10 @@ def diagnose(
     base_image: str | None = None,
     runner: Callable[[list[str]], str | None] = run_quiet,
     min_free: int | None = None,
+    probe: bool = False,
 ) -> DoctorReport:
-    """Run every check. ``client_factory`` returns a Docker client (default: from the env)."""
+    """Run every check. ``client_factory`` returns a Docker client (default: from the env);
+    ``probe``: read the base image's torch arch list by running its python once."""
     from tcli import engine
 
     checks: list[Check] = []
@@ -214,7 +238,12 @@ def diagnose(
     gpus = query_gpus(runner)
     checks.append(check_gpu(info, gpus))
     checks.append(check_driver(runner, image, gpus))
-    checks.append(check_arch(runner, image, gpus))
+    build, why_not = (probe_build(client, image) if probe and client is not None
+                      else (None, None))
+    arch = check_arch(runner, image, gpus, build)
+    if why_not and arch.status == "ok":
+        arch = Check("arch", "warn", f"{arch.detail}; {why_not}", arch.fix)
+    checks.append(arch)
     checks.append(check_shm())
 
     root = Path(info.root_dir) if info and info.root_dir else Path("/var/lib/docker")

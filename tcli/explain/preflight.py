@@ -216,15 +216,53 @@ def images_for(cap: str) -> list[str]:
     return found + [ref for ref, b in BUILDS.items() if arch_support(cap, b.arch) == "native"]
 
 
-def check_arch(gpus: list[Gpu], image: str) -> Verdict:
-    """Each GPU's compute capability against the architectures the image's torch carries."""
+#: What ``tc doctor --probe-image`` runs in the image (no network): its torch's version, CUDA
+#: and arch list (the compiled-in list: get_arch_list() is empty without a GPU on older torch).
+PROBE = ["python", "-c",
+         "import json, torch; f = getattr(torch._C, '_cuda_getArchFlags', lambda: '')(); "
+         "print('tc-probe ' + json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, "
+         "'arch': f.split() if f else torch.cuda.get_arch_list()}))"]
+_ARCH = re.compile(r"(sm|compute)_\d{2,3}[af]?")
+
+
+def build_from_probe(lines: list[str], image: str) -> TorchBuild | None:
+    """The torch build :data:`PROBE` printed (None when its line is missing or malformed)."""
+    import json
+
+    for line in reversed(lines):
+        if line.startswith("tc-probe "):
+            try:
+                doc = json.loads(line[len("tc-probe "):][:20000])
+            except ValueError:
+                return None
+            arch = doc.get("arch") if isinstance(doc, dict) else None
+            if not isinstance(arch, list) or not all(
+                    isinstance(a, str) and _ARCH.fullmatch(a) for a in arch):
+                return None
+            cuda = doc.get("cuda") if isinstance(doc.get("cuda"), str) else None
+            label = f"torch {str(doc.get('torch'))[:40]}" + (f" (CUDA {cuda[:10]})" if cuda
+                                                             else " (CPU-only)")
+            return TorchBuild(label, "", tuple(a.rstrip("af") for a in arch), False,
+                              f"probed in {image}")
+    return None
+
+
+def check_arch(gpus: list[Gpu], image: str, build: TorchBuild | None = None) -> Verdict:
+    """Each GPU's compute capability against the architectures the image's torch carries
+    (``build``: a probed one; else tc's table)."""
     if not gpus:
-        return Verdict("ok", "no NVIDIA GPU found: nothing to check")
-    build = build_of(image)
+        seen = (f"; {build.label} ({build.source}) has {' '.join(build.arch) or 'no CUDA arch'}"
+                if build is not None else "")
+        return Verdict("ok", "no NVIDIA GPU found: nothing to check" + seen)
+    build = build or build_of(image)
     caps = sorted({(g.compute_cap, g.name) for g in gpus})
     shown = ", ".join(f"{name} sm_{cap.replace('.', '')}" for cap, name in caps)
     if build is None:
-        return Verdict("ok", f"{shown}; {image} is not in tc's table of images: not checked")
+        return Verdict("ok", f"{shown}; {image} is not in tc's table of images: not checked "
+                             "(tc doctor --probe-image reads it from the image)")
+    if not build.arch:
+        return Verdict("fail", f"{shown}; {build.label} has no CUDA architectures: it runs on "
+                               "the CPU only", "use a base image with a CUDA build of torch")
     arch = " ".join(a for a in build.arch if a.startswith("sm_"))
     ptx = [a for a in build.arch if a.startswith("compute_")]
     head = f"{shown}; {build.label} has {arch}" + (f" (+PTX {ptx[0][8:]})" if ptx else "")

@@ -82,3 +82,25 @@ def test_fuse_missing_device(tmp_path: Path) -> None:
     check = check_fuse(tmp_path / "no-fuse")
     assert check.status == "warn" and f"no {tmp_path}/no-fuse" in check.detail
     assert check.fix == "sudo apt-get install -y fuse3 s3fs && sudo modprobe fuse"
+
+
+@pytest.mark.integration  # under CI=true a skip here fails (tests/conftest.py)
+def test_probe_reads_the_stand_ins_arch_list() -> None:
+    from tcli.contract import LOCAL_BASE_IMAGE
+    from tcli.doctor import diagnose
+
+    try:
+        client = docker_ops.connect(timeout=10)
+    except DockerError:
+        pytest.skip("no Docker daemon reachable")
+    if not docker_ops.image_exists(client, LOCAL_BASE_IMAGE):
+        pytest.skip(f"{LOCAL_BASE_IMAGE} absent: make base-image")
+    v100 = (Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi" / "v100-550.csv")
+    report = diagnose(lambda: client, base_image=LOCAL_BASE_IMAGE, probe=True,
+                      runner=lambda argv: v100.read_text() if argv[0] == "nvidia-smi" else None)
+    arch = next(c for c in report.checks if c.name == "arch")
+    assert arch.status == "fail", arch
+    assert arch.detail.startswith("Tesla V100-SXM2-16GB sm_70; torch 2.14.1+cu130 (CUDA 13.0) has "
+                                  "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120: no sm_70")
+    leftovers = client.containers.list(all=True, filters={"name": "tc-doctor-probe-"})
+    assert leftovers == []

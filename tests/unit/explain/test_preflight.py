@@ -181,3 +181,18 @@ def test_shm_small_warns_big_passes(tmp_path: Path) -> None:
 
     assert check_shm(tmp_path / "none").status == "warn"
     assert check_shm(tmp_path).name == "shm"
+
+
+def test_probe_output_parsed_and_checked() -> None:
+    line = ('tc-probe {"torch": "2.14.1+cu130", "cuda": "13.0", "arch": ["sm_75", "sm_80", '
+            '"sm_86", "sm_90", "sm_100", "sm_120"]}')
+    build = preflight.build_from_probe(["noise", line], "example.org/own/torch:1")
+    assert build is not None and build.label == "torch 2.14.1+cu130 (CUDA 13.0)"
+    v = preflight.check_arch(gpus("v100-550.csv"), "example.org/own/torch:1", build)
+    assert v.status == "fail" and "no sm_70" in v.detail
+    cpu = preflight.build_from_probe(['tc-probe {"torch": "2.5.1+cpu", "cuda": null, "arch": []}'],
+                                     "x")
+    assert cpu is not None and cpu.label == "torch 2.5.1+cpu (CPU-only)"
+    assert preflight.check_arch(gpus("a100-570.csv"), "x", cpu).status == "fail"
+    for bad in ['tc-probe {"arch": ["<script>"]}', "tc-probe {", "no probe line"]:
+        assert preflight.build_from_probe([bad], "x") is None
