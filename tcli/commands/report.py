@@ -46,5 +46,11 @@ def _show(result: ReportResult) -> None:
     model = result.data["model"]
     if model["status"] not in (None, "ok"):
         console.warn(f"ONNX model not used: {model['problem']}")
+    fail = result.data.get("failure")
+    if fail:
+        found = fail["findings"][0] if fail["findings"] else None
+        console.warn(f"the run failed (stage {fail['stage']}, exit {fail['exit_code']}): "
+                     + (f"{found['title']} [{found['id']}]" if found else "cause not recognised")
+                     + f"; the report shows why; tc explain {fail['file']}")
     rel = os.path.relpath(result.path)
     con.print(f"report: {rel} ({len(result.images)} images)", markup=False, highlight=False)

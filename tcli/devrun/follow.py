@@ -79,11 +79,13 @@ def feed_score(watcher: LogWatcher, line: str, custom: CustomJson, events: DevRu
 
 
 def conclude(run: Running, watcher: LogWatcher, state: ExitState, ended: float,
-             events: DevRunEvents, cause: RunFailed | None = None) -> Summary:
+             events: DevRunEvents, cause: RunFailed | None = None,
+             explain_from: tuple[list[str], ExitState] | None = None) -> Summary:
     """Fill the summary from how the container ended, report it, raise RunFailed on failure.
 
     ``cause``: a failure found elsewhere (another node of a ``--nodes`` run) that wins over
-    what this container's own end says.
+    what this container's own end says; ``explain_from``: that node's last lines and end,
+    which the explanation then reads instead of this container's.
     """
     container, project, custom, summary = run.container, run.project, run.custom, run.summary
     started, since_wall = run.started, run.since_wall
@@ -140,6 +142,7 @@ def conclude(run: Running, watcher: LogWatcher, state: ExitState, ended: float,
     if failure is not None:
         from tcli.explain.hook import explain_after_run  # never raises
 
-        explain_after_run(watcher.lines, state, custom, summary.template, problem, events)
+        lines, end = explain_from if explain_from is not None else (watcher.lines, state)
+        explain_after_run(lines, end, custom, summary.template, problem, events)
         raise failure
     return summary

@@ -115,11 +115,13 @@ def run_nodes(job: NodesRun, events: DevRunEvents) -> Summary:
             node.container, _ = engine.create_and_start(job.client, params, warn=warn_once)
         events.line(f"running {job.nodes} nodes × {job.nproc} process(es) on the host network "
                  f"(master {MASTER_ADDR}:{port}): {', '.join(n.name for n in nodes)}")
-        watcher, cause = _follow_all(job, nodes, events)
+        watcher, cause, failed = _follow_all(job, nodes, events)
         node0 = nodes[0]
         run = Running(node0.container, job.project, job.custom, job.summary, begun, since_wall)
+        # the explanation reads the node at fault (its own error), not node 0's echo of it
+        culprit = (list(failed.last), failed.state) if failed is not None else None
         return conclude(run, watcher, node0.state, node0.ended_at or time.monotonic(), events,
-                        cause=cause)
+                        cause=cause, explain_from=culprit)
     except KeyboardInterrupt:
         stopped = True
         raise interrupted([n.container for n in nodes if n.container is not None], job.keep,
@@ -157,7 +159,7 @@ def _pump(rank: int, container: Any, out: queue.Queue[tuple[int, str | None]]) -
 
 
 def _follow_all(job: NodesRun, nodes: list[Node],
-                events: DevRunEvents) -> tuple[LogWatcher, RunFailed | None]:
+                events: DevRunEvents) -> tuple[LogWatcher, RunFailed | None, Node | None]:
     """Stream every node's log until all ended (the watchdog stops stragglers)."""
     from tcli import engine
 
@@ -202,7 +204,7 @@ def _follow_all(job: NodesRun, nodes: list[Node],
                     events.line(f"watchdog: stopping node {node.rank} ({node.name}), still running "
                              f"{bound:.0f} s after node {_first(nodes).rank} ended", style="warn")
                     engine.stop(node.container, timeout=2)
-    return watcher, _cause(job, nodes, first_failed, events)
+    return (watcher, *_cause(job, nodes, first_failed, events))
 
 
 def _first(nodes: list[Node]) -> Node:
@@ -211,14 +213,15 @@ def _first(nodes: list[Node]) -> Node:
 
 
 def _cause(job: NodesRun, nodes: list[Node], failed: Node | None,
-           events: DevRunEvents) -> RunFailed | None:
-    """The failure that names the node at fault, or None when every node ended cleanly."""
+           events: DevRunEvents) -> tuple[RunFailed | None, Node | None]:
+    """The failure that names the node at fault and that node, or (None, None) when every node
+    ended cleanly."""
     if failed is None:
         # every node ended 0, unless the watchdog stopped one that lingered after node 0
         lingering = [n for n in nodes if n.state is not None and n.state.exit_code != 0]
         failed = lingering[0] if lingering else None
         if failed is None:
-            return None
+            return None, None
     events.line(f"last log lines of node {failed.rank} ({failed.name}):", style="error")
     for line in failed.last:
         events.line(f"  {line}")
@@ -230,4 +233,4 @@ def _cause(job: NodesRun, nodes: list[Node], failed: Node | None,
         f"{describe_end(failed.state.exit_code, failed.state.oom_killed)}{after}",
         "its last log lines are above; rerun with --keep to inspect the containers "
         "(docker logs NAME)",
-    )
+    ), failed

@@ -161,6 +161,18 @@ def wait(container: Any) -> ExitState:
     )
 
 
+def started_at(container: Any) -> float | None:
+    """When the container last started (Unix time, from State.StartedAt), or None."""
+    from datetime import datetime
+
+    text = str((container.attrs.get("State") or {}).get("StartedAt") or "")
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", text)
+    if match is None or text.startswith("0001-"):
+        return None
+    base = datetime.fromisoformat(match.group(1) + "+00:00").timestamp()
+    return base + float(match.group(2) or 0.0)
+
+
 def status(container: Any) -> str:
     """``created``, ``running``, ``exited`` … (reloaded)."""
     try:

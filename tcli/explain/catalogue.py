@@ -65,6 +65,7 @@ SIGNATURES: tuple[Signature, ...] = (
         (r"Unexpected bus error encountered in worker", r"DataLoader worker \(pid \d+\) is killed "
          r"by signal: Bus error", r"out of shared memory", r"insufficient shared memory \(shm\)",
          r"unable to write to file </torch_",
+         r"unable to allocate shared memory\(shm\) for file </torch_",
          r"^\s*Bus error( \(core dumped\))?\s*$"),
         "the DataLoader workers pass batches through /dev/shm, and it is smaller than they need",
         "run with a bigger /dev/shm (the platform gives 8g and --ipc host; docker run "
@@ -106,6 +107,17 @@ SIGNATURES: tuple[Signature, ...] = (
         "address/port and runs the same code and data; set NCCL_DEBUG=INFO to see more",
     ),
     Signature(
+        "peer-rank-lost", "another rank disconnected",
+        (r"gloo/transport/tcp/pair\.cc:\d+\] (Read error|Write error|Connection closed by peer)",
+         r"Connection reset by peer\. This is typically caused by a remote worker",
+         r"remote process exited or there was a network error"),
+        "this rank lost its connection to another rank in the middle of a collective: the "
+        "other process died (killed, out of memory, crashed) or its node went away",
+        "this node is not the cause: read the log (or failure.json) of the other node/rank "
+        "for its first error; under tc dev-run --nodes, the node that ended first (node r "
+        "writes .tc/train-node<r>/failure.json)",
+    ),
+    Signature(
         "fuse-missing", "FUSE not available for the S3 mount",
         (r"fuse: device not found", r"/dev/fuse: No such file or directory",
          r"fuse: failed to open /dev/fuse", r"fusermount: .*Operation not permitted"),
@@ -131,19 +143,25 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     Signature(
         "disk-full", "disk full",
-        (r"No space left on device", r"\[Errno 28\]", r"ENOSPC"),
-        "a write failed because the file system is full (/train, /tmp or Docker's storage)",
+        (r"^(?!.*(shared memory|</torch_|/dev/shm)).*No space left on device",
+         r"\[Errno 28\]", r"ENOSPC",
+         r"inline_container\.cc:\d+\] \. unexpected pos \d+ vs \d+",
+         r"PytorchStreamWriter failed writing file"),
+        "a write failed because the file system is full (/train, /tmp or Docker's storage); "
+        "torch.save says so only as \"unexpected pos N vs M\"",
         "free space (docker system df; remove old images), write checkpoints less often, "
         "or give the container a bigger disk",
     ),
     Signature(
         "rank-died", "a training process (rank) died",
         (r"ChildFailedError", r"exitcode\s*:\s*-?\d+ \(pid: \d+\)",
+         r"failed \(exitcode: -?\d+\) local_rank: \d+ \(pid: \d+\)",
          r"Signal \d+ \(SIG[A-Z]+\) received by PID \d+"),
         "torchrun stopped because one of its processes failed; the root cause is that "
         "process's own error",
         "read the first error above the torchrun report (the 'Root Cause' section names the "
-        "rank); fix that error",
+        "rank); fix that error. Exitcode -9 is SIGKILL with no error of its own: the OOM "
+        "killer (docker inspect's OOMKilled, dmesg) or a kill from outside",
     ),
 )
 

@@ -86,5 +86,25 @@ def from_last_run(project_dir: Path, template: str | None,
                          "wait for it to end, then run tc explain --last again")
     state = engine.wait(container)
     lines = list(deque(engine.stream_lines(container), maxlen=LAST_TAIL))
+    problem, model_filepath = _model_problem(project, template, container)
     return explain_lines(lines, source=f"container {container.name}",
-                         exit_code=state.exit_code, oom_killed=state.oom_killed, score=score)
+                         exit_code=state.exit_code, oom_killed=state.oom_killed, score=score,
+                         model_problem=problem, model_filepath=model_filepath)
+
+
+def _model_problem(project: Any, template: str | None, container: Any) -> tuple[str | None, str]:
+    """What tc dev-run says of the model file after that container's run (missing, or older
+    than the container's last start), as (problem, model_filepath); (None, "") when the
+    template or its custom.json cannot tell."""
+    from tcli import engine
+    from tcli.custom_json import read_custom
+    from tcli.devrun.follow import model_check
+
+    started = engine.started_at(container)
+    try:
+        custom = read_custom(project.select(template))
+    except TcError:
+        return None, ""
+    if started is None:
+        return None, custom.model_filepath
+    return model_check(project, custom, container, started)[2], custom.model_filepath

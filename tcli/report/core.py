@@ -34,6 +34,7 @@ from typing import Any
 from tcli.errors import InputError
 from tcli.report import html, plots, scores
 from tcli.report.artifacts import Run, load_run, parse_lenient, val_split
+from tcli.report.failure import failure_part
 from tcli.report.predict import ModelProblem, ground_truth, predict
 from tcli.safety import atomic, jsonload, limits
 from tcli.safety.confine import is_inside
@@ -256,6 +257,7 @@ def _compute(run: Run, out: Path, stage: Path, max_images: int) -> ReportResult:
         "onnx_parity": {"max_abs_diff": mj.get("onnx_max_abs_diff")},
         "metrics": {"epochs": run.epochs, "final": run.final} if run.epochs or run.final else None,
         "val": None, "classes": [], "images": [], "notes": run.notes,
+        "failure": failure_part(run),
     }
     if run.epochs:
         images.append(plots.curves(run.epochs, stage / "curves.png"))

@@ -19,6 +19,26 @@ TEMPLATE = """<!doctype html>
 <body><main>
 <h1>tc report: {{ d.template }}</h1>
 <p class="muted">task {{ d.task }} · project {{ d.project }}</p>
+{% set fail = d.get("failure") %}
+{% if fail %}
+<section class="problem" id="failure">
+<h2>The run failed{% if fail.stage %} in stage {{ fail.stage }}{% endif %}
+{%- if fail.exit_code is not none %} (exit {{ fail.exit_code }}
+{%- if fail.signal %}, {{ fail.signal }}{% endif %}){% endif %}</h2>
+{% if fail.findings %}{% set first = fail.findings[0] %}
+<p><b>{{ first.title }}</b> <span class="muted">[{{ first.id }}]</span></p>
+<p>Why: {{ first.cause }}</p>
+{% for e in first.evidence %}<pre>line {{ e.line }}: {{ e.text }}</pre>{% endfor %}
+<p>Fix: {{ first.fix }}</p>
+{% for f in fail.findings[1:] %}<p class="muted">also: {{ f.title }} [{{ f.id }}]</p>{% endfor %}
+{% else %}
+<p>No known failure recognised in the last lines (docs/explain.md lists what tc recognises).</p>
+{% endif %}
+<details><summary>last lines ({{ fail.file }})</summary>
+<pre>{% for ln in fail.last_lines %}{{ ln }}
+{% endfor %}</pre></details>
+</section>
+{% endif %}
 <h2>Run</h2>
 {{ table(["", "value"], run_rows) }}
 {% if d.model.status not in (None, "ok") %}
@@ -86,7 +106,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:22px 0 8px;border-bott
 .muted{color:#5a6373}.problem{background:#fff5f5;border:1px solid #c62828;color:#8e1b1b;
 padding:8px 12px;border-radius:6px}.note{color:#7a5a00}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #d5d9e0;padding:3px 10px;
-text-align:left}th{background:#f0f2f5}figure{margin:8px 0}img{max-width:100%;height:auto}
+text-align:left}th{background:#f0f2f5}
+pre{white-space:pre-wrap;word-break:break-all;margin:4px 0}figure{margin:8px 0}img{max-width:100%;height:auto}
 """
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tcli import engine as docker_ops
 from tcli.cli import app
-from tcli.doctor import check_disk, check_fuse
+from tcli.doctor import BUILD_HEADROOM, check_disk, check_fuse, disk_need
 from tcli.errors import DockerError
 
 runner = CliRunner()
@@ -35,7 +35,7 @@ def test_json_lists_every_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     data = json.loads(result.output)
     assert data["ok"] is False
     assert [c["name"] for c in data["checks"]] == [
-        "docker", "gpu", "driver", "shm", "disk", "base image", "stand-ins", "fuse", "command"
+        "docker", "gpu", "driver", "arch", "shm", "disk", "base image", "stand-ins", "fuse", "command"
     ]
 
 
@@ -51,6 +51,27 @@ def test_real_daemon_when_present() -> None:
     assert result.exit_code == 0
 
 
+@pytest.mark.integration  # under CI=true a skip here fails (tests/conftest.py)
+def test_disk_need_from_the_base_image_size() -> None:
+    try:
+        client = docker_ops.connect(timeout=10)
+    except DockerError:
+        pytest.skip("no Docker daemon reachable")
+    here = next((ref for ref in ("tc-local/python-sklearn:bookworm", "tc-local/pytorch:2.14.1")
+                 if docker_ops.image_info(client, ref) is not None), None)
+    if here is None:
+        pytest.skip("no local stand-in image to measure")
+    size = docker_ops.image_info(client, here).size  # type: ignore[union-attr]
+    need, why = disk_need(client, here)
+    assert need == BUILD_HEADROOM
+    assert why.startswith(f"{here} is here ({size / 1000**3:.1f} GB)")
+    need, why = disk_need(client, "tc-local/does-not-exist:0")
+    assert need == 40 * 1000**3 and "is not here: about 20.0 GB unpacked" in why
+    check = check_disk(Path("/"), 10**18, why)
+    assert check.status == "warn" and "is not here" in check.detail
+    client.close()
+
+
 def test_disk_threshold(tmp_path: Path) -> None:
     assert check_disk(tmp_path, min_free=1).status == "ok"
     low = check_disk(tmp_path / "not" / "yet", min_free=10**18)
@@ -61,3 +82,25 @@ def test_fuse_missing_device(tmp_path: Path) -> None:
     check = check_fuse(tmp_path / "no-fuse")
     assert check.status == "warn" and f"no {tmp_path}/no-fuse" in check.detail
     assert check.fix == "sudo apt-get install -y fuse3 s3fs && sudo modprobe fuse"
+
+
+@pytest.mark.integration  # under CI=true a skip here fails (tests/conftest.py)
+def test_probe_reads_the_stand_ins_arch_list() -> None:
+    from tcli.contract import LOCAL_BASE_IMAGE
+    from tcli.doctor import diagnose
+
+    try:
+        client = docker_ops.connect(timeout=10)
+    except DockerError:
+        pytest.skip("no Docker daemon reachable")
+    if not docker_ops.image_exists(client, LOCAL_BASE_IMAGE):
+        pytest.skip(f"{LOCAL_BASE_IMAGE} absent: make base-image")
+    v100 = (Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi" / "v100-550.csv")
+    report = diagnose(lambda: client, base_image=LOCAL_BASE_IMAGE, probe=True,
+                      runner=lambda argv: v100.read_text() if argv[0] == "nvidia-smi" else None)
+    arch = next(c for c in report.checks if c.name == "arch")
+    assert arch.status == "fail", arch
+    assert arch.detail.startswith("Tesla V100-SXM2-16GB sm_70; torch 2.14.1+cu130 (CUDA 13.0) has "
+                                  "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120: no sm_70")
+    leftovers = client.containers.list(all=True, filters={"name": "tc-doctor-probe-"})
+    assert leftovers == []

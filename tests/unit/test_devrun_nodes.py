@@ -139,8 +139,11 @@ def test_a_dead_node_makes_tc_stop_the_others_and_name_it(
     nodes = [nodes_mod.Node(0, "c-node0", node0), nodes_mod.Node(1, "c-node1", node1)]
     events = Recorder()
     began = time.monotonic()
-    watcher, cause = nodes_mod._follow_all(_job(tmp_path), nodes, events)
+    watcher, cause, failed = nodes_mod._follow_all(_job(tmp_path), nodes, events)
     assert time.monotonic() - began < 10
+    # the node at fault, whose last lines and end the explanation reads
+    assert failed is nodes[1] and list(failed.last) == ["epoch 1/3", "Killed"]
+    assert failed.state.exit_code == 137
     assert node0.stopped_by_tc and not node1.stopped_by_tc
     assert isinstance(cause, RunFailed)
     assert cause.message == ("node 1 of 2 (c-node1) exited with code 137 (killed); "
@@ -156,8 +159,8 @@ def test_clean_nodes_give_node_0s_score(tmp_path: Path) -> None:
     node1 = FakeContainer("c-node1", ["epoch 1/1", "Score 0.999"], code=0)  # never read
     nodes = [nodes_mod.Node(0, "c-node0", node0), nodes_mod.Node(1, "c-node1", node1)]
     events = Recorder()
-    watcher, cause = nodes_mod._follow_all(_job(tmp_path), nodes, events)
-    assert cause is None
+    watcher, cause, failed = nodes_mod._follow_all(_job(tmp_path), nodes, events)
+    assert cause is None and failed is None
     assert watcher.final_score() == "0.750"
     assert not node0.stopped_by_tc and not node1.stopped_by_tc
 
@@ -168,8 +171,8 @@ def test_a_node_lingering_after_success_is_stopped_and_named(
     node0 = FakeContainer("c-node0", ["Score 0.5"], code=0)
     node1 = FakeContainer("c-node1", ["still here"], code=None)
     nodes = [nodes_mod.Node(0, "c-node0", node0), nodes_mod.Node(1, "c-node1", node1)]
-    _, cause = nodes_mod._follow_all(_job(tmp_path), nodes, Recorder())
-    assert node1.stopped_by_tc
+    _, cause, failed = nodes_mod._follow_all(_job(tmp_path), nodes, Recorder())
+    assert node1.stopped_by_tc and failed is nodes[1]
     assert cause is not None and cause.message.startswith(
         "node 1 of 2 (c-node1) exited with code 143 (terminated)")
 

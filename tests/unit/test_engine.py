@@ -171,3 +171,14 @@ def test_gpu_requests() -> None:
     assert every["Count"] == -1 and every["Capabilities"] == [["gpu"]]
     (some,) = docker_ops.gpu_requests("0,1")
     assert some["DeviceIDs"] == ["0", "1"]
+
+
+def test_started_at_reads_dockers_state() -> None:
+    from types import SimpleNamespace
+
+    from tcli.engine import started_at
+
+    real = SimpleNamespace(attrs={"State": {"StartedAt": "2026-12-05T16:31:05.123456789Z"}})
+    assert started_at(real) == pytest.approx(1796488265.123456789)
+    never = SimpleNamespace(attrs={"State": {"StartedAt": "0001-01-01T00:00:00Z"}})
+    assert started_at(never) is None and started_at(SimpleNamespace(attrs={})) is None

@@ -24,7 +24,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MOUNT_S3="${MOUNT_S3:-$HERE/mount-s3.sh}"
 
 log() { printf '[entrypoint] %s\n' "$*"; }
-die() { printf '[entrypoint] error: %s\n' "$*" >&2; exit "${2:-2}"; }
+die() { printf '[entrypoint] error: %s\n' "$1" >&2; exit "${2:-2}"; }
 
 # KEY=value lines as data: no expansion, no command substitution, nothing executed.
 DQ_RE='^"(.*)"$'

@@ -94,10 +94,13 @@ def target_dir() -> Path:
 
 
 def write(folder: Path, doc: dict[str, Any]) -> Path:
-    """Write ``folder/failure.json`` atomically (a temporary file, then rename)."""
+    """Write ``folder/failure.json`` atomically (a temporary file, then rename), readable by
+    all like the model beside it (mkstemp's 0600 would hide it from the host user when the
+    container runs as root)."""
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".failure.", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")

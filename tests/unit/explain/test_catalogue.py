@@ -7,6 +7,8 @@ import pytest
 
 from tcli.explain import catalogue
 
+#: the real failing runs of docs/explain.md's table
+RUN = "a real run here (docs/explain.md, 2026-12-05: the entrypoint in tc-local/pytorch:2.14.1"
 #: (signature id, a real line, where it comes from)
 REAL_LINES: list[tuple[str, str, str]] = [
     ("cuda-out-of-memory",
@@ -31,6 +33,10 @@ REAL_LINES: list[tuple[str, str, str]] = [
      "RuntimeError: unable to write to file </torch_287_2714559211_8>: No space left on device (28)",
      "torch/lib/libshm (a worker writing its batch to /dev/shm), quoted with the bus error in a "
      "public shm troubleshooting note"),
+    ("shm-too-small",
+     "RuntimeError: unable to allocate shared memory(shm) for file </torch_16_1956183694_0>: No "
+     "space left on device (28)",
+     RUN + ", DataLoader with 4 workers, --ipc private --shm-size 2m; torch 2.14.1's message)"),
     ("cuda-driver-too-old",
      "RuntimeError: CUDA driver version is insufficient for CUDA runtime version",
      "CUDA runtime cudaGetErrorString(cudaErrorInsufficientDriver), as torch raises it"),
@@ -75,6 +81,19 @@ REAL_LINES: list[tuple[str, str, str]] = [
      "s3fs-fuse src/s3fs.cpp (my_fuse_opt_proc)"),
     ("disk-full", "OSError: [Errno 28] No space left on device",
      "CPython OSError for ENOSPC (strerror)"),
+    ("disk-full",
+     "RuntimeError: [enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598",
+     RUN + ", torch.save into a 1 MiB tmpfs: torch never says 'No space left')"),
+    ("peer-rank-lost",
+     "[rank0]: RuntimeError: [/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:"
+     "545] Read error [127.0.0.1]:22685: Connection reset by peer. This is typically caused by a "
+     "remote worker hanging or bugs in the application. Check the logs of the remote worker "
+     "before reporting an error. GLHF! \U0001f3d6\ufe0f",
+     RUN + ", 2 nodes over gloo: node 0 after node 1's train.py was SIGKILLed)"),
+    ("rank-died",
+     "E1205 16:20:49.944000 15 torch/distributed/elastic/multiprocessing/api.py:1002] failed "
+     "(exitcode: -9) local_rank: 0 (pid: 18) of binary: /usr/local/bin/python",
+     RUN + ", 2 nodes: node 1's torchrun after its train.py was SIGKILLed)"),
     ("rank-died", "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
      "pytorch torch/distributed/elastic/multiprocessing/errors/__init__.py"),
     ("rank-died", "  exitcode  : -9 (pid: 2812)",
@@ -111,6 +130,22 @@ def test_scan_primary_first_and_evidence_lines() -> None:
     assert found[0].evidence == ((2, REAL_LINES[0][1]),)
 
 
+def test_shm_line_is_not_also_a_full_disk() -> None:
+    shm = next(r[1] for r in REAL_LINES if "allocate shared memory" in r[1])
+    assert [s.id for s in catalogue.match_line(shm)] == ["shm-too-small"]
+
+
 def test_ids_unique() -> None:
     ids = [s.id for s in catalogue.SIGNATURES]
     assert len(ids) == len(set(ids))
+
+
+def test_docs_table_names_every_failure() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "explain.md").read_text()
+    ids = [s.id for s in catalogue.SIGNATURES] + [
+        catalogue.OOM_KILLED, catalogue.SCORE_NO_MATCH, catalogue.SCORE_TWICE,
+        catalogue.MODEL_MISSING]
+    for sig_id in ids:
+        assert docs.count(f"| `{sig_id}` |") >= 2, sig_id  # "What is recognised" and the runs

@@ -45,6 +45,13 @@ def test_never_on_success(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert not (tmp_path / "failure.json").exists()
 
 
+def test_written_file_is_readable_by_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a container running as root writes into the host's .tc/train: the user must read it
+    monkeypatch.setenv("TC_FAILURE_DIR", str(tmp_path))
+    assert failure.main(["--stage", "train", "--exit-code", "1"]) == 0
+    assert (tmp_path / "failure.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_tail_keeps_the_last_lines_of_a_big_log(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "log"
@@ -109,6 +116,8 @@ def test_entrypoint_records_a_refused_mount(ws: Path) -> None:  # noqa: F811
                                 S3_BUCKET_NAME="datasets"),
                        cwd=ws, capture_output=True, text=True, timeout=120)
     assert r.returncode == 3, r.stdout + r.stderr
+    # the exit code is die's second argument, not part of the message
+    assert r.stderr.endswith("[entrypoint] error: mounting the dataset bucket failed (exit 3)\n")
     doc = json.loads((ws.parent / "train" / "failure.json").read_text())
     assert doc["stage"] == "mount" and doc["exit_code"] == 3
     result = diagnose.explain_lines(doc["last_lines"], source="failure.json",
