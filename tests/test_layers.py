@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("parsers", ("tcli.parsers",)),
     ("domain", ("tcli.project", "tcli.custom_json", "tcli.buildctx", "tcli.demo_data",
                 "tcli.scaffold", "tcli.scaffold_update", "tcli.job", "tcli.engine",
-                "tcli.baseimage", "tcli.wheelhouse")),
+                "tcli.baseimage", "tcli.wheelhouse", "tcli.weights")),
     ("features", ("tcli.validate", "tcli.packaging", "tcli.publish", "tcli.devrun",
                   "tcli.doctor", "tcli.datasets", "tcli.form", "tcli.report", "tcli.scaleout",
                   "tcli.explain")),

@@ -23,7 +23,14 @@ from tcli.contract import DEFAULT_MAX_FILE_SIZE
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
 from tcli.safety import limits
-from tcli.validate import rules_args, rules_config, rules_files, rules_schema, rules_structure
+from tcli.validate import (
+    rules_args,
+    rules_config,
+    rules_files,
+    rules_schema,
+    rules_structure,
+    rules_weights,
+)
 from tcli.validate.context import Context, Tree, project_tree, zip_tree
 from tcli.validate.report import Finding, Report, to_json
 from tcli.validate.zipread import read_zip, unsafe_member_reason
@@ -43,7 +50,8 @@ class Rule(Protocol):
 
 
 #: Every rule, in the order they run (the findings are sorted afterwards).
-RULES: tuple[Rule, ...] = (rules_structure, rules_files, rules_schema, rules_config, rules_args)
+RULES: tuple[Rule, ...] = (rules_structure, rules_files, rules_schema, rules_config, rules_args,
+                          rules_weights)
 
 
 def run_rules(ctx: Context) -> list[Finding]:
