@@ -84,21 +84,29 @@ def _check(path: Path, entry: dict[str, Any]) -> None:
                            f"says {entry['sha256']}")
 
 
-def _download(url: str, dest: Path, limit: int) -> None:
+def _download(entry: dict[str, Any], dest: Path) -> None:
+    """Download ``entry``'s URL into ``dest``, kept only when size and sha256 match."""
+    url, limit = entry["url"], entry["size"]
     if not re.match(r"https?://", url):
-        raise WeightsError(f"{url}: only http(s) URLs are downloaded")
+        raise WeightsError(f"{entry['name']}: {url}: only http(s) URLs are downloaded")
     fd, tmp_name = tempfile.mkstemp(prefix=".download.", dir=dest.parent)
-    tmp, total = Path(tmp_name), 0
+    tmp, total, digest = Path(tmp_name), 0, hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             while chunk := response.read(BLOCK):
                 total += len(chunk)
                 if total > limit:
-                    raise WeightsError(f"{url}: more than the {limit} bytes weights.lock says")
+                    raise WeightsError(f"{entry['name']}: {url} sends more than the {limit} bytes "
+                                       "weights.lock says")
+                digest.update(chunk)
                 out.write(chunk)
+        if total != limit or digest.hexdigest() != entry["sha256"]:
+            raise WeightsError(f"{entry['name']}: the download from {url} has sha256 "
+                               f"{digest.hexdigest()} ({total} bytes), weights.lock says "
+                               f"{entry['sha256']} ({limit} bytes)")
         os.replace(tmp, dest)
     except (OSError, http.client.HTTPException) as exc:
-        raise WeightsError(f"{url}: download failed: {exc}") from None
+        raise WeightsError(f"{entry['name']}: {url}: download failed: {exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -117,7 +125,7 @@ def install(folder: Path) -> int:
                 if not entry.get("url"):
                     raise WeightsError(f"{entry['name']}: no staged file and no URL in "
                                        "weights.lock (tc package --with-weights ships it)")
-                _download(entry["url"], path, entry["size"])
+                _download(entry, path)
                 how = f"downloaded from {entry['url']}"
             _check(path, entry)
             print(f"tc-weights: {entry['name']} sha256={entry['sha256']} ok ({how})", flush=True)
