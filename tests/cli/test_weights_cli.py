@@ -127,3 +127,25 @@ def test_torchvision_name_on_the_sklearn_template_is_refused(new_project: Callab
     assert code == 2
     assert err.startswith("error: Prov/Cat/Arch: docker/tc_weights.py is missing")
     assert not (tmp_path / "cache").exists()
+
+
+def test_the_zip_holds_the_lock_and_the_file_only_with_weights(proj: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    src = tmp_path / "w.pth"
+    src.write_bytes(BODY)
+    assert _tc("weights", "add", str(src), "--name", "w", "--url", "https://e.example/w.pth")[0] == 0
+    docker = f"train-container-publish/{KEY}/docker"
+    code, out, err = _tc("package", "-o", str(tmp_path / "small.zip"), "--verify")
+    assert code == 0, out + err
+    names = zipfile.ZipFile(tmp_path / "small.zip").namelist()
+    assert f"{docker}/weights.lock" in names
+    assert not [n for n in names if "/weights-" in n]
+    code, out, err = _tc("package", "-o", str(tmp_path / "big.zip"), "--verify", "--with-weights")
+    assert code == 0, out + err
+    with zipfile.ZipFile(tmp_path / "big.zip") as zf:
+        assert zf.read(f"{docker}/weights-{SHA}") == BODY
+    (tmp_path / "cache" / "weights" / "sha256" / SHA).unlink()
+    code, out, err = _tc("package", "-o", str(tmp_path / "none.zip"), "--with-weights")
+    assert code == 2 and not (tmp_path / "none.zip").exists()
+    assert err.startswith("error: --with-weights: w: not in the host cache")
