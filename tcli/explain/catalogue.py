@@ -145,6 +145,14 @@ SIGNATURES: tuple[Signature, ...] = (
         "read the first error above the torchrun report (the 'Root Cause' section names the "
         "rank); fix that error",
     ),
+    Signature(
+        "pinned-weights-mismatch", "pinned weights missing or not matching weights.lock",
+        (r"^\s*tc-weights: error: ", r"^\s*weights: error: "),
+        "a weights file pinned in docker/weights.lock is missing, or its sha256 or size is not "
+        "the locked one (the build's weights step or train.py checked it)",
+        "tc weights verify / tc weights pull on the host; if the file changed upstream, pin it "
+        "again with 'tc weights add' (docs/weights.md)",
+    ),
 )
 
 #: Longest log line matched (a megabyte of progress bar on one line is not worth the time).

@@ -33,7 +33,7 @@ class Source:
 
 
 def _name_from(text: str) -> str:
-    stem = re.sub(r"\.(pth|pt|bin|safetensors|ckpt)$", "", text.rsplit("/", 1)[-1], flags=re.I)
+    stem = re.sub(r"\.(pth|pt|bin|safetensors|ckpt)\Z", "", text.rsplit("/", 1)[-1], flags=re.I)
     stem = HASH_IN_NAME.sub(".", stem + ".").rstrip(".")
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "weights"
     return clean[:64] if clean[0].isalnum() else f"w{clean}"[:64]
