@@ -18,7 +18,7 @@ from pathlib import Path
 from tcli.errors import InputError
 from tcli.paths import cache_home
 from tcli.project import Project, TemplateRef
-from tcli.safety import atomic, fetch
+from tcli.safety import atomic, fetch, secretscan
 from tcli.safety.digest import sha256_file
 from tcli.weights import lock
 from tcli.weights.lock import Entry
@@ -128,6 +128,12 @@ def add(project: Project, ref: TemplateRef, source: Source, *, name: str | None 
     record_url = source.url or (url or "")
     if record_url:
         fetch.check_url(record_url, "--url" if url else "URL")
+        hits = secretscan.scan_text(record_url, max_hits=1)
+        if hits:
+            raise InputError(f"{'--url' if url else 'URL'}: holds what looks like a secret "
+                             f"({hits[0].kind}), which would be written into weights.lock and "
+                             "uploaded", "give a URL without tokens (not a presigned URL); or "
+                             "add the downloaded file with a public --url")
     if source.path is not None:
         tmp, size, sha = _copy_in(source.path, _ensure_cache(), max_bytes)
         _keep(tmp, sha)

@@ -74,6 +74,8 @@ def test_a_redirect_within_loopback_is_followed(tmp_path: Path, cls_proj: Path) 
     ("file:///etc/passwd", r"file:// URLs are not downloaded"),
     ("ftp://127.0.0.1/w.pth", r"only http and https"),
     ("http://user:secret@127.0.0.1:9/w.pth", r"user name or password"),
+    ("http://127.0.0.1:9/w.pth?X-Amz-Credential=AKIAQWERTYUIOPASDFGH%2F20240101",
+     r"looks like a secret \(AWS Access Key\)"),
 ])
 def test_sources_that_are_not_plain_http_urls(tmp_path: Path, cls_proj: Path, guard: Guard,
                                               source: str, message: str) -> None:
