@@ -131,3 +131,37 @@ def test_a_lock_linked_outside_the_project_is_neither_read_nor_written(
     guard.check()
     assert_clean_failure(r, 2, r"weights\.lock: leads outside the project")
     assert json.loads(outside.read_text()) == {"version": 1, "weights": []}
+
+
+def test_a_server_that_never_answers_times_out(tmp_path: Path, cls_proj: Path,
+                                               guard: Guard) -> None:
+    """A server that accepts, reads the request and stays silent: tc gives up after
+    --timeout seconds of silence (exit 2, one line), never hangs."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    release = threading.Event()
+    held: list[socket.socket] = []
+
+    def hold() -> None:
+        conn, _ = srv.accept()
+        held.append(conn)
+        conn.recv(4096)
+        release.wait(120)
+
+    threading.Thread(target=hold, daemon=True).start()
+    guard.start(tmp_path / "cache")
+    try:
+        r = tc("weights", "add", f"http://127.0.0.1:{srv.getsockname()[1]}/w.pth",
+               "--timeout", "2", cwd=cls_proj, env=_env(tmp_path))
+    finally:
+        release.set()
+        for conn in held:
+            conn.close()
+        srv.close()
+    guard.check()
+    assert_clean_failure(r, 2, r"w\.pth: cannot download: timed out")
+    _no_cache(tmp_path)
