@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from tests.httpserve import routed_server
-from tests.integration.test_devrun import cleanup, render, template_dir, tc
+from tests.integration.test_devrun import cleanup, render, tc, template_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -107,4 +107,41 @@ def test_a_changed_cache_file_stops_dev_run_before_the_build(
                                                          "sha256 is "), done.stderr
         assert "building" not in done.stdout
     finally:
+        cleanup(docker_client, project)
+
+
+def test_the_weights_layers_stay_cached_when_train_py_changes(
+        tmp_path: Path, docker_client: Any, base_image: str) -> None:
+    """tc build twice, train.py edited in between: the weights' COPY and RUN layers are the
+    same layers (the cache's key is the files' content), only the sources layer is new."""
+    project = _project(tmp_path)
+    cache = tmp_path / "cache"
+    _weights(tmp_path / "tiny.pth")
+    tags = [f"tc-weights-test/{project.name}:{i}" for i in (1, 2)]
+    os.environ["TC_CACHE_DIR"] = str(cache)
+    try:
+        added = tc(["weights", "add", str(tmp_path / "tiny.pth"), "--project", str(project)],
+                   base_image)
+        assert added.returncode == 0, added.stdout + added.stderr
+        layers = []
+        for tag in tags:
+            built = tc(["build", str(project), "--tag", tag], base_image)
+            assert built.returncode == 0, built.stdout + built.stderr
+            history = docker_client.images.get(tag).history()
+            layers.append([(h["CreatedBy"], h["Id"]) for h in history])  # newest first
+            train = template_dir(project) / "docker" / "train.py"
+            train.write_text(train.read_text() + "# edited\n")
+
+        def layer(image: list[tuple[str, str]], needle: str) -> str:
+            return next(i for c, i in image if needle in c)
+
+        weights = [layer(image, "tc_weights.py install") for image in layers]
+        assert weights[0] == weights[1] and weights[0] != "<missing>"
+        sources = [layer(image, " in /workspace/ ") for image in layers]  # the newest COPY
+        assert sources[0] != sources[1]
+    finally:
+        del os.environ["TC_CACHE_DIR"]
+        for tag in tags:
+            if any(tag in (i.tags or []) for i in docker_client.images.list(name=tag.split(":")[0])):
+                docker_client.images.remove(tag, force=True)
         cleanup(docker_client, project)
