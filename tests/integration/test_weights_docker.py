@@ -19,7 +19,7 @@ import torch
 from tests.httpserve import routed_server
 from tests.integration.test_devrun import cleanup, render, tc, template_dir
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 
 
 def _project(tmp_path: Path) -> Path:
@@ -46,6 +46,7 @@ def _run(project: Path, base_image: str, cache: Path) -> Any:
         del os.environ["TC_CACHE_DIR"]
 
 
+@pytest.mark.slow  # trains (one epoch)
 def test_pinned_weights_from_the_host_cache_then_a_wrong_download_fails_the_build(
         tmp_path: Path, docker_client: Any, base_image: str) -> None:
     project = _project(tmp_path)
