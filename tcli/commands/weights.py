@@ -46,6 +46,8 @@ def add_command(
     max_size: str = typer.Option("4GB", "--max-size", help="Refuse a file larger than this."),
     timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Seconds a connection "
                                   "may stay silent."),
+    refresh: bool = typer.Option(False, "--refresh", help="Download again even when the lock "
+                                 "pins this URL and the cache has its file."),
     project: Path = _PATH,
     template: str = _TEMPLATE,
 ) -> None:
@@ -59,11 +61,13 @@ def add_command(
     proj = Project.load(project)
     ref = proj.select(template)
     src = sources.resolve(source, Path.cwd())
-    if src.url:
-        console.info(f"downloading {src.url}")
     added = core.add(proj, ref, src, name=name, url=url, max_bytes=_size(max_size),
-                     timeout_s=timeout)
+                     timeout_s=timeout, refresh=refresh,
+                     on_download=lambda u: console.info(f"downloading {u}"))
     e = added.entry
+    if src.url and not added.downloaded:
+        console.info(f"{src.url}: pinned and in the host cache already, not downloaded "
+                     "(--refresh downloads it again)")
     what = "replaced" if added.replaced else "added"
     console.success(f"{what} {e.name} in {added.lock_file.relative_to(proj.root)}: "
                     f"sha256 {e.sha256}, {e.size} bytes")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +112,11 @@ def fetch_into_cache(url: str, *, max_bytes: int, timeout_s: float, sha256_prefi
 
 def add(project: Project, ref: TemplateRef, source: Source, *, name: str | None = None,
         url: str | None = None, max_bytes: int = fetch.DEFAULT_MAX_BYTES,
-        timeout_s: float = fetch.DEFAULT_TIMEOUT_S) -> Added:
-    """Cache SOURCE's file and pin it in the template's weights.lock (module docstring)."""
+        timeout_s: float = fetch.DEFAULT_TIMEOUT_S, refresh: bool = False,
+        on_download: Callable[[str], None] | None = None) -> Added:
+    """Cache SOURCE's file and pin it in the template's weights.lock (module docstring). A URL
+    the lock already pins, with its file in the cache, is not downloaded again unless
+    ``refresh``."""
     if not (ref.docker_dir / "tc_weights.py").is_file():
         raise InputError(f"{ref.key}: docker/tc_weights.py is missing, so no build would "
                          "install pinned weights", "torchvision templates only; in an older "
@@ -134,11 +138,17 @@ def add(project: Project, ref: TemplateRef, source: Source, *, name: str | None 
                              f"({hits[0].kind}), which would be written into weights.lock and "
                              "uploaded", "give a URL without tokens (not a presigned URL); or "
                              "add the downloaded file with a public --url")
+    pinned = next((e for e in entries if source.url and e.url == source.url
+                   and check_cached(e).state == "ok"), None)
     if source.path is not None:
         tmp, size, sha = _copy_in(source.path, _ensure_cache(), max_bytes)
         _keep(tmp, sha)
         downloaded = False
+    elif pinned is not None and not refresh:  # downloaded once: the cache has those bytes
+        sha, size, downloaded = pinned.sha256, pinned.size, False
     else:
+        if on_download is not None:
+            on_download(source.url)
         sha, size = fetch_into_cache(source.url, max_bytes=max_bytes, timeout_s=timeout_s,
                                      sha256_prefix=source.sha256_prefix)
         downloaded = True

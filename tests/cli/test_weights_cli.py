@@ -149,3 +149,17 @@ def test_the_zip_holds_the_lock_and_the_file_only_with_weights(proj: Path, tmp_p
     code, out, err = _tc("package", "-o", str(tmp_path / "none.zip"), "--with-weights")
     assert code == 2 and not (tmp_path / "none.zip").exists()
     assert err.startswith("error: --with-weights: w: not in the host cache")
+
+
+def test_a_pinned_url_is_downloaded_once(proj: Path) -> None:
+    with routed_server({"/w.pth": (200, {}, BODY)}) as (base, hits):
+        assert _tc("weights", "add", f"{base}/w.pth")[0] == 0
+        code, out, _ = _tc("weights", "add", f"{base}/w.pth", "--name", "again")
+        assert hits == ["/w.pth"]
+        assert (code, out) == (0, f"{base}/w.pth: pinned and in the host cache already, not "
+                                  "downloaded (--refresh downloads it again)\n"
+                                  f"added again in {LOCK}: sha256 {SHA}, {len(BODY)} bytes\n")
+        assert _tc("weights", "add", f"{base}/w.pth", "--name", "again", "--refresh")[0] == 0
+        assert hits == ["/w.pth", "/w.pth"]
+    names = [e["name"] for e in json.loads((proj / LOCK).read_text())["weights"]]
+    assert names == ["w", "again"]
