@@ -21,6 +21,7 @@ from tcli.paths import cache_home
 from tcli.project import Project, TemplateRef
 from tcli.safety import atomic, fetch, secretscan
 from tcli.safety.digest import sha256_file
+from tcli.safety.lock import locked
 from tcli.weights import lock
 from tcli.weights.lock import Entry
 from tcli.weights.sources import Source
@@ -153,11 +154,15 @@ def add(project: Project, ref: TemplateRef, source: Source, *, name: str | None 
                                      sha256_prefix=source.sha256_prefix)
         downloaded = True
     entry = Entry(chosen, record_url, sha, size, source.label[: lock.MAX_SOURCE])
-    replaced = next((e for e in entries if e.name == chosen), None)
-    new = [entry if e.name == chosen else e for e in entries]
-    if replaced is None:
-        new.append(entry)
-    return Added(entry, lock.write(project, ref, new), replaced, downloaded)
+    # read-modify-write under an inter-process lock: two tc weights add at once both land
+    with locked(project.tc_path("weights-lock.flock"), what="weights.lock", timeout_s=60):
+        entries = lock.read(project, ref)
+        replaced = next((e for e in entries if e.name == chosen), None)
+        new = [entry if e.name == chosen else e for e in entries]
+        if replaced is None:
+            new.append(entry)
+        written = lock.write(project, ref, new)
+    return Added(entry, written, replaced, downloaded)
 
 
 @dataclass(frozen=True)
