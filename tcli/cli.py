@@ -43,6 +43,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("doctor", "doctor"),
     ("base_image", "base-image"),
     ("dataset", "dataset"),
+    ("weights", "weights"),
     ("form", "form"),
     ("report", "report"),
     ("build", "build"),

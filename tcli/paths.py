@@ -38,3 +38,13 @@ def tc_home() -> Path:
         return Path(override)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "tc"
+
+
+def cache_home() -> Path:
+    """Per-user cache (downloaded weights, content-addressed): ``TC_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/tc``, else ``~/.cache/tc``."""
+    override = os.environ.get("TC_CACHE_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tc"

@@ -116,6 +116,9 @@ def inspect_command(
                                 "files and sizes that differ from the annotations."),
     fmt: str = typer.Option("auto", "--format", "-f", help="Format of a source folder."),
     classes: str | None = typer.Option(None, "--classes", help="YOLO class names."),
+    duplicates: bool = typer.Option(True, "--duplicates/--no-duplicates", help="Look for exact "
+                                    "(same bytes) and near duplicates (dHash within 6 of 64 "
+                                    "bits), also across the source's subsets (reads every image)."),
 ) -> None:
     """Show images, labels, annotations per image, box sizes and problems of a dataset.
 
@@ -123,7 +126,7 @@ def inspect_command(
     """
     from tcli.datasets.inspect import InspectResult, inspect
 
-    ins = inspect(directory, fmt, decode, classes)
+    ins = inspect(directory, fmt, decode, classes, duplicates=duplicates)
     pics = []
     if report is not None:
         from tcli.datasets.pictures import write_pictures

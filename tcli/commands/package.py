@@ -35,6 +35,11 @@ def command(
     no_validate: bool = typer.Option(
         False, "--no-validate", help="Package even when tc validate finds errors (not advised)."
     ),
+    with_weights: bool = typer.Option(
+        False, "--with-weights",
+        help="Ship the files pinned in weights.lock (from the host cache) inside the ZIP; "
+             "without it the ZIP holds only the lock and the platform's build downloads them.",
+    ),
     max_file_size: str = typer.Option(
         DEFAULT_MAX_FILE_SIZE_TEXT, "--max-file-size",
         help="Refuse files larger than this (e.g. 10MB, 2MiB)."
@@ -77,7 +82,7 @@ def command(
                 "fix them (see the table), or pass --no-validate to package anyway",
             )
     for ref in refs:
-        found = plan(project, ref, max_file_size=limit)
+        found = plan(project, ref, max_file_size=limit, with_weights=with_weights)
         if len(found.refusals) == 1:
             only = found.refusals[0]
             raise ValidationFailed(

@@ -18,6 +18,7 @@ from tcli.contract import ANNOTATIONS_XML
 from tcli.errors import InputError
 from tcli.safety import confine
 
+from .dupes import NEAR_BITS, Duplicates, Item
 from .model import Losses, Record, Source
 
 SAMPLE_SIZE = 24
@@ -52,6 +53,8 @@ class Inspection:
     detected: str | None = None
     #: samples the report could not draw (file: why), filled by the report
     not_drawn: list[str] = field(default_factory=list)
+    #: exact/near duplicates and those straddling the source's subsets (None: not looked for)
+    duplicates: Duplicates | None = None
 
     def box_summary(self) -> dict[str, float | int]:
         import numpy as np
@@ -78,7 +81,8 @@ class Inspection:
                 "annotations_per_image_max": self.per_image_max,
                 "box_sizes": self.box_summary(),
                 "problems": [{"kind": p.kind, "count": p.count, "examples": p.examples}
-                             for p in self.problems]}
+                             for p in self.problems],
+                "duplicates": self.duplicates.as_dict() if self.duplicates else None}
 
 
 @dataclass
@@ -116,8 +120,8 @@ def locate(path: Path) -> tuple[Path, bool]:
     return path, False
 
 
-def inspect(path: Path, fmt: str = "auto", decode: bool = False, classes: str | None = None
-            ) -> Inspection:
+def inspect(path: Path, fmt: str = "auto", decode: bool = False, classes: str | None = None,
+            duplicates: bool = True) -> Inspection:
     from .cvat import read_cvat
     from .importer import open_source
 
@@ -128,12 +132,32 @@ def inspect(path: Path, fmt: str = "auto", decode: bool = False, classes: str | 
         source: Source = read_cvat(real, Losses(), flat=True)
     else:
         source, why = open_source(real, fmt, classes)
-    ins = _scan(folder, source, platform, decode)
+    ins = _scan(folder, source, platform, decode, duplicates)
     ins.detected = why
     return ins
 
 
-def _scan(folder: Path, source: Source, platform: bool, decode: bool) -> Inspection:
+def _duplicate_problems(found: Duplicates) -> list[Problem]:
+    """The duplicates as problems (examples: the first 3 groups)."""
+    out: list[Problem] = []
+    if found.exact_groups:
+        out.append(Problem("exact duplicates (same bytes; groups)", found.exact_groups,
+                           [" = ".join(g[:4]) for g in found.exact[:3]]))
+    if found.near_groups:
+        out.append(Problem(f"near duplicates (dHash within {NEAR_BITS} of 64 bits; groups)",
+                           found.near_groups, [" ~ ".join(g[:4]) for g in found.near[:3]]))
+    if found.straddling_groups:
+        out.append(Problem("duplicates across the source's subsets (a train/val leak; groups)",
+                           found.straddling_groups,
+                           [" ~ ".join(g["images"][:4]) for g in found.straddling[:3]]))
+    if found.not_hashed:
+        out.append(Problem("images not checked for duplicates", len(found.not_hashed),
+                           found.not_hashed[:3]))
+    return out
+
+
+def _scan(folder: Path, source: Source, platform: bool, decode: bool,
+          duplicates: bool = True) -> Inspection:
     from .imagesize import decode_check
 
     probs: dict[str, Problem] = {}
@@ -155,12 +179,15 @@ def _scan(folder: Path, source: Source, platform: bool, decode: bool) -> Inspect
     rng = random.Random(0)
     samples: list[Record] = []
     names: Counter[str] = Counter()
+    items: list[Item] = []
     n_img = n_shapes = per_max = 0
     for rec in source.records():
         base = rec.rel
         if rec.missing:
             continue  # the reader counted it in its losses (annotations without files)
         names[rec.rel.rsplit("/", 1)[-1]] += 1
+        if duplicates:
+            items.append(Item(rec.rel, Path(rec.path), rec.subset))
         n_img += 1
         k = len(rec.shapes)
         n_shapes += k
@@ -234,12 +261,19 @@ def _scan(folder: Path, source: Source, platform: bool, decode: bool) -> Inspect
     for what, n in source.losses.counts.items():
         if not what.startswith("annotated images without a file"):
             probs.setdefault(what, Problem(what, n, source.losses.examples.get(what, [])))
+    found = None
+    if duplicates:
+        from .dupes import find
+
+        found = find(items)
+        for p in _duplicate_problems(found):
+            probs[p.kind] = p
     return Inspection(
         folder, source.format, "platform" if platform else "source",
         n_img + len(source.unreferenced), n_img, n_shapes,
         dict(kinds), [(n, shapes_per_label[i], images_per_label[i]) for i, n in enumerate(labels)],
         [(_bucket(lo, hi), per_image[_bucket(lo, hi)]) for lo, hi in PER_IMAGE_BUCKETS],
-        per_max, bw, bh, list(probs.values()), samples, list(labels))
+        per_max, bw, bh, list(probs.values()), samples, list(labels), duplicates=found)
 
 
 def _bucket(lo: int, hi: int) -> str:

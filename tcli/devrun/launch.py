@@ -142,13 +142,17 @@ def _build_image(client: Any, project: Project, template: TemplateRef, base: str
                  events: DevRunEvents) -> tuple[BuildResult, int, int]:
     """Assemble the build directory in a temporary folder and build it: (build, files, bytes)."""
     from tcli.buildctx import assemble
+    from tcli.weights.core import staged_files as staged_weights
 
     tag = image_tag(project, template)
     build_root = project.tc_dir / "build"
     build_root.mkdir(parents=True, exist_ok=True)
     ctx_dir = Path(tempfile.mkdtemp(prefix="context-", dir=build_root))
     try:
-        ctx = assemble(project, template, ctx_dir)
+        staged, notes = staged_weights(project, template)  # pinned weights, host cache
+        for note in notes:
+            events.line(note)
+        ctx = assemble(project, template, ctx_dir, extra_files=staged)
         ctx_files, ctx_bytes = len(ctx.files), ctx.size
         events.line(
             f"build context: {ctx_files} files, {human_bytes(ctx_bytes)} "

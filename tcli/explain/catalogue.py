@@ -163,6 +163,14 @@ SIGNATURES: tuple[Signature, ...] = (
         "rank); fix that error. Exitcode -9 is SIGKILL with no error of its own: the OOM "
         "killer (docker inspect's OOMKilled, dmesg) or a kill from outside",
     ),
+    Signature(
+        "pinned-weights-mismatch", "pinned weights missing or not matching weights.lock",
+        (r"^\s*tc-weights: error: ", r"^\s*weights: error: "),
+        "a weights file pinned in docker/weights.lock is missing, or its sha256 or size is not "
+        "the locked one (the build's weights step or train.py checked it)",
+        "tc weights verify / tc weights pull on the host; if the file changed upstream, pin it "
+        "again with 'tc weights add' (docs/weights.md)",
+    ),
 )
 
 #: Longest log line matched (a megabyte of progress bar on one line is not worth the time).

@@ -190,9 +190,29 @@ def _walk(base: Path, root: Path) -> tuple[list[Path], list[Path], list[Refusal]
     return files, dirs, refusals
 
 
+def weights_entries(project: Project, ref: TemplateRef, prefix: str) -> list[Entry]:
+    """``--with-weights``: the files pinned in weights.lock, from the host cache (each
+    sha256-checked), as ``docker/weights-<sha256>`` (the name the Dockerfile's step installs);
+    InputError (exit 2) when one is missing or changed in the cache."""
+    from tcli.errors import InputError
+    from tcli.weights.core import cached_path, check_cached
+    from tcli.weights.lock import read
+
+    out: list[Entry] = []
+    for entry in read(project, ref):
+        state = check_cached(entry)
+        if state.state != "ok":
+            raise InputError(f"--with-weights: {entry.name}: {state.detail}; nothing was written",
+                             "fetch it with 'tc weights pull' (or 'tc weights add')")
+        out.append(Entry(f"{prefix}/docker/{entry.staged_name}", cached_path(entry.sha256),
+                         0o644))
+    return out
+
+
 def plan(project: Project, ref: TemplateRef, *,
-         max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Plan:
-    """Decide the ZIP's members for one template; collect refusals (never raises for them)."""
+         max_file_size: int = DEFAULT_MAX_FILE_SIZE, with_weights: bool = False) -> Plan:
+    """Decide the ZIP's members for one template; collect refusals (never raises for them,
+    but ``with_weights`` raises InputError for a pinned file the host cache lacks)."""
     root = project.root
     result = Plan(ref)
     dir_names: set[str] = {f"{PUBLISH_DIR}/"}
@@ -223,6 +243,10 @@ def plan(project: Project, ref: TemplateRef, *,
                 continue
             arc = f"{prefix}/{f.relative_to(ref.path).as_posix()}"
             result.entries.append(Entry(arc, f, _mode(f.name)))
+    if with_weights:  # pinned weights: checked by sha256, not by the size/suffix rules
+        staged = weights_entries(project, ref, prefix)
+        names = {e.arcname for e in staged}
+        result.entries = [e for e in result.entries if e.arcname not in names] + staged
     result.entries.extend(Entry(d, None, 0o755) for d in dir_names)
     result.entries.sort(key=lambda e: e.arcname)
     return result

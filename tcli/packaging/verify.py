@@ -49,6 +49,8 @@ def copy_problems(build_dir: Path) -> tuple[int, list[tuple[int, str]]]:
     for spec in dockerfile_parser.copy_specs(instructions):
         if spec.from_stage is not None:
             continue
+        empty_globs: list[str] = []
+        matched = False
         for src in spec.sources:
             if "://" in src or "$" in src:
                 continue
@@ -58,12 +60,20 @@ def copy_problems(build_dir: Path) -> tuple[int, list[tuple[int, str]]]:
             if rel in ("", "."):
                 continue
             if any(ch in rel for ch in "*?["):
-                if not any(build_dir.glob(rel)):
-                    problems.append((spec.line, f"{spec.keyword} {src}: matches no file in the "
-                                                "build directory"))
+                if any(build_dir.glob(rel)):
+                    matched = True
+                else:
+                    empty_globs.append(src)
             elif not (build_dir / rel).exists():
                 problems.append((spec.line, f"{spec.keyword} {src}: no such file in the build "
                                             "directory"))
+            else:
+                matched = True
+        # Docker fails a COPY only when none of its sources matches: a wildcard that matches
+        # nothing beside one that does is an optional file (weights.loc[k], weights-*)
+        if not matched:
+            problems.extend((spec.line, f"{spec.keyword} {src}: matches no file in the build "
+                                        "directory") for src in empty_globs)
     return count, problems
 
 

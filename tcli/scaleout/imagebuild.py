@@ -63,12 +63,14 @@ def build(client: Any, project: Project, template: TemplateRef, ref: ImageRef, *
     (``base_image``: the BASE_IMAGE build arg, None for the Dockerfile's own)."""
     from tcli import engine
     from tcli.buildctx import assemble
+    from tcli.weights.core import staged_files
 
     build_root = project.tc_dir / "build"
     build_root.mkdir(parents=True, exist_ok=True)
     ctx_dir = Path(tempfile.mkdtemp(prefix="context-", dir=build_root))
     try:
-        ctx = assemble(project, template, ctx_dir)
+        staged, _notes = staged_files(project, template)  # pinned weights, host cache
+        ctx = assemble(project, template, ctx_dir, extra_files=staged)
         result = engine.build_image(
             client, ctx_dir, ref.full,
             buildargs={"BASE_IMAGE": base_image} if base_image else None,

@@ -24,7 +24,14 @@ from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
 from tcli.safety import limits
 from tcli.safety.zipread import unsafe_member_reason
-from tcli.validate import rules_args, rules_config, rules_files, rules_schema, rules_structure
+from tcli.validate import (
+    rules_args,
+    rules_config,
+    rules_files,
+    rules_schema,
+    rules_structure,
+    rules_weights,
+)
 from tcli.validate.context import Context, Tree, project_tree, zip_tree
 from tcli.validate.findings import Finding, Report, Verdict, to_json
 from tcli.validate.upload import read_zip
@@ -44,7 +51,8 @@ class Rule(Protocol):
 
 
 #: Every rule, in the order they run (the findings are sorted afterwards).
-RULES: tuple[Rule, ...] = (rules_structure, rules_files, rules_schema, rules_config, rules_args)
+RULES: tuple[Rule, ...] = (rules_structure, rules_files, rules_schema, rules_config, rules_args,
+                          rules_weights)
 
 
 def run_rules(ctx: Context) -> list[Finding]:

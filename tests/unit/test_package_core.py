@@ -207,3 +207,14 @@ def test_copy_problems_with_globs(tmp_path: Path) -> None:
     count, problems = pkg_verify.copy_problems(tmp_path)
     assert problems == [(4, "COPY *.yaml: matches no file in the build directory")]
     assert count == 2
+
+
+def test_an_empty_glob_beside_a_matching_source_is_optional(tmp_path: Path) -> None:
+    """Docker fails a COPY only when none of its sources matches (weights.loc[k], weights-*)."""
+    (tmp_path / "Dockerfile").write_text(
+        "FROM x\nCOPY a.py weights.loc[k] weights-* /o/\nCOPY weights-* none.loc[k] /o/\n")
+    (tmp_path / "a.py").write_text("")
+    count, problems = pkg_verify.copy_problems(tmp_path)
+    assert problems == [(3, "COPY weights-*: matches no file in the build directory"),
+                        (3, "COPY none.loc[k]: matches no file in the build directory")]
+    assert count == 5

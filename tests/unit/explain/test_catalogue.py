@@ -98,6 +98,16 @@ REAL_LINES: list[tuple[str, str, str]] = [
      "pytorch torch/distributed/elastic/multiprocessing/errors/__init__.py"),
     ("rank-died", "  exitcode  : -9 (pid: 2812)",
      "pytorch torch/distributed/elastic/multiprocessing/errors/__init__.py (failure format)"),
+    ("pinned-weights-mismatch",
+     "tc-weights: error: tiny: the download from http://127.0.0.1:41235/tiny.pth has sha256 "
+     "4b4ba1e0f1c06a8b1b1c8ac0c8b2f6e0b8f2b0a6e7b2f3c4d5e6f708192a3b4c (20 bytes), weights.lock "
+     "says 9f2e0a7c4f7d0c59c1c1b77d1b36f46d1ef8a5a0b7a7e1b3a0d1b2c3d4e5f607 (1227 bytes)",
+     "docker/tc_weights.py install, the Dockerfile's weights step (tests/integration/"
+     "test_weights_docker.py)"),
+    ("pinned-weights-mismatch",
+     "weights: error: resnet18: /opt/tc-weights/weights-9f2e0a7c4f7d0c59c1c1b77d1b36f46d1ef8a5a0b"
+     "7a7e1b3a0d1b2c3d4e5f607 is missing (the image was built without it: rebuild with tc dev-run "
+     "or tc build)", "docker/tc_weights.py pinned_weights, called by train.py"),
 ]
 
 

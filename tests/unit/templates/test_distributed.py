@@ -186,6 +186,7 @@ def _workdir(tmp_path: Path, template: str) -> Path:
     work = tmp_path / "docker"
     shutil.copytree(VARIANTS / template / "docker", work)
     shutil.copy(TORCH_COMMON / "tc_torch.py", work)
+    shutil.copy(TORCH_COMMON / "tc_weights.py", work)
     shutil.copy(SCAFFOLDS / "project" / "export" / "export.py", work / "tc_export.py")
     return work
 

@@ -61,6 +61,7 @@ from tc_torch import (
     start,
     wrap_model,
 )
+from tc_weights import pinned_weights
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -244,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_loader = run.train_loader(ImageDataset(splits.train, args.img_size), args.batch_size)
     val_loader = run.val_loader(ImageDataset(splits.val, args.img_size), args.batch_size)
 
-    model = build_model(args.architecture, num_classes, args.weights).to(run.device)
+    model = build_model(args.architecture, num_classes, pinned_weights(args.weights)).to(run.device)
     if run.channels_last:
         model = model.to(memory_format=torch.channels_last)
     net = wrap_model(model, run.dist)  # DistributedDataParallel under torchrun, else model

@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--architecture", choices=ARCHITECTURES, default="fasterrcnn_resnet18_fpn",
                         help="torchvision Faster R-CNN variant (random weights unless --weights).")
     parser.add_argument("--weights", default="",
-                        help=("Local state_dict (.pt/.pth) to start from; tensors that do not fit (the box "
-                              "predictor) start random. Never downloaded."))
+                        help=("A weights.lock name (empty: its only entry) or a local state_dict to start "
+                              "from; tensors that do not fit (the box "
+                              "predictor) start random. Never downloaded at run time."))
     parser.add_argument("--epochs", type=int, default=40,
                         help="Passes over the training split.")
     parser.add_argument("--batch-size", type=int, default=8,

@@ -58,6 +58,7 @@ from tc_torch import (
     start,
     wrap_model,
 )
+from tc_weights import pinned_weights
 
 MODEL_FILENAME = "model.onnx"
 
@@ -275,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     val_loader = run.val_loader(val_set, args.batch_size, collate_fn=collate)
 
     model = build_model(args.architecture, len(names) + 1, args.img_size,
-                        args.weights).to(run.device)
+                        pinned_weights(args.weights)).to(run.device)
     net = wrap_model(model, run.dist)  # DistributedDataParallel under torchrun, else model
     optim = Optimization(model.parameters(), args, steps_per_epoch=len(train_loader),
                          amp_dtype=run.amp_dtype, clip_grad_norm=10.0)

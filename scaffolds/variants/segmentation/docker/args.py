@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--architecture", choices=ARCHITECTURES, default="lraspp_mobilenet_v3_large",
                         help="torchvision segmentation network (random weights unless --weights).")
     parser.add_argument("--weights", default="",
-                        help=("Local state_dict (.pt/.pth) to start from; tensors that do not fit (the "
-                              "classifier) start random. Never downloaded."))
+                        help=("A weights.lock name (empty: its only entry) or a local state_dict to start "
+                              "from; tensors that do not fit (the "
+                              "classifier) start random. Never downloaded at run time."))
     parser.add_argument("--epochs", type=int, default=40,
                         help="Passes over the training split.")
     parser.add_argument("--batch-size", type=int, default=16,
