@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "tcli.baseimage", "tcli.wheelhouse")),
     ("features", ("tcli.validate", "tcli.packaging", "tcli.publish", "tcli.devrun",
                   "tcli.doctor", "tcli.datasets", "tcli.form", "tcli.report", "tcli.scaleout",
-                  "tcli.explain")),
+                  "tcli.explain", "tcli.sweep")),
     ("ui", ("tcli.ui",)),
     ("commands", ("tcli.commands",)),
     ("cli", ("tcli.cli", "tcli.__main__")),

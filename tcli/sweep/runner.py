@@ -1,0 +1,247 @@
+"""``tc sweep``: build the template's image once (as ``tc dev-run``), then run trials of it,
+each with its own ``train_config.json`` (:mod:`tcli.job.trial`), scored by custom.json's
+``score_regexp`` on the container's log -- the score the platform would read -- and pruned from
+the per-epoch val metric of its ``metrics.jsonl`` (:mod:`tcli.sweep.metrics`, Optuna's median
+rule). Trials run one at a time, or ``parallel`` at once with the GPUs split between them
+(:func:`tcli.job.gpus.split_for_trials`).
+
+Ctrl-C stops (removes) the running trials' containers, marks them interrupted in the SQLite
+storage and raises Aborted; ``--resume NAME`` goes on (:mod:`tcli.sweep.store`). A trial's
+container is always removed after it ends; its log and /train stay in its folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcli.custom_json import CustomJson
+from tcli.devrun.logs import LogWatcher
+from tcli.errors import Aborted, InputError
+from tcli.job import local
+from tcli.job.gpus import GpuPlan
+from tcli.job.spec import JobSpec
+from tcli.job.trial import LABEL_SWEEP, LABEL_TRIAL, config_text, trial_spec
+from tcli.safety import atomic
+from tcli.sweep import store
+from tcli.sweep.metrics import MetricsFollower
+from tcli.sweep.result import SweepEvents, TrialRow
+from tcli.sweep.space import Param, trial_config
+
+if TYPE_CHECKING:
+    import optuna
+
+#: A trial's saved log stops growing here (the score is read from the stream, not the file).
+MAX_TRIAL_LOG = 10 * 1024 * 1024
+
+
+def score_from_log(lines: list[str], custom: CustomJson) -> float | None:
+    """The objective: group 1 of score_regexp's first match on the whole log (what the platform
+    reads), as a finite number; None when there is none."""
+    watcher = LogWatcher(custom.score_regexp)
+    for line in lines:
+        watcher.feed(line, 0.0)
+    raw = watcher.final_score()
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass
+class Trials:
+    """What every trial of one ``tc sweep`` run shares."""
+
+    client: Any
+    study: optuna.Study
+    meta: store.SweepMeta
+    custom: CustomJson
+    spec: JobSpec  # the dev-run job every trial is translated from
+    config: dict[str, Any]  # the project's train_config.json
+    folder: Path  # .tc/sweeps/NAME
+    rep: SweepEvents
+    stop: threading.Event = field(default_factory=threading.Event)
+    running: dict[int, Any] = field(default_factory=dict)  # trial number -> container
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _trial_dir(folder: Path, number: int) -> Path:
+    return folder / "trials" / f"{number:04d}"
+
+
+def _follow(ctx: Trials, trial: optuna.trial.Trial, container: Any, train: Path,
+            log_path: Path) -> tuple[list[str], bool, int]:
+    """Stream the log to ``log_path``, report each new epoch's metric to the pruner and stop
+    the container when it says so: (log lines, pruned, epochs seen)."""
+    from tcli import engine
+
+    follower = MetricsFollower(train / "metrics.jsonl")
+    lines: list[str] = []
+    pruned = False
+    written = 0
+    with open(log_path, "w", encoding="utf-8") as log:
+        for line in engine.stream_lines(container):
+            lines.append(line)
+            if len(lines) > 20000:  # bounded: the score is on a late line; keep the tail
+                del lines[:10000]
+            if written < MAX_TRIAL_LOG:
+                log.write(line + "\n")
+                written += len(line) + 1
+            for epoch, metric in follower.poll():
+                trial.report(metric, epoch)
+                if not pruned and trial.should_prune():
+                    pruned = True
+                    engine.stop(container)
+            if ctx.stop.is_set():
+                engine.stop(container)
+    for epoch, metric in follower.poll():
+        trial.report(metric, epoch)
+    return lines, pruned, len(follower.seen)
+
+
+def run_trial(ctx: Trials, trial: optuna.trial.Trial, gpu: GpuPlan) -> TrialRow:
+    """One trial: its train_config.json into the image, run, score, pruned or not; told to
+    the study. Never raises for a failed trial (it is recorded as failed)."""
+    from tcli import engine
+
+    number = trial.number + 1  # tc's trial N is Optuna's trial N-1
+    baseline = bool(trial.user_attrs.get(store.BASELINE))
+    row = TrialRow(number=number, state="running", params=dict(trial.params),
+                   baseline=baseline)
+    out = _trial_dir(ctx.folder, number)
+    train = out / "train"
+    train.mkdir(parents=True, exist_ok=True)
+    config = trial_config(ctx.config, trial.params, ctx.meta.space)
+    atomic.write_text(out / "train_config.json", config_text(config))
+    name = f"{ctx.spec.name}-sweep-{ctx.meta.name}-{number}"[:120]
+    spec = trial_spec(ctx.spec, name=name, config=config, output_source=train.resolve(),
+                      gpus=gpu.node_gpus(),
+                      labels={LABEL_SWEEP: ctx.meta.name, LABEL_TRIAL: str(number)})
+    begun = time.monotonic()
+    container = None
+    try:
+        old = engine.find_container(ctx.client, name)
+        if old is not None and (old.labels or {}).get(LABEL_SWEEP) == ctx.meta.name:
+            engine.remove(old)  # ours: left by a crash
+        container, _ = engine.create_and_start(ctx.client, local.container(spec),
+                                               warn=ctx.rep.warn)
+        with ctx.lock:
+            ctx.running[number] = container
+        ctx.rep.trial_started(row)
+        lines, pruned, epochs = _follow(ctx, trial, container, train, out / "log.txt")
+        state = engine.wait(container)
+    except Exception as exc:  # a Docker problem: the trial failed, the sweep goes on
+        row.state, row.note = "failed", str(getattr(exc, "message", exc))[:200]
+        if ctx.stop.is_set():
+            row.state = store.INTERRUPTED
+        _tell(ctx, trial, row)
+        return row
+    finally:
+        if container is not None:
+            with ctx.lock:
+                ctx.running.pop(number, None)
+            with contextlib.suppress(Exception):
+                engine.remove(container)
+    row.seconds = round(time.monotonic() - begun, 1)
+    row.epochs = epochs
+    score = score_from_log(lines, ctx.custom)
+    row.score = score
+    if state.exit_code == 0 and score is not None:
+        row.state = "complete"
+    elif ctx.stop.is_set():
+        row.state, row.score = store.INTERRUPTED, None
+    elif pruned:
+        row.state, row.score = "pruned", None
+        row.note = f"pruned after epoch {epochs}"
+    else:
+        row.state = "failed"
+        row.note = ("OOM-killed" if state.oom_killed else
+                    f"exit {state.exit_code}" if state.exit_code else "no score in the log")
+    _tell(ctx, trial, row)
+    return row
+
+
+def _tell(ctx: Trials, trial: optuna.trial.Trial, row: TrialRow) -> None:
+    from optuna.trial import TrialState
+
+    if row.note:
+        trial.set_user_attr("note", row.note)
+    if row.seconds is not None:
+        trial.set_user_attr("seconds", row.seconds)
+    if row.state == "complete":
+        ctx.study.tell(trial, row.score)
+    elif row.state == "pruned":
+        ctx.study.tell(trial, state=TrialState.PRUNED)
+    elif row.state == store.INTERRUPTED:
+        trial.set_user_attr(store.INTERRUPTED, True)
+        ctx.study.tell(trial, state=TrialState.FAIL)
+        attrs = {store.BASELINE: True} if row.baseline else {}
+        ctx.study.enqueue_trial(dict(trial.params), user_attrs=attrs)  # not lost: run it again
+    else:
+        ctx.study.tell(trial, state=TrialState.FAIL)
+    ctx.rep.trial_finished(row)
+
+
+def run_trials(ctx: Trials, gpus: list[GpuPlan], deadline: float | None) -> list[TrialRow]:
+    """Run trials until the study has ``meta.trials`` finished ones (or the deadline passed);
+    ``len(gpus)`` at once. Ctrl-C: stop, mark interrupted, raise Aborted."""
+    from optuna.trial import TrialState
+
+    dists = store.distributions(ctx.meta.space)
+    rows: list[TrialRow] = []
+    free = list(range(len(gpus)))
+    busy: dict[Future[TrialRow], int] = {}
+
+    def left() -> int:
+        running = len(ctx.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        return ctx.meta.trials - store.counted(ctx.study) - running
+
+    pool = ThreadPoolExecutor(max_workers=len(gpus), thread_name_prefix="trial")
+    try:
+        while True:
+            while free and left() > 0 and (deadline is None or time.monotonic() < deadline):
+                slot = free.pop()
+                with warnings.catch_warnings():  # the baseline's value outside a narrowed range
+                    warnings.simplefilter("ignore")
+                    trial = ctx.study.ask(dists)
+                busy[pool.submit(run_trial, ctx, trial, gpus[slot])] = slot
+            if not busy:
+                break
+            done, _ = wait(list(busy), return_when=FIRST_COMPLETED)
+            for fut in done:
+                free.append(busy.pop(fut))
+                rows.append(fut.result())
+    except KeyboardInterrupt:
+        ctx.stop.set()
+        ctx.rep.warn("interrupted: stopping the running trial(s) "
+                     f"(resume with: tc sweep --resume {ctx.meta.name})")
+        from tcli import engine
+
+        with ctx.lock:
+            containers = list(ctx.running.values())
+        for container in containers:
+            with contextlib.suppress(Exception):
+                engine.stop(container)
+        for fut in list(busy):
+            with contextlib.suppress(Exception):
+                rows.append(fut.result())
+        pool.shutdown(wait=True)
+        raise Aborted(f"sweep {ctx.meta.name} interrupted after {store.counted(ctx.study)} "
+                      f"finished trial(s)", f"resume with: tc sweep --resume {ctx.meta.name}"
+                      ) from None
+    pool.shutdown(wait=True)
+    return rows
+
+
+def check_space(space: dict[str, Param]) -> None:
+    if not any(not p.fixed for p in space.values()):
+        raise InputError("nothing to search: every parameter is fixed or left out",
+                         "give a range with --param NAME=LOW:HIGH or choices NAME=a,b")
