@@ -30,11 +30,13 @@ def config_text(config: Mapping[str, Any]) -> str:
     return json.dumps(dict(config), indent=2, ensure_ascii=False) + "\n"
 
 
-def trial_spec(spec: JobSpec, *, name: str, config: Mapping[str, Any],
+def trial_spec(spec: JobSpec, *, name: str, config: Mapping[str, Any] | str,
                output_source: Path | None, gpus: NodeGpus | None = None,
                labels: Mapping[str, str] | None = None) -> JobSpec:
-    """The job of one trial: ``spec`` with the trial's name, train_config.json, /train folder
-    (a local run's host folder; None on a cluster), GPUs and extra labels."""
+    """The job of one trial: ``spec`` with the trial's name, train_config.json (a mapping, or
+    its text: a cluster template's), /train folder (a local run's host folder; None on a
+    cluster), GPUs and extra labels."""
+    text = config if isinstance(config, str) else config_text(config)
     mounts = tuple(
         Mount(m.role, m.target, str(output_source) if output_source else None, m.read_only)
         if m.role == OUTPUT else m for m in spec.mounts)
@@ -43,4 +45,4 @@ def trial_spec(spec: JobSpec, *, name: str, config: Mapping[str, Any],
         spec, name=name, mounts=mounts,
         gpus=(gpus,) * spec.nodes if gpus is not None else spec.gpus,
         labels=(*spec.labels, *(labels or {}).items()),
-        workspace_files=(*files, (TRAIN_CONFIG, config_text(config))))
+        workspace_files=(*files, (TRAIN_CONFIG, text)))
