@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 
 EPILOG = (
-    "Examples: tc sweep --trials 20  |  tc sweep --trials 8 --param c=0.01:100:log "
+    "Examples: tc sweep --trials 20  |  tc sweep --trials 8 --param c=0.01:10:log "
     "--param architecture=logistic_regression,random_forest  |  tc sweep --resume NAME  |  "
-    "tc sweep --resume NAME --apply. Sweep file (YAML/JSON): params: {c: '0.01:100:log', "
-    "architecture: [a, b], epochs: 3}, trials: 20. Exit codes: 0 done, 2 bad input, 3 Docker "
+    "tc sweep --resume NAME --apply. Sweep file (YAML/JSON): a mapping with 'params' (each "
+    "NAME to 'LOW:HIGH', 'LOW:HIGH:log', a list of values or one value) and optional 'trials', "
+    "'minimize', 'parallel'. Exit codes: 0 done, 2 bad input, 3 Docker "
     "unavailable, 4 build failed, 130 interrupted (resume with --resume NAME). "
     "Details: docs/sweep.md"
 )
@@ -41,6 +42,8 @@ def command(
     apply: bool = typer.Option(False, "--apply",
                                help="Write the best config into train_config.json."),
     demo: bool = typer.Option(False, "--demo", help="Use a synthetic demo dataset."),
+    demo_images: int = typer.Option(None, "--demo-images", metavar="N",
+                                    help="Number of demo images (default: per task)."),
     dataset: Path = typer.Option(None, "--dataset", metavar="DIR",
                                  help="Your dataset (as tc dev-run --dataset)."),
     dataset_id: int = typer.Option(None, "--dataset-id", metavar="N", help="DATASET_ID (default 1)."),
@@ -63,14 +66,16 @@ def command(
     per-epoch val metric in metrics.jsonl. Stored in .tc/sweeps/NAME (resume with --resume);
     the report is .tc/sweeps/NAME/index.html.
 
-    Example: tc sweep --demo --trials 8 --param c=0.01:100:log
+    Example: tc sweep --demo --trials 8 --param c=0.01:10:log
     """
     from tcli.devrun.options import DevRunOptions
-    from tcli.sweep.core import SweepOptions, plan, sweep
+    from tcli.sweep.core import SweepOptions, sweep
+    from tcli.sweep.core import dry_run as plan_dry_run
     from tcli.ui import render
-    from tcli.ui.sweep_view import SweepView, show_result, show_space
+    from tcli.ui.sweep_view import SweepView, show_dry_run, show_result
 
-    run = DevRunOptions(template=template, dataset=dataset, demo=demo, dataset_id=dataset_id,
+    run = DevRunOptions(template=template, dataset=dataset, demo=demo, demo_images=demo_images,
+                        dataset_id=dataset_id,
                         gpus=gpus, base_image=base_image, network=network, memory=memory,
                         verbose=verbose)
     opts = SweepOptions(template=template, trials=trials, params=list(param or []),
@@ -78,7 +83,7 @@ def command(
                         timeout=timeout, name=name, resume=resume, apply=apply, dry_run=dry_run,
                         run=run)
     if dry_run:
-        show_space(plan(path, opts), as_json)
+        show_dry_run(plan_dry_run(path, opts), as_json)
         return
     result = sweep(path, opts, SweepView(json_mode=as_json, verbose=verbose))
     render.emit(result, as_json, show_result)

@@ -111,6 +111,39 @@ def plan(path: Path, opts: SweepOptions) -> Plan:
                 default_point(space, config))
 
 
+@dataclass
+class DryRun:
+    """``--dry-run``: the sweep that would run and its first trial's container."""
+
+    plan: Plan
+    first: Any  # tcli.job.local.RunSpec of trial 1
+    first_config: dict[str, Any]
+
+
+def dry_run(path: Path, opts: SweepOptions) -> DryRun:
+    """The plan and trial 1's ``docker create`` parameters: no daemon, nothing written."""
+    from tcli.devrun.job import dev_run_spec
+    from tcli.devrun.minio import plan_dataset
+    from tcli.devrun.naming import container_name
+    from tcli.devrun.plan import offline_gpus
+    from tcli.job import local
+    from tcli.job.gpus import split_for_trials
+    from tcli.job.trial import LABEL_SWEEP, LABEL_TRIAL, trial_spec
+
+    p = plan(path, opts)
+    gpu, _note = offline_gpus(opts.run.gpus)
+    slot = split_for_trials(gpu, p.meta.parallel)[0]
+    layout = plan_dataset(p.project, p.template, opts.run,
+                          1 if opts.run.dataset_id is None else opts.run.dataset_id)
+    name = container_name(p.project, p.template)
+    spec = dev_run_spec(p.project, p.template, opts.run, gpu, layout, name=name)
+    config = trial_config(p.config, p.baseline or {}, p.meta.space)
+    trial = trial_spec(spec, name=f"{name}-sweep-{p.meta.name}-1", config=config,
+                       output_source=p.folder / "trials" / "0001" / "train",
+                       gpus=slot.node_gpus(), labels={LABEL_SWEEP: p.meta.name, LABEL_TRIAL: "1"})
+    return DryRun(p, local.container(trial), config)
+
+
 def _trials(value: int) -> int:
     if not 1 <= value <= MAX_TRIALS:
         raise InputError(f"--trials {value}: must be between 1 and {MAX_TRIALS}")

@@ -234,6 +234,7 @@ def run_trials(ctx: Trials, gpus: list[GpuPlan], deadline: float | None) -> list
             with contextlib.suppress(Exception):
                 rows.append(fut.result())
         pool.shutdown(wait=True)
+        store.recover(ctx.study)  # a trial asked for but never started: interrupted too
         raise Aborted(f"sweep {ctx.meta.name} interrupted after {store.counted(ctx.study)} "
                       f"finished trial(s)", f"resume with: tc sweep --resume {ctx.meta.name}"
                       ) from None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tcli.ui.devrun_view import DevRunView
 
 if TYPE_CHECKING:
-    from tcli.sweep.core import Plan
+    from tcli.sweep.core import DryRun
     from tcli.sweep.result import SweepResult, TrialRow
 
 
@@ -97,24 +97,39 @@ def show_result(res: SweepResult) -> None:
         con.print(f"report: {res.report}", markup=False)
 
 
-def show_space(p: Plan, as_json: bool) -> None:
-    """``--dry-run``: the sweep that would run (its space, baseline and storage)."""
+def show_dry_run(d: DryRun, as_json: bool) -> None:
+    """``--dry-run``: the sweep that would run (space, first trial, storage) and trial 1's
+    container: the ``docker create`` parameters and the train_config.json put into it."""
     import json
+    from dataclasses import asdict
 
+    from tcli.job.local import create_groups
     from tcli.ui import console
     from tcli.ui.render import print_json
 
-    meta = p.meta
+    p, meta = d.plan, d.plan.meta
     if as_json:
         print_json(json.dumps({**meta.to_dict(), "baseline": p.baseline,
-                               "storage": str(p.folder / "study.db")}, indent=2))
+                               "storage": str(p.folder / "study.db"),
+                               "first_trial": {"create": asdict(d.first),
+                                               "train_config": d.first_config}}, indent=2))
         return
     con = console.out()
-    con.print(f"sweep {meta.name}: {meta.template}, {meta.trials} trials, {meta.direction} "
-              f"{meta.score_name}, {meta.parallel} at a time", markup=False)
+    con.print(f"tc sweep --dry-run: {meta.name} on {meta.template}, {meta.trials} trials, "
+              f"{meta.direction} {meta.score_name}, {meta.parallel} at a time", markup=False)
     for param in meta.space.values():
         kind = "fixed" if param.fixed else param.kind
         con.print(f"  {param.name:<20} {kind:<12} {param.describe()}", markup=False)
-    base = _params(p.baseline) if p.baseline else "(not inside the space: not run)"
-    con.print(f"first trial (train_config.json's values): {base}", markup=False)
+    base = _params(p.baseline) if p.baseline else "(outside the space: not run)"
+    con.print(f"trial 1 (train_config.json's values): {base}", markup=False)
+    con.print("trial 1's container:", markup=False)
+    groups = create_groups(d.first)
+    for i, group in enumerate(groups):
+        tail = " \\" if i < len(groups) - 1 else ""
+        con.print(("  " if i == 0 else "    ") + " ".join(group) + tail, markup=False)
+    for path, _text in d.first.files:
+        con.print(f"  then {path} is written into it (the trial's values) before it starts",
+                  markup=False)
     con.print(f"storage: {p.folder / 'study.db'}", markup=False)
+    con.print("nothing was built, written or started (--dry-run does not contact Docker)",
+              markup=False)

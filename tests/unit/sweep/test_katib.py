@@ -76,7 +76,7 @@ def test_experiment_loads_into_katib_models_and_back(new_project: Callable[..., 
 def test_a_field_katib_does_not_know_is_refused(new_project: Callable[..., Path]) -> None:
     doc = build(new_project("sklearn"))
     doc["spec"]["objective"]["goalz"] = 0.9
-    with pytest.raises(ValidationFailed, match="spec.objective.goalz"):
+    with pytest.raises(ValidationFailed, match=re.escape("spec.objective.goalz")):
         katib.validate(doc)
 
 
