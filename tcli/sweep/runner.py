@@ -95,16 +95,23 @@ def _follow(ctx: Trials, trial: optuna.trial.Trial, container: Any, train: Path,
             if written < MAX_TRIAL_LOG:
                 log.write(line + "\n")
                 written += len(line) + 1
-            for epoch, metric in follower.poll():
-                trial.report(metric, epoch)
-                if not pruned and trial.should_prune():
-                    pruned = True
-                    engine.stop(container)
+            if not pruned and report_epochs(trial, follower):
+                pruned = True
+                engine.stop(container)
             if ctx.stop.is_set():
                 engine.stop(container)
+    report_epochs(trial, follower)
+    return lines, pruned, len(follower.seen)
+
+
+def report_epochs(trial: optuna.trial.Trial, follower: MetricsFollower) -> bool:
+    """Report the epochs the follower found since the last call to the pruner; True when it
+    says to prune the trial (Optuna's median rule, :func:`tcli.sweep.store._pruner`)."""
+    prune = False
     for epoch, metric in follower.poll():
         trial.report(metric, epoch)
-    return lines, pruned, len(follower.seen)
+        prune = prune or trial.should_prune()
+    return prune
 
 
 def run_trial(ctx: Trials, trial: optuna.trial.Trial, gpu: GpuPlan) -> TrialRow:
