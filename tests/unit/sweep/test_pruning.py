@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tcli.sweep import store
 from tcli.sweep.metrics import MetricsFollower
@@ -20,7 +21,7 @@ def write_epoch(path: Path, epoch: int, metric: float) -> None:
                              "loss": 1.0}) + "\n")
 
 
-def run(study, tmp: Path, name: str, metrics: list[float]) -> tuple[bool, int]:
+def run(study: Any, tmp: Path, name: str, metrics: list[float]) -> tuple[bool, int]:
     """One trial fed epoch by epoch through metrics.jsonl; (pruned, epochs written)."""
     trial = study.ask(store.distributions(SPACE))
     path = tmp / f"{name}.jsonl"
@@ -34,7 +35,7 @@ def run(study, tmp: Path, name: str, metrics: list[float]) -> tuple[bool, int]:
     return False, len(metrics)
 
 
-def store_state(name: str):  # noqa: ANN201 - optuna's enum
+def store_state(name: str) -> Any:
     from optuna.trial import TrialState
 
     return getattr(TrialState, name)
