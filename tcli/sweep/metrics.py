@@ -52,6 +52,8 @@ class MetricsFollower:
         self.ignored = 0
         self.capped = False
         self.seen: set[int] = set()
+        #: the run's number of epochs, as its epoch records say (None: not said)
+        self.epochs: int | None = None
 
     def _read_new(self) -> bytes:
         if self.capped:
@@ -104,6 +106,9 @@ class MetricsFollower:
                 self.ignored += record is None or (isinstance(record, dict)
                                                    and record.get("kind") == "epoch")
                 continue
+            total = record.get("epochs")
+            if isinstance(total, int) and not isinstance(total, bool) and 0 < total <= MAX_EPOCH:
+                self.epochs = total
             if pair[0] not in self.seen:
                 self.seen.add(pair[0])
                 found.append(pair)

@@ -88,6 +88,9 @@ def history(res: SweepResult) -> str:
             ax.axvline(r.number, color="#bbbbbb", lw=1, ls=":")
     if res.baseline_score is not None:
         ax.axhline(res.baseline_score, color="#2ca02c", lw=1, ls="--", label="default config")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial (dotted: pruned)")
     ax.set_ylabel(res.score_name)
     ax.legend(loc="best", fontsize=8)
@@ -102,7 +105,10 @@ def slices(res: SweepResult, space: dict[str, Param]) -> str | None:
     plt = _plt()
     cols = min(3, len(names))
     rows_n = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4 * cols, 3 * rows_n), squeeze=False)
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4 * cols, 3.2 * rows_n), squeeze=False,
+                             layout="constrained")
     for i, name in enumerate(names):
         ax = axes[i // cols][i % cols]
         p = space[name]
@@ -118,6 +124,7 @@ def slices(res: SweepResult, space: dict[str, Param]) -> str | None:
                        c=[n for _, _, n in pts], cmap="viridis")
             if p.log:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # no overlapping minor labels
         ax.set_title(name, fontsize=10)
         ax.set_ylabel(res.score_name, fontsize=8)
     for j in range(len(names), rows_n * cols):
@@ -179,10 +186,14 @@ def write_report(folder: Path, res: SweepResult, space: dict[str, Param],
     sl = slices(res, space)
     if sl:
         images.append(("Parameters against the score", "one scatter plot per parameter", sl))
-    imp = importances(study) if study is not None else None
+    scores = {r.score for r in _done(res.trials)}
+    imp = importances(study) if study is not None and len(scores) > 1 else None
     if imp:
         images.append(("Parameter importance", "importance of each parameter",
                        importance_png(imp)))
+    elif len(scores) <= 1 and len(_done(res.trials)) > 1:
+        notes.append("Parameter importance: every completed trial scored the same, so no "
+                     "parameter explains a difference.")
     else:
         notes.append("Parameter importance needs at least two completed trials that differ.")
     path = folder / "index.html"

@@ -106,11 +106,13 @@ def _follow(ctx: Trials, trial: optuna.trial.Trial, container: Any, train: Path,
 
 def report_epochs(trial: optuna.trial.Trial, follower: MetricsFollower) -> bool:
     """Report the epochs the follower found since the last call to the pruner; True when it
-    says to prune the trial (Optuna's median rule, :func:`tcli.sweep.store._pruner`)."""
+    says to prune the trial (Optuna's median rule, :func:`tcli.sweep.store._pruner`). The last
+    epoch is never pruned: the run is about to print its score, stopping it saves nothing."""
     prune = False
     for epoch, metric in follower.poll():
         trial.report(metric, epoch)
-        prune = prune or trial.should_prune()
+        last = follower.epochs is not None and epoch >= follower.epochs
+        prune = prune or (not last and trial.should_prune())
     return prune
 
 

@@ -50,10 +50,13 @@ def test_median_rule_on_the_metrics_file(tmp_path: Path) -> None:
     assert run(study, tmp_path, "c", [0.2, 0.9, 0.9]) == (True, 1)
     # above it every epoch: runs to the end
     assert run(study, tmp_path, "d", [0.7, 0.8, 0.9]) == (False, 3)
+    # the last epoch is never pruned (a one-epoch run like the scikit-learn template's)
+    assert run(study, tmp_path, "e", [0.9, 0.9, 0.1]) == (False, 3)
     trials = study.get_trials(deepcopy=False)
-    assert [store.state_name(t) for t in trials] == ["complete", "complete", "pruned", "complete"]
+    assert [store.state_name(t) for t in trials] == ["complete", "complete", "pruned", "complete",
+                                                     "complete"]
     assert trials[2].intermediate_values == {1: 0.2}
-    assert store.counted(study) == 4  # a pruned trial is a finished trial
+    assert store.counted(study) == 5  # a pruned trial is a finished trial
 
 
 def test_garbage_in_the_file_does_not_prune(tmp_path: Path) -> None:
