@@ -201,6 +201,15 @@ def apply_best(p: Plan, res: SweepResult) -> None:
 def sweep(path: Path, opts: SweepOptions, rep: SweepEvents) -> SweepResult:
     """Run (or resume) a sweep; see the module doc. Raises InputError, DockerError,
     BuildFailed, Aborted."""
+    from tcli.safety.lock import locked
+
+    p = plan(path, opts)
+    # one tc per sweep: a second one would take the first's running trial for a crashed one
+    with locked(p.folder / "sweep.lock", timeout_s=1.0, what=f"sweep {p.meta.name}"):
+        return _run(p, opts, rep)
+
+
+def _run(p: Plan, opts: SweepOptions, rep: SweepEvents) -> SweepResult:
     from tcli import engine
     from tcli.baseimage import choose_base_image, flavor_for_docker_dir
     from tcli.custom_json import read_custom
@@ -213,7 +222,6 @@ def sweep(path: Path, opts: SweepOptions, rep: SweepEvents) -> SweepResult:
     from tcli.sweep.report import write_report
     from tcli.sweep.runner import Trials, run_trials
 
-    p = plan(path, opts)
     project, template, run = p.project, p.template, opts.run
     if opts.resume and (p.folder / store.STUDY_DB).is_file():
         stored = store.load(p.folder, p.meta)
