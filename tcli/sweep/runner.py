@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tcli.custom_json import CustomJson
 from tcli.devrun.logs import LogWatcher
-from tcli.errors import Aborted, InputError
+from tcli.errors import Aborted, DockerError, TcError
 from tcli.job import local
 from tcli.job.gpus import GpuPlan
 from tcli.job.spec import JobSpec
@@ -33,7 +33,7 @@ from tcli.safety import atomic
 from tcli.sweep import store
 from tcli.sweep.metrics import MetricsFollower
 from tcli.sweep.result import SweepEvents, TrialRow
-from tcli.sweep.space import Param, trial_config
+from tcli.sweep.space import trial_config
 
 if TYPE_CHECKING:
     import optuna
@@ -71,6 +71,7 @@ class Trials:
     stop: threading.Event = field(default_factory=threading.Event)
     running: dict[int, Any] = field(default_factory=dict)  # trial number -> container
     lock: threading.Lock = field(default_factory=threading.Lock)
+    error: TcError | None = None  # what stopped the sweep (not a trial's own failure)
 
 
 def _trial_dir(folder: Path, number: int) -> Path:
@@ -147,10 +148,14 @@ def run_trial(ctx: Trials, trial: optuna.trial.Trial, gpu: GpuPlan) -> TrialRow:
         ctx.rep.trial_started(row)
         lines, pruned, epochs = _follow(ctx, trial, container, train, out / "log.txt")
         state = engine.wait(container)
-    except Exception as exc:  # a Docker problem: the trial failed, the sweep goes on
-        row.state, row.note = "failed", str(getattr(exc, "message", exc))[:200]
-        if ctx.stop.is_set():
-            row.state = store.INTERRUPTED
+    except Exception as exc:
+        # Docker, not the trial, failed (the image gone, the daemon down): the trial is
+        # interrupted (run again on --resume) and the sweep stops with the error
+        row.state, row.note = store.INTERRUPTED, str(getattr(exc, "message", exc))[:200]
+        with ctx.lock:
+            if ctx.error is None:
+                ctx.error = exc if isinstance(exc, TcError) else DockerError(row.note)
+        ctx.stop.set()
         _tell(ctx, trial, row)
         return row
     finally:
@@ -216,7 +221,8 @@ def run_trials(ctx: Trials, gpus: list[GpuPlan], deadline: float | None) -> list
     pool = ThreadPoolExecutor(max_workers=len(gpus), thread_name_prefix="trial")
     try:
         while True:
-            while free and left() > 0 and (deadline is None or time.monotonic() < deadline):
+            while free and left() > 0 and not ctx.stop.is_set() \
+                    and (deadline is None or time.monotonic() < deadline):
                 slot = free.pop()
                 with warnings.catch_warnings():  # the baseline's value outside a narrowed range
                     warnings.simplefilter("ignore")
@@ -248,10 +254,9 @@ def run_trials(ctx: Trials, gpus: list[GpuPlan], deadline: float | None) -> list
                       f"finished trial(s)", f"resume with: tc sweep --resume {ctx.meta.name}"
                       ) from None
     pool.shutdown(wait=True)
+    if ctx.error is not None:
+        ctx.error.hint = (ctx.error.hint + "; " if ctx.error.hint else "") + \
+            f"then resume with: tc sweep --resume {ctx.meta.name}"
+        raise ctx.error
     return rows
 
-
-def check_space(space: dict[str, Param]) -> None:
-    if not any(not p.fixed for p in space.values()):
-        raise InputError("nothing to search: every parameter is fixed or left out",
-                         "give a range with --param NAME=LOW:HIGH or choices NAME=a,b")
