@@ -8,6 +8,7 @@ progress goes to stderr and stdout carries only the result.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from tcli.ui.devrun_view import DevRunView
@@ -38,11 +39,33 @@ class SweepView(DevRunView):
         super().__init__(json_mode, verbose)
         self._header = False
         self._warned: set[str] = set()
+        self._running: dict[int, TrialRow] = {}
+        self._live: Any = None
+        self._lock = threading.Lock()
 
     def trial_started(self, row: TrialRow) -> None:
         if self.verbose:
             self.con.print(f"trial {row.number} started: {_params(row.params)}", markup=False,
                            style="dim")
+        with self._lock:  # trials report from their own threads (--parallel)
+            self._running[row.number] = row
+            self._show_running()
+
+    def _show_running(self) -> None:
+        """On a terminal, a status line under the table names the trials running now."""
+        con = self.con
+        if not con.is_terminal:
+            return
+        text = "running: " + ", ".join(f"trial {n}" for n in sorted(self._running)) + " …"
+        if not self._running:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+        elif self._live is None:
+            self._live = con.status(text)
+            self._live.start()
+        else:
+            self._live.update(text)
 
     def warn(self, text: str) -> None:
         if text not in self._warned:  # once per sweep, not once per trial
@@ -50,10 +73,13 @@ class SweepView(DevRunView):
             super().warn(text)
 
     def trial_finished(self, row: TrialRow) -> None:
-        if not self._header:
-            self.con.print(HEADER, markup=False, style="bold")
-            self._header = True
-        self.con.print(row_line(row), markup=False)
+        with self._lock:
+            self._running.pop(row.number, None)
+            self._show_running()
+            if not self._header:
+                self.con.print(HEADER, markup=False, style="bold")
+                self._header = True
+            self.con.print(row_line(row), markup=False)
 
 
 def row_line(row: TrialRow) -> str:
