@@ -78,31 +78,52 @@ def _trial_dir(folder: Path, number: int) -> Path:
     return folder / "trials" / f"{number:04d}"
 
 
+#: How often a running trial's metrics.jsonl is looked at (seconds).
+POLL_S = 1.0
+
+
 def _follow(ctx: Trials, trial: optuna.trial.Trial, container: Any, train: Path,
-            log_path: Path) -> tuple[list[str], bool, int]:
-    """Stream the log to ``log_path``, report each new epoch's metric to the pruner and stop
-    the container when it says so: (log lines, pruned, epochs seen)."""
+            log_path: Path) -> tuple[list[str], int | None, int]:
+    """Stream the log to ``log_path`` while a watcher thread reports each new epoch of
+    metrics.jsonl to the pruner (every :data:`POLL_S`, so an epoch is judged when it is
+    written, not when the next log line comes) and stops the container when it says so:
+    (log lines, the epoch it was pruned after or None, epochs seen)."""
     from tcli import engine
 
     follower = MetricsFollower(train / "metrics.jsonl")
-    lines: list[str] = []
-    pruned = False
-    written = 0
-    with open(log_path, "w", encoding="utf-8") as log:
-        for line in engine.stream_lines(container):
-            lines.append(line)
-            if len(lines) > 20000:  # bounded: the score is on a late line; keep the tail
-                del lines[:10000]
-            if written < MAX_TRIAL_LOG:
-                log.write(line + "\n")
-                written += len(line) + 1
-            if not pruned and report_epochs(trial, follower):
-                pruned = True
+    ended = threading.Event()
+    pruned: list[int] = []
+
+    def watch() -> None:
+        while not ended.is_set():
+            if report_epochs(trial, follower):
+                pruned.append(max(follower.seen))
                 engine.stop(container)
+                return
             if ctx.stop.is_set():
                 engine.stop(container)
-    report_epochs(trial, follower)
-    return lines, pruned, len(follower.seen)
+                return
+            ended.wait(POLL_S)
+
+    watcher = threading.Thread(target=watch, name=f"prune-{trial.number}", daemon=True)
+    watcher.start()
+    lines: list[str] = []
+    written = 0
+    try:
+        with open(log_path, "w", encoding="utf-8") as log:
+            for line in engine.stream_lines(container):
+                lines.append(line)
+                if len(lines) > 20000:  # bounded: the score is on a late line; keep the tail
+                    del lines[:10000]
+                if written < MAX_TRIAL_LOG:
+                    log.write(line + "\n")
+                    written += len(line) + 1
+    finally:
+        ended.set()
+        watcher.join()
+    if not pruned:
+        report_epochs(trial, follower)  # the epochs written at the very end
+    return lines, (pruned[0] if pruned else None), len(follower.seen)
 
 
 def report_epochs(trial: optuna.trial.Trial, follower: MetricsFollower) -> bool:
@@ -146,7 +167,7 @@ def run_trial(ctx: Trials, trial: optuna.trial.Trial, gpu: GpuPlan) -> TrialRow:
         with ctx.lock:
             ctx.running[number] = container
         ctx.rep.trial_started(row)
-        lines, pruned, epochs = _follow(ctx, trial, container, train, out / "log.txt")
+        lines, pruned_at, epochs = _follow(ctx, trial, container, train, out / "log.txt")
         state = engine.wait(container)
     except Exception as exc:
         # Docker, not the trial, failed (the image gone, the daemon down): the trial is
@@ -172,9 +193,9 @@ def run_trial(ctx: Trials, trial: optuna.trial.Trial, gpu: GpuPlan) -> TrialRow:
         row.state = "complete"
     elif ctx.stop.is_set():
         row.state, row.score = store.INTERRUPTED, None
-    elif pruned:
+    elif pruned_at is not None:
         row.state, row.score = "pruned", None
-        row.note = f"pruned after epoch {epochs}"
+        row.note = f"pruned after epoch {pruned_at}"
     else:
         row.state = "failed"
         row.note = ("OOM-killed" if state.oom_killed else
