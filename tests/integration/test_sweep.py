@@ -127,3 +127,41 @@ def test_sweep_ctrl_c_resume_report_apply(sk: Path, docker_client: Any) -> None:
     assert list(new) == list(old)
     assert {k: new[k] for k in result["best"]["params"]} == result["best"]["params"]
     assert f"best: trial {result['best']['number']}" in applied.stdout
+
+
+TORCH_IMAGE = os.environ.get("TC_SWEEP_TORCH_IMAGE") or "tc-local/pytorch:2.14.1"
+
+
+def test_torch_sweep_prunes_from_metrics_jsonl(tmp_path: Path, docker_client: Any) -> None:
+    """The classification template, 5 short trials (3 epochs, 60 demo images, resnet18 at
+    32 px on CPU) over the learning rate: a too small or too large rate sits at chance after
+    epoch 1 and is stopped there by the median rule (the sampler's seed is the sweep's name,
+    so the trials' rates are the same on every run)."""
+    from tcli import engine
+
+    if not engine.image_exists(docker_client, TORCH_IMAGE):
+        pytest.skip(f"base image {TORCH_IMAGE} absent: build it with 'make base-image'")
+    project = render(tmp_path / f"tsw-{uuid.uuid4().hex[:6]}", "classification", tmp_path / "h")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tcli", "sweep", str(project), "--demo", "--demo-images", "60",
+             "--trials", "5", "--name", "torchq", "--gpus", "none", "--json",
+             "--param", "epochs=3", "--param", "img-size=32", "--param", "architecture=resnet18",
+             "--param", "batch-size=8", "--param", "learning-rate=0.0001:0.5:log",
+             "--param", "weight-decay=0", "--param", "label-smoothing=0",
+             "--param", "no-augment=true", "--param", "no-amp=true"],
+            capture_output=True, text=True, timeout=3600, check=False,
+            env={**env(), "TC_BASE_IMAGE": TORCH_IMAGE})
+        print(done.stderr)
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout)
+        states = [t["state"] for t in result["trials"]]
+        assert len(states) == 5 and set(states) <= {"complete", "pruned"}
+        pruned = [t for t in result["trials"] if t["state"] == "pruned"]
+        assert pruned, states
+        for t in pruned:  # stopped before its last epoch, from the epochs metrics.jsonl had
+            assert 1 <= t["epochs"] < 3 and t["note"].startswith("pruned after epoch")
+        assert all(t["epochs"] == 3 for t in result["trials"] if t["state"] == "complete")
+        assert result["best"]["score"] >= result["baseline_score"]
+    finally:
+        cleanup(docker_client, project)
