@@ -39,6 +39,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("package", "package"),
     ("demo_data", "demo-data"),
     ("dev_run", "dev-run"),
+    ("sweep", "sweep"),
     ("explain", "explain"),
     ("doctor", "doctor"),
     ("base_image", "base-image"),

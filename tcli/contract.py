@@ -98,8 +98,10 @@ DATASET_ID_KEY = "DATASET_ID"
 #: A platform dataset id as an option value (``tc export --dataset-id``): a positive integer of
 #: at most 18 digits. Matched with ``re.fullmatch`` (a ``$`` would let a trailing newline in).
 DATASET_ID_PATTERN = r"[1-9][0-9]{0,17}"
+#: The image's working folder: the runtime files, train_config.json, presets.json (contract §3).
+WORKSPACE = "/workspace"
 #: The ``.env`` inside a running train container.
-CONTAINER_ENV_FILE = "/workspace/.env"
+CONTAINER_ENV_FILE = f"{WORKSPACE}/.env"
 
 # --------------------------------------------------------------------------- running (§4)
 

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "tcli.weights")),
     ("features", ("tcli.validate", "tcli.packaging", "tcli.devrun",
                   "tcli.doctor", "tcli.datasets", "tcli.form", "tcli.report", "tcli.scaleout",
-                  "tcli.explain")),
+                  "tcli.explain", "tcli.sweep")),
     ("ui", ("tcli.ui",)),
     ("commands", ("tcli.commands",)),
     ("cli", ("tcli.cli", "tcli.__main__")),

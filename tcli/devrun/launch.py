@@ -212,3 +212,8 @@ def _start(client: Any, project: Project, custom: CustomJson, summary: Summary, 
         return follow(Running(container, project, custom, summary, begun, since_wall), events)
     except KeyboardInterrupt:
         raise interrupted([container], keep, events) from None
+
+
+#: The image build of a fresh dev-run, for the commands that build once and run many
+#: containers of it (tc sweep).
+build_template_image = _build_image

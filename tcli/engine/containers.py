@@ -93,6 +93,12 @@ def create_and_start(
                 f"cannot create container {spec.name}: {_explain(exc)}", START_DOCKER_HINT
             ) from None
         try:
+            for path, text in spec.files:  # before the start: the job reads them at once
+                put_file(container, path, text.encode("utf-8"))
+        except DockerError:
+            remove(container)
+            raise
+        try:
             container.start()
             return container, ulimits
         except _SDK_ERRORS as exc:

@@ -92,3 +92,24 @@ def split_gpus(gpu: GpuPlan, nodes: int, nproc: int) -> list[GpuPlan]:
 def same_on_every_node(count: int, nodes: int) -> tuple[NodeGpus, ...]:
     """``count`` GPUs on each of ``nodes`` nodes (a cluster job: any GPUs of the node)."""
     return (NodeGpus(count),) * nodes
+
+
+def split_for_trials(gpu: GpuPlan, parallel: int) -> list[GpuPlan]:
+    """One GPU plan per concurrent sweep trial: the GPUs split evenly, none shared.
+
+    Raises InputError when they cannot be (every GPU of the host without ids, fewer GPUs than
+    trials, or a count that does not divide)."""
+    if not gpu.uses_gpu or parallel == 1:
+        return [gpu] * parallel
+    if gpu.device_ids is None:
+        raise InputError(f"--parallel {parallel} on GPUs: name the GPUs to split between trials",
+                         f"pass --gpus with ids, e.g. --gpus {','.join(map(str, range(parallel)))}"
+                         ", or --gpus none")
+    ids = [part.strip() for part in gpu.device_ids.split(",") if part.strip()]
+    if len(ids) < parallel or len(ids) % parallel:
+        raise InputError(f"--parallel {parallel}: {len(ids)} GPU(s) ({gpu.device_ids}) do not "
+                         f"split evenly between {parallel} trials",
+                         "pass a multiple of --parallel GPU ids, or lower --parallel")
+    each = len(ids) // parallel
+    return [GpuPlan(",".join(ids[i * each:(i + 1) * each]), ",".join(ids[i * each:(i + 1) * each]),
+                    ",".join(ids[i * each:(i + 1) * each])) for i in range(parallel)]

@@ -16,7 +16,7 @@ import shlex
 import socket
 from dataclasses import dataclass, field
 
-from tcli.contract import PLATFORM_IPC_MODE, PLATFORM_SHM_SIZE, PLATFORM_ULIMITS
+from tcli.contract import PLATFORM_IPC_MODE, PLATFORM_SHM_SIZE, PLATFORM_ULIMITS, WORKSPACE
 from tcli.job.spec import OUTPUT, JobSpec, NodeGpus, base_env
 
 LABEL_PROJECT = "org.tc.project"
@@ -75,6 +75,8 @@ class RunSpec:
     labels: dict[str, str] = field(default_factory=dict)
     #: arguments to the image's entrypoint (None: the image's CMD, as the platform runs it)
     command: list[str] | None = None
+    #: files written into the created container before it starts, (absolute path, content)
+    files: tuple[tuple[str, str], ...] = ()
 
 
 def free_port(host: str = MASTER_ADDR) -> int:
@@ -124,6 +126,7 @@ def _run(spec: JobSpec, *, name: str, environment: dict[str, str],
         ulimits=spec.ulimits, ipc_mode=spec.ipc_mode, shm_size=docker_size(spec.shm_size),
         network_mode=network, mem_limit=docker_size(spec.memory) if spec.memory else None,
         labels=labels, command=list(spec.args) or None,
+        files=tuple((f"{WORKSPACE}/{name}", text) for name, text in spec.workspace_files),
     )
 
 

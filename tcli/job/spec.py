@@ -91,6 +91,10 @@ class JobSpec:
     template: str = ""
     output_dir: str = TRAIN_MOUNT
     dataset_dir: str = MINIO_MOUNT
+    #: text files the image gets in its workspace before the job starts, (name, content): a
+    #: sweep trial's ``train_config.json`` (:mod:`tcli.job.trial`); the platform bakes that file
+    #: into the image, so a job without them runs the image's own
+    workspace_files: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.gpus:

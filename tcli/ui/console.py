@@ -32,6 +32,7 @@ def _make(stderr: bool) -> Console:
         theme=_THEME,
         no_color="NO_COLOR" in os.environ,
         highlight=False,
+        emoji=False,  # ":b:" in a user's value (--param x=a:b:c) is text, not an emoji code
         soft_wrap=not stream.isatty(),
         width=width,
     )

@@ -205,3 +205,44 @@ def test_a_cluster_cannot_take_all_of_a_hosts_gpus(tmp_path: Path) -> None:
     assert local.container(spec).gpus == "all"
     with pytest.raises(ValueError, match="a cluster node needs a number of GPUs"):
         trainjob_of(spec, ClusterConfig())
+
+
+# ---- a sweep trial: one more translation of the same spec (tcli/job/trial.py) --------------
+
+def test_sweep_trial_is_the_dev_run_spec_with_its_own_config_and_output(tmp_path: Path) -> None:
+    from tcli.job.gpus import split_for_trials
+    from tcli.job.spec import NodeGpus
+    from tcli.job.trial import TRAIN_CONFIG, trial_spec
+
+    base = job_spec(name="tc-x", image="img:1", dataset_id=3, gpus=[NodeGpus(None)],
+                    dataset_source=tmp_path / "minio", output_source=tmp_path / "train",
+                    labels={"org.tc.project": "/p"})
+    slots = split_for_trials(GpuPlan("0,1,2,3", "0,1,2,3", "0,1,2,3"), 2)
+    trial = trial_spec(base, name="tc-x-sweep-s-2", config={"c": 0.5, "seed": 0},
+                       output_source=tmp_path / "t2", gpus=slots[1].node_gpus(),
+                       labels={"org.tc.sweep": "s"})
+    run, dev = local.container(trial), local.container(base)
+    assert run.files == (("/workspace/" + TRAIN_CONFIG, '{\n  "c": 0.5,\n  "seed": 0\n}\n'),)
+    assert dev.files == ()  # a dev-run runs the image's own train_config.json
+    assert run.gpus == "2,3" and run.environment["NVIDIA_VISIBLE_DEVICES"] == "2,3"
+    assert run.volumes[str(tmp_path / "t2")] == {"bind": "/train", "mode": "rw"}
+    assert str(tmp_path / "train") not in run.volumes
+    # everything else is the dev-run's: the platform's flags, the dataset, the image
+    for attr in ("image", "ulimits", "ipc_mode", "shm_size", "network_mode", "mem_limit",
+                 "command"):
+        assert getattr(run, attr) == getattr(dev, attr), attr
+    assert run.labels == {**dev.labels, "org.tc.sweep": "s"}
+
+
+def test_trials_split_the_gpus_evenly() -> None:
+    from tcli.errors import InputError
+    from tcli.job.gpus import split_for_trials
+
+    cpu = GpuPlan("none", "", "void")
+    assert split_for_trials(cpu, 3) == [cpu] * 3
+    assert [p.label for p in split_for_trials(GpuPlan("0,1,2", "0,1,2", "0,1,2"), 3)] == \
+        ["0", "1", "2"]
+    with pytest.raises(InputError, match="name the GPUs"):
+        split_for_trials(GpuPlan("all", None, "all"), 2)
+    with pytest.raises(InputError, match="do not split evenly"):
+        split_for_trials(GpuPlan("0,1,2", "0,1,2", "0,1,2"), 2)
