@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("tcli.project", "tcli.custom_json", "tcli.buildctx", "tcli.demo_data",
                 "tcli.scaffold", "tcli.scaffold_update", "tcli.job", "tcli.engine",
                 "tcli.baseimage", "tcli.wheelhouse")),
-    ("features", ("tcli.validate", "tcli.packaging", "tcli.publish", "tcli.devrun",
+    ("features", ("tcli.validate", "tcli.model", "tcli.packaging", "tcli.publish", "tcli.devrun",
                   "tcli.doctor", "tcli.datasets", "tcli.form", "tcli.report", "tcli.scaleout",
                   "tcli.explain")),
     ("ui", ("tcli.ui",)),
