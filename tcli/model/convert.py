@@ -4,10 +4,11 @@ Every function takes a checked ``onnx.ModelProto`` (:func:`tcli.safety.modelfile
 and returns bytes or protos; the caller writes them atomically. Nothing here runs project code:
 an ONNX graph is data that onnxruntime interprets.
 
-* FP16: ``onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)``: weights
-  and activations in float16, inputs and outputs stay float32 (the same preprocessing and
-  post-processing work unchanged). Ops onnxruntime has no float16 kernel for on the CPU are
-  kept in float32 by the converter's default block list.
+* FP16: ``onnxconverter_common.float16.convert_float_to_float16(keep_io_types=True)`` (or
+  onnxruntime's fork of it when that fails): weights and activations in float16, inputs and
+  outputs stay float32 (the same preprocessing and post-processing work unchanged). Ops with
+  no float16 kernel are kept in float32 by the converter's default block list. A result that
+  onnxruntime cannot load is a failure with the converters' reasons, never a file.
 * INT8: ``onnxruntime.quantization.quantize_static`` (QDQ format, int8 weights per channel,
   int8 activations, MinMax calibration) on the graph after ``quant_pre_process`` (shape
   inference + optimisation), calibrated with the batches given (the train split's images).
@@ -32,24 +33,48 @@ class ConvertFailed(Exception):
     """A conversion did not produce a model; the message goes into the table."""
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:240]}" if text else type(exc).__name__
 
 
-def to_fp16(model: Any) -> bytes:
-    """The FP16 model's bytes (inputs/outputs kept float32)."""
-    import warnings
-
-    from onnxconverter_common import float16
+def loadable(data: bytes) -> bytes:
+    """``data`` when onnxruntime (CPU) can build a session from it, else ConvertFailed."""
+    import onnxruntime as ort
 
     try:
-        with warnings.catch_warnings():  # one "will be truncated" warning per tiny weight
-            warnings.simplefilter("ignore")
-            converted = float16.convert_float_to_float16(model, keep_io_types=True)
-        return bytes(converted.SerializeToString())
-    except Exception as exc:  # the converter raises whatever its graph walk meets
-        raise ConvertFailed(_first_line(exc)) from None
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own (undocumented) classes
+        raise ConvertFailed(f"the converted model does not load in onnxruntime: "
+                            f"{first_line(exc)}") from None
+    return data
+
+
+def to_fp16(model: Any) -> bytes:
+    """The FP16 model's bytes (inputs/outputs kept float32), loadable by onnxruntime.
+
+    onnxconverter-common first; when it fails or its result does not load (graphs with
+    ``If``/``Loop`` subgraphs, e.g. torchvision's detection post-processing), onnxruntime's
+    own fork of the same converter (``onnxruntime.transformers.float16``)."""
+    import copy
+    import warnings
+
+    reasons = []
+    for name in ("onnxconverter_common.float16", "onnxruntime.transformers.float16"):
+        try:
+            module = __import__(name, fromlist=["convert_float_to_float16"])
+            with warnings.catch_warnings():  # one "will be truncated" warning per tiny weight
+                warnings.simplefilter("ignore")
+                converted = module.convert_float_to_float16(copy.deepcopy(model),
+                                                            keep_io_types=True)
+            return loadable(bytes(converted.SerializeToString()))
+        except ConvertFailed as exc:
+            reasons.append(f"{name.split('.')[0]}: {exc}")
+        except Exception as exc:  # the converters raise whatever their graph walk meets
+            reasons.append(f"{name.split('.')[0]}: {first_line(exc)}")
+    raise ConvertFailed("; ".join(reasons))
 
 
 class _Reader:
@@ -92,8 +117,8 @@ def to_int8(model_bytes: bytes, input_name: str, batches: list[np.ndarray]) -> b
                             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.MinMax)
         except Exception as exc:
-            raise ConvertFailed(_first_line(exc)) from None
-        return dst.read_bytes()
+            raise ConvertFailed(first_line(exc)) from None
+        return loadable(dst.read_bytes())
 
 
 # --------------------------------------------------------------------------- Triton

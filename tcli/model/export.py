@@ -120,7 +120,7 @@ def _model_path(run: Run, run_dir: Path | None) -> Path:
         raise InputError(f"{model}: tc model export starts from the run's ONNX model, this "
                          f"run's model_filepath ends with {model.suffix}",
                          "export ONNX in train.py (tc_export.export_model)")
-    if not model.is_file():
+    if not model.exists() and not model.is_symlink():
         raise InputError(f"{model}: no model (the run did not finish?)",
                          "run tc dev-run first, or give the run's folder with --run")
     return model
@@ -165,7 +165,11 @@ def export_formats(path: Path, template: str | None = None, to: tuple[str, ...] 
         val_names = {s.path.name for s in samples}
         calib_paths = _calibration(run, val_names, split.images_dir)
     k = len(names)
-    ref = measure.session(data)
+    try:
+        ref = measure.session(data)
+    except Exception as exc:  # onnxruntime raises its own (undocumented) classes
+        raise InputError(f"{model_path}: onnxruntime cannot load it: "
+                         f"{convert.first_line(exc)}", "export the model again") from None
     size = measure.input_size(ref, run.config)
     diff_inputs = measure.images([s.path for s in samples[:measure.DIFF_IMAGES]], size)
     result = Result(run.task, measure.METRIC[run.task], tolerance, model_path.name, str(out),
@@ -173,22 +177,36 @@ def export_formats(path: Path, template: str | None = None, to: tuple[str, ...] 
 
     def measured(fmt: str, file: Path, blob: bytes, sess: Any, note: str = "") -> Row:
         row = Row(fmt, str(file), file.stat().st_size, note=note)
-        row.metric = measure.metric(run.task, file, samples, run.config, k, categories)
-        if fmt != "onnx":
-            row.max_abs_diff, differ = measure.max_diff(ref, sess, diff_inputs)
-            if differ:
-                row.note = _join(row.note, f"{differ} output(s) of another shape "
-                                           "(other detections)")
-        else:
-            row.max_abs_diff = 0.0
-        row.latency_ms_b1 = measure.latency(sess, size, 1)
+        try:
+            row.metric = measure.metric(run.task, file, samples, run.config, k, categories)
+        except rp.ModelProblem as exc:
+            if fmt == "onnx":
+                raise InputError(str(exc), "export the model again (tc dev-run)") from None
+            raise convert.ConvertFailed(str(exc)) from None
+        try:
+            if fmt != "onnx":
+                row.max_abs_diff, differ = measure.max_diff(ref, sess, diff_inputs)
+                if differ:
+                    row.note = _join(row.note, f"{differ} output(s) of another shape "
+                                               "(other detections)")
+            else:
+                row.max_abs_diff = 0.0
+            row.latency_ms_b1 = measure.latency(sess, size, 1)
+        except Exception as exc:  # onnxruntime's own classes: the row says why
+            row.note = _join(row.note, f"not measured: {convert.first_line(exc)}")
         if run.task == "detection":
             row.note = _join(row.note, "b32 n/a: the detection model takes one image")
         else:
-            row.latency_ms_b32 = measure.latency(sess, size, 32)
+            try:
+                row.latency_ms_b32 = measure.latency(sess, size, 32)
+            except Exception as exc:  # a model without a batch axis
+                row.note = _join(row.note, f"b32 not measured: {convert.first_line(exc)}")
         return row
 
-    base = measured("onnx", model_path, data, ref, "the run's model_filepath (reference)")
+    try:
+        base = measured("onnx", model_path, data, ref, "the run's model_filepath (reference)")
+    except convert.ConvertFailed as exc:  # the run's own model fails on its val images
+        raise InputError(f"{model_path}: {exc}", "export the model again (tc dev-run)") from None
     result.rows.append(base)
     for fmt in to:
         if fmt == "onnx":
@@ -214,17 +232,23 @@ def export_formats(path: Path, template: str | None = None, to: tuple[str, ...] 
                                        note=trtexec_command(ref, model_path.name, size)))
         except convert.ConvertFailed as exc:
             result.rows.append(Row(fmt, status="failed", note=str(exc)))
-    for row in result.rows:
-        if row.metric is not None and base.metric is not None:
-            row.delta = row.metric - base.metric
-            if row.delta < -tolerance:
-                row.status = "marked"
-                row.note = _join(row.note, f"{result.metric} {-row.delta:.3f} below the "
-                                           f"original (tolerance {tolerance:g})")
+    mark(result.rows, base, result.metric, tolerance)
     record = {**result.as_dict(), "files": {**known, **written}}
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out / RESULTS, json.dumps(record, indent=2) + "\n")
     return result
+
+
+def mark(rows: list[Row], base: Row, metric: str, tolerance: float) -> None:
+    """Each row's metric delta against ``base``; a drop beyond ``tolerance`` is marked (the
+    row stays in the table)."""
+    for row in rows:
+        if row.metric is not None and base.metric is not None:
+            row.delta = row.metric - base.metric
+            if row.delta < -tolerance:
+                row.status = "marked"
+                row.note = _join(row.note, f"{metric} {-row.delta:.3f} below the original "
+                                           f"(tolerance {tolerance:g})")
 
 
 def _join(a: str, b: str) -> str:

@@ -331,10 +331,15 @@ def export_sklearn(model: Any, onnx_path: Path, cfg: dict[str, Any] | None,
 
 # ----------------------------------------------------------------------------- torchscript
 
-#: What the fresh process runs: load the TorchScript file alone, run the inputs of an .npz
-#: (no pickle), write the flattened outputs to another .npz.
+#: What the fresh process runs: load the TorchScript file alone (with torchvision's operators
+#: registered, as Triton's libtorch backend has them), run the inputs of an .npz (no pickle),
+#: write the flattened outputs to another .npz.
 _TS_CHECK = """
 import sys, numpy as np, torch
+try:
+    import torchvision  # registers torchvision's C++ ops (nms, roi_align) a detector calls
+except ImportError:
+    pass
 m = torch.jit.load(sys.argv[1], map_location="cpu").eval()
 data = np.load(sys.argv[2], allow_pickle=False)
 out = {}
@@ -354,6 +359,17 @@ with torch.no_grad():
             out[f"{k}_{j}"] = a
 np.savez(sys.argv[3], **out)
 """
+
+
+def _error_line(stderr: str) -> str:
+    """The exception line of a traceback (and the line after a bare ``RuntimeError:``)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for i in range(len(lines) - 1, -1, -1):
+        head = lines[i].split(":", 1)[0]
+        if head.endswith(("Error", "Exception")) and " " not in head:
+            rest = lines[i].split(":", 1)[1].strip() if ":" in lines[i] else ""
+            return f"{head}: {rest or (lines[i + 1] if i + 1 < len(lines) else '')}"
+    return lines[-1] if lines else "no output"
 
 
 def export_torchscript(model: Any, path: str | os.PathLike[str], sample: Any) -> dict[str, Any]:
@@ -389,8 +405,8 @@ def export_torchscript(model: Any, path: str | os.PathLike[str], sample: Any) ->
                                    str(outputs)], cwd=work, capture_output=True, text=True,
                                   timeout=600)
             if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise ExportError(f"loading it in a fresh process failed: {last[:300]}")
+                raise ExportError("loading it in a fresh process failed: "
+                                  f"{_error_line(proc.stderr)[:300]}")
             got = np.load(outputs, allow_pickle=False)
             worst = 0.0
             for key, expected in ref.items():
