@@ -121,5 +121,7 @@ LOCAL_BASE_IMAGE = "tc-local/pytorch:2.14.1"
 
 # --------------------------------------------------------------------------- tc's own files
 
+#: ``tc model export``'s record of its table and files, in :data:`EXPORT_FORMATS_DIR`.
+EXPORT_FORMATS_RECORD = "formats.json"
 #: Copier's answers file at the root of a project made by ``tc new``.
 ANSWERS_FILE = ".copier-answers.yml"

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import EXPORT_FORMATS, EXPORT_FORMATS_DIR
+from tcli.contract import EXPORT_FORMATS, EXPORT_FORMATS_DIR, EXPORT_FORMATS_RECORD
 from tcli.errors import InputError
 from tcli.model import convert, measure
 from tcli.report import predict as rp
@@ -43,7 +43,7 @@ ALL = ("onnx", "onnx-fp16", "onnx-int8", "torchscript", "triton", "tensorrt")
 TOLERANCE = 0.02
 #: most train images used to calibrate INT8
 CALIBRATION_IMAGES = 64
-RESULTS = "formats.json"
+RESULTS = EXPORT_FORMATS_RECORD
 TASKS = ("classification", "detection", "segmentation")
 
 
@@ -151,7 +151,11 @@ def export_formats(path: Path, template: str | None = None, to: tuple[str, ...] 
         raise InputError(f"{run.template.key}: tc model export supports the torchvision "
                          f"templates ({', '.join(TASKS)}), this one is {run.task}",
                          "its ONNX model (model_filepath) is what the platform serves")
-    train_dir = (run_dir or run.train_dir)
+    if run_dir is not None:
+        if not run_dir.is_dir():
+            raise InputError(f"--run {run_dir}: not a folder", "give a run's output folder")
+        run.train_dir = run_dir  # split.json is read from there (inside the project only)
+    train_dir = run.train_dir
     model_path = _model_path(run, run_dir)
     original, data = modelfile.read_onnx(model_path)
     out = train_dir / EXPORT_FORMATS_DIR

@@ -139,3 +139,15 @@ def test_a_torchscript_that_does_not_match_leaves_no_file(tmp_path: Path) -> Non
     assert verdict["ok"] is False and verdict["method"] == "trace"
     assert not target.exists() and not (tmp_path / "model.torchscript.tmp").exists()
     assert "max abs diff" in verdict["reason"]
+
+
+def test_every_export_format_is_a_suffix_the_platform_accepts() -> None:
+    from tcli.contract import EXPORT_FORMATS, MODEL_EXTENSIONS, TRITON_PLATFORMS
+    from tcli.model.export import ALL
+
+    assert set(ALL) == set(EXPORT_FORMATS)
+    assert set(EXPORT_FORMATS.values()) <= set(MODEL_EXTENSIONS)
+    assert set(TRITON_PLATFORMS) == set(MODEL_EXTENSIONS)
+    # Triton's backend names (model_config.proto's "platform" strings)
+    assert {p for p, _ in TRITON_PLATFORMS.values()} == {
+        "onnxruntime_onnx", "pytorch_libtorch", "tensorrt_plan", "tensorflow_graphdef"}

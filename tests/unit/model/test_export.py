@@ -69,3 +69,21 @@ def test_unknown_format_and_missing_run(tmp_path: Path) -> None:
     (project / ".tc" / "train" / "model.onnx").unlink()
     with pytest.raises(InputError, match="no model"):
         export_formats(project, to=("onnx",))
+
+
+def test_the_report_shows_the_table_escaped(tmp_path: Path) -> None:
+    from tcli.report.core import write_report
+
+    project = tiny_run(tmp_path)
+    export_formats(project, to=("onnx-fp16",))
+    record = project / ".tc" / "train" / "formats" / "formats.json"
+    data = json.loads(record.read_text())
+    data["rows"][1]["note"] = "<script>alert(1)</script>"
+    data["rows"][1]["metric"] = "NaN"  # not a number: shown as n/a
+    record.write_text(json.dumps(data))
+    result = write_report(project)
+    rows = result.data["formats"]["rows"]
+    assert [r["format"] for r in rows] == ["onnx", "onnx-fp16"] and rows[1]["metric"] is None
+    page = result.path.read_text()
+    assert "Model formats (tc model export)" in page and "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
