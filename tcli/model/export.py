@@ -232,8 +232,8 @@ def export_formats(path: Path, template: str | None = None, to: tuple[str, ...] 
                 result.rows.append(_triton(out, known, written, original, data, run,
                                            triton_name or _name(run)))
             elif fmt == "tensorrt":
-                result.rows.append(Row("tensorrt", status="command",
-                                       note=trtexec_command(ref, model_path.name, size)))
+                result.rows.append(Row("tensorrt", status="command", note=trtexec_command(
+                    ref, model_path.name, size, batched=run.task != "detection")))
         except convert.ConvertFailed as exc:
             result.rows.append(Row(fmt, status="failed", note=str(exc)))
     mark(result.rows, base, result.metric, tolerance)
@@ -305,12 +305,15 @@ def _torchscript(model_path: Path) -> Row:
     return row
 
 
-def trtexec_command(sess: Any, model_name: str, size: int) -> str:
-    """The TensorRT engine build for NVIDIA's TensorRT image (run on a GPU; never here)."""
+def trtexec_command(sess: Any, model_name: str, size: int, *, batched: bool = True) -> str:
+    """The TensorRT engine build for NVIDIA's TensorRT image (run on a GPU; never here).
+    A dynamic first axis gets batch 1..32 (8 optimal), or exactly 1 when it is not a batch
+    (the detection template takes one image)."""
     name = sess.get_inputs()[0].name
     shape = sess.get_inputs()[0].shape
     dynamic = not isinstance(shape[0], int)
-    shapes = (f" --minShapes={name}:1x3x{size}x{size} --optShapes={name}:8x3x{size}x{size}"
-              f" --maxShapes={name}:32x3x{size}x{size}") if dynamic else ""
+    top, opt = (32, 8) if batched else (1, 1)
+    shapes = (f" --minShapes={name}:1x3x{size}x{size} --optShapes={name}:{opt}x3x{size}x{size}"
+              f" --maxShapes={name}:{top}x3x{size}x{size}") if dynamic else ""
     return (f"docker run --rm --gpus all -v $PWD/.tc/train:/m nvcr.io/nvidia/tensorrt:25.01-py3 "
             f"trtexec --onnx=/m/{model_name} --saveEngine=/m/formats/model.plan --fp16{shapes}")
