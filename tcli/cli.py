@@ -49,6 +49,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("report", "report"),
     ("build", "build"),
     ("export", "export"),
+    ("model", "model"),
 ]
 
 

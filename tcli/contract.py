@@ -66,6 +66,25 @@ DEFAULT_MAX_FILE_SIZE_TEXT = "10MB"
 
 #: Model formats the backend accepts for ``model_filepath``.
 MODEL_EXTENSIONS = (".pt", ".pth", ".torchscript", ".onnx", ".plan", ".graphdef")
+#: The backend (Triton's ``platform``) serving each accepted suffix, and the file name the
+#: model has in a Triton model repository (``<name>/<version>/<file>``).
+TRITON_PLATFORMS: dict[str, tuple[str, str]] = {
+    ".onnx": ("onnxruntime_onnx", "model.onnx"),
+    ".pt": ("pytorch_libtorch", "model.pt"),
+    ".pth": ("pytorch_libtorch", "model.pt"),
+    ".torchscript": ("pytorch_libtorch", "model.pt"),
+    ".plan": ("tensorrt_plan", "model.plan"),
+    ".graphdef": ("tensorflow_graphdef", "model.graphdef"),
+}
+#: ``tc model export --to``: each format and the suffix of the file it makes (``triton``: a
+#: folder holding a model with one of the suffixes above). Every suffix is one the platform
+#: accepts for ``model_filepath``.
+EXPORT_FORMATS: dict[str, str] = {
+    "onnx": ".onnx", "onnx-fp16": ".onnx", "onnx-int8": ".onnx", "torchscript": ".torchscript",
+    "triton": ".onnx", "tensorrt": ".plan",
+}
+#: Where the extra formats go, beside ``model_filepath`` (inside the output folder).
+EXPORT_FORMATS_DIR = "formats"
 #: Weights and other model files tc package refuses (the accepted formats and more).
 MODEL_FILE_SUFFIXES = frozenset(MODEL_EXTENSIONS) | {
     ".ckpt", ".safetensors", ".h5", ".hdf5", ".pb", ".tflite", ".pkl", ".joblib", ".npy", ".npz"
@@ -173,5 +192,7 @@ TASK_ALIASES: dict[str, str] = {
 
 # --------------------------------------------------------------------------- tc's own files
 
+#: ``tc model export``'s record of its table and files, in :data:`EXPORT_FORMATS_DIR`.
+EXPORT_FORMATS_RECORD = "formats.json"
 #: Copier's answers file at the root of a project made by ``tc new``.
 ANSWERS_FILE = ".copier-answers.yml"

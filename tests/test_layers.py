@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("tcli.project", "tcli.custom_json", "tcli.buildctx", "tcli.scaffold",
                 "tcli.job", "tcli.engine", "tcli.baseimage", "tcli.wheelhouse",
                 "tcli.weights")),
-    ("features", ("tcli.validate", "tcli.packaging", "tcli.devrun",
+    ("features", ("tcli.validate", "tcli.model", "tcli.packaging", "tcli.devrun",
                   "tcli.doctor", "tcli.datasets", "tcli.form", "tcli.report", "tcli.scaleout",
                   "tcli.explain", "tcli.sweep")),
     ("ui", ("tcli.ui",)),

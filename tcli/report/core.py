@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tcli.errors import InputError
-from tcli.report import html, plots, scores
+from tcli.report import formats, html, plots, scores
 from tcli.report.artifacts import Run, load_run, parse_lenient, val_split
 from tcli.report.failure import failure_part
 from tcli.report.predict import ModelProblem, ground_truth, predict
@@ -279,6 +279,7 @@ def _compute(run: Run, out: Path, stage: Path, max_images: int) -> ReportResult:
             data.pop("_categories", None)
         elif run.model is None or not run.model.is_file():
             data["model"]["status"] = "missing"
+    data["formats"] = formats.read(run.train_dir, run.notes)  # tc model export's table
     data["images"] = [p.name for p in images]
     data = _finite(data)
     (stage / "report.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n",

@@ -82,6 +82,14 @@ seed {{ d.val.split_seed | fmt }}{% endif %}), classes: {{ d.classes | join(", "
 {{ table(["class", "IoU"], zip2(seg.classes, seg.iou)) }}
 {{ img("per_class.png", "per-class IoU") }}
 {% endif %}
+{% if d.formats %}
+<h2>Model formats (tc model export)</h2>
+<p class="muted">{{ d.formats.metric }} on the val split, max abs diff against the run's ONNX
+model, latency in ms per batch (onnxruntime, CPU); marked: {{ d.formats.metric }} more than
+{{ d.formats.tolerance | fmt }} below the original.</p>
+{{ table(["format", d.formats.metric, "delta", "max diff", "bytes", "b1 ms", "b32 ms", "status",
+          "note"], format_rows(d.formats.rows)) }}
+{% endif %}
 {% if "grid.png" in d.images %}
 <h2>Predictions on validation images</h2>
 {{ img("grid.png", "validation images with predictions") }}
@@ -150,5 +158,10 @@ def render(data: dict[str, Any]) -> str:
         table=lambda head, rows: Markup(table.render(head=head, rows=rows)),
         img=lambda name, alt: Markup(img.render(name=name, alt=alt,
                                                                images=data["images"])),
+        format_rows=lambda rows: [[r["format"], r["metric"], r["delta"], r["max_abs_diff"],
+                                   None if r["size"] is None else int(r["size"]),
+                                   r["latency_ms_b1"], r["latency_ms_b32"],
+                                   r["status"].upper() if r["status"] == "marked" else r["status"],
+                                   r["note"]] for r in rows],
         zip2=lambda a, b: [list(x) for x in zip(a, b, strict=False)],
         zip3=lambda a, b, c: [list(x) for x in zip(a, b, c, strict=False)])

@@ -33,10 +33,21 @@ above tolerance) the reason is logged, a partial ONNX file is removed, and
 gave, unchanged: the fallback picks its own suffix (``.pt``/``.torchscript``, as the platform
 accepts), and if it returns a path, ``result.path`` is that path. An exception raised by the
 fallback itself propagates (no model file would exist otherwise).
+
+TorchScript beside the ONNX file (``export_torchscript``, used by tc_torch when the template's
+``.env`` sets ``TC_EXPORT_TORCHSCRIPT=1``; ``tc model export --to torchscript`` reads it): the
+wrapped model is scripted (``torch.jit.script``), or traced when it cannot be scripted, saved
+as ``model.torchscript`` and loaded back in a fresh, isolated Python process (``python -I``:
+none of the template's code is importable there) that runs it on two inputs -- the sample and
+a second one of another content, which catches a trace that baked in the sample -- and the
+outputs are compared with the eager model (same tolerances). The verdict is written to
+``model.torchscript.json``. On any failure no ``.torchscript`` file is left and the reason is
+in that JSON; the ONNX model is never affected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -316,6 +327,108 @@ def export_sklearn(model: Any, onnx_path: Path, cfg: dict[str, Any] | None,
         if imp.domain in ("", "ai.onnx"):
             opset = int(imp.version)
     return _compare(expected, got), opset
+
+
+# ----------------------------------------------------------------------------- torchscript
+
+#: What the fresh process runs: load the TorchScript file alone (with torchvision's operators
+#: registered, as Triton's libtorch backend has them), run the inputs of an .npz (no pickle),
+#: write the flattened outputs to another .npz.
+_TS_CHECK = """
+import sys, numpy as np, torch
+try:
+    import torchvision  # registers torchvision's C++ ops (nms, roi_align) a detector calls
+except ImportError:
+    pass
+m = torch.jit.load(sys.argv[1], map_location="cpu").eval()
+data = np.load(sys.argv[2], allow_pickle=False)
+out = {}
+with torch.no_grad():
+    for k in sorted(data.files, key=int):
+        res = m(torch.from_numpy(data[k]))
+        flat = []
+        def walk(v):
+            if isinstance(v, (list, tuple)):
+                [walk(i) for i in v]
+            elif isinstance(v, dict):
+                [walk(i) for i in v.values()]
+            else:
+                flat.append(v.detach().cpu().numpy())
+        walk(res)
+        for j, a in enumerate(flat):
+            out[f"{k}_{j}"] = a
+np.savez(sys.argv[3], **out)
+"""
+
+
+def _error_line(stderr: str) -> str:
+    """The exception line of a traceback (and the line after a bare ``RuntimeError:``)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for i in range(len(lines) - 1, -1, -1):
+        head = lines[i].split(":", 1)[0]
+        if head.endswith(("Error", "Exception")) and " " not in head:
+            rest = lines[i].split(":", 1)[1].strip() if ":" in lines[i] else ""
+            return f"{head}: {rest or (lines[i + 1] if i + 1 < len(lines) else '')}"
+    return lines[-1] if lines else "no output"
+
+
+def export_torchscript(model: Any, path: str | os.PathLike[str], sample: Any) -> dict[str, Any]:
+    """Script (or trace) ``model``, save it, verify it in a fresh process; the verdict dict is
+    also written to ``<path>.json``. Never raises for a model problem."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+    import torch
+
+    target = Path(path)
+    verdict: dict[str, Any] = {"format": "torchscript", "ok": False, "path": str(target)}
+    model.eval()
+    second = torch.rand(sample.shape, generator=torch.Generator().manual_seed(7)).to(sample.dtype)
+    try:
+        with torch.no_grad():
+            ref = {str(i): [t.detach().cpu().numpy() for t in _flatten(model(x))]
+                   for i, x in enumerate((sample, second))}
+        try:
+            ts = torch.jit.script(model)
+            ts(sample)
+            verdict["method"] = "script"
+        except Exception:
+            ts = torch.jit.trace(model, (sample,), check_trace=False)
+            verdict["method"] = "trace"
+        tmp = target.with_name(target.name + ".tmp")
+        ts.save(str(tmp))
+        with tempfile.TemporaryDirectory() as work:
+            inputs, outputs = Path(work) / "in.npz", Path(work) / "out.npz"
+            np.savez(inputs, **{"0": sample.numpy(), "1": second.numpy()})
+            proc = subprocess.run([sys.executable, "-I", "-c", _TS_CHECK, str(tmp), str(inputs),
+                                   str(outputs)], cwd=work, capture_output=True, text=True,
+                                  timeout=600)
+            if proc.returncode != 0:
+                raise ExportError("loading it in a fresh process failed: "
+                                  f"{_error_line(proc.stderr)[:300]}")
+            got = np.load(outputs, allow_pickle=False)
+            worst = 0.0
+            for key, expected in ref.items():
+                mine = [got[f"{key}_{j}"] for j in range(len(expected)) if f"{key}_{j}" in got]
+                worst = max(worst, _compare(expected, mine))
+        os.replace(tmp, target)
+        verdict.update(ok=True, max_abs_diff=worst, inputs=2, fresh_process=True)
+        print(f"[export] TorchScript ok: {target} ({verdict['method']}), fresh-process parity "
+              f"max_abs_diff {worst:.3e}", flush=True)
+    except Exception as exc:  # never let TorchScript break the run
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        verdict["reason"] = f"{type(exc).__name__}: {first[:300]}"
+        for leftover in (target.with_name(target.name + ".tmp"), target):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        print(f"[export] TorchScript not written: {verdict['reason']}", file=sys.stderr,
+              flush=True)
+    note = target.with_name(target.name + ".json")
+    staged = note.with_name(note.name + ".tmp")
+    staged.write_text(json.dumps(verdict, indent=2) + "\n")
+    os.replace(staged, note)
+    return verdict
 
 
 # ----------------------------------------------------------------------------- API

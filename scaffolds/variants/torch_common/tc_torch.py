@@ -485,6 +485,10 @@ def export_onnx(wrapped: nn.Module, output_dir: str, model_filename: str,
     began = time.perf_counter()
     result = export_model(wrapped.eval(), str(requested), "pytorch", fallback,
                           sample_input=sample)
+    if os.environ.get("TC_EXPORT_TORCHSCRIPT") == "1":  # tc model export --to torchscript
+        from tc_export import export_torchscript
+
+        export_torchscript(wrapped.eval(), requested.with_suffix(".torchscript"), sample)
     return Exported(requested, result, began)
 
 

@@ -1,0 +1,1 @@
+"""Model formats beyond the run's ONNX file (tc model export): convert, measure, record."""
