@@ -6,12 +6,11 @@ A Typer sub-app (``app``); cli.py registers it under ``weights``. The core is
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from tcli.ui import console
+from tcli.ui import console, render
 
 app = typer.Typer(
     name="weights", no_args_is_help=True,
@@ -95,8 +94,8 @@ def list_command(
     ref = proj.select(template)
     checks = core.verify(proj, ref)
     if as_json:
-        doc = [dict(asdict(c.entry), cache=c.state) for c in checks]
-        console.print(json.dumps(doc, indent=2), markup=False, highlight=False)
+        render.print_data({"template": ref.key, "weights": [
+            dict(asdict(c.entry), cache=c.state) for c in checks]})
         return
     if not checks:
         console.info(f"{ref.key}: no weights.lock (add weights with 'tc weights add SOURCE')")

@@ -17,10 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import TRAIN_CONFIG
 from tcli.job.spec import OUTPUT, JobSpec, Mount, NodeGpus
 
 #: The file a trial changes (platform contract §3: the form's values).
-TRAIN_CONFIG = "train_config.json"
 LABEL_SWEEP = "org.tc.sweep"
 LABEL_TRIAL = "org.tc.sweep-trial"
 

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcli.contract import EXPORT_FORMATS, EXPORT_FORMATS_DIR, EXPORT_FORMATS_RECORD
+from tcli.contract import CUSTOM_JSON, EXPORT_FORMATS, EXPORT_FORMATS_DIR, EXPORT_FORMATS_RECORD, TEMPLATES
 from tcli.errors import InputError
 from tcli.model import convert, measure
 from tcli.report import predict as rp
@@ -44,7 +44,8 @@ TOLERANCE = 0.02
 #: most train images used to calibrate INT8
 CALIBRATION_IMAGES = 64
 RESULTS = EXPORT_FORMATS_RECORD
-TASKS = ("classification", "detection", "segmentation")
+#: the templates whose runs this exports: the torch ones (tc_torch.py)
+TASKS = tuple(t.name for t in TEMPLATES if t.flavor == "torch")
 
 
 @dataclass
@@ -113,7 +114,7 @@ def _previous(out: Path) -> dict[str, str]:
 
 def _model_path(run: Run, run_dir: Path | None) -> Path:
     if run.model is None:
-        raise InputError(f"{run.template.config_dir / 'custom.json'}: no model_filepath under "
+        raise InputError(f"{run.template.config_dir / CUSTOM_JSON}: no model_filepath under "
                          "/train", "set model_filepath (e.g. /train/model.onnx)")
     model = run.model if run_dir is None else run_dir / run.model.name
     if model.suffix != ".onnx":

@@ -104,6 +104,24 @@ def replace(src: Path, dst: Path) -> None:
     _sync_dir(Path(dst).parent)
 
 
+@contextlib.contextmanager
+def staged_file(folder: Path, prefix: str = ".staged.") -> Iterator[tuple[IO[bytes], Path]]:
+    """Yield a new private file in ``folder`` and its path, for bytes whose final name is known
+    only once they are written (a download named by its sha256). On a clean exit the file is
+    flushed and fsynced and stays for :func:`replace`; on any error it is removed. An
+    ``OSError`` is raised as it is, for the caller to name what it was writing."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh, tmp
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` atomically (see the module docstring)."""
     with atomic_open(path, mode) as fh:

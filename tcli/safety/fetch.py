@@ -22,9 +22,7 @@ import contextlib
 import hashlib
 import http.client
 import ipaddress
-import os
 import socket
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,6 +32,7 @@ from typing import IO, Any
 
 from tcli import __version__
 from tcli.errors import InputError
+from tcli.safety import atomic
 
 MAX_REDIRECTS = 5
 BLOCK = 1 << 20
@@ -168,11 +167,9 @@ def download(url: str, dest_dir: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
         if length is not None and length.strip().isdigit() and int(length) > limit:
             raise FetchRefused(f"{url}: Content-Length {int(length)} bytes is over the limit of "
                                f"{limit} bytes", "raise --max-size if you trust this file")
-        fd, tmp_name = tempfile.mkstemp(prefix=".download.", suffix=".tmp", dir=dest_dir)
-        tmp = Path(tmp_name)
         digest, total = hashlib.sha256(), 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic.staged_file(dest_dir, ".download.") as (out, tmp):
                 while chunk := response.read(BLOCK):
                     total += len(chunk)
                     if total > limit:
@@ -180,16 +177,7 @@ def download(url: str, dest_dir: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
                                            "raise --max-size if you trust this file")
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-        except FetchRefused:
-            tmp.unlink(missing_ok=True)
-            raise
         except (OSError, http.client.HTTPException) as exc:
-            tmp.unlink(missing_ok=True)
             raise InputError(f"{url}: download failed after {total} bytes: {exc}",
                              "run it again; check your network") from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         return Fetched(tmp, total, digest.hexdigest(), response.geturl())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import CONFIG_SCHEMA, TRAIN_CONFIG
 from tcli.devrun.options import DevRunOptions
 from tcli.errors import InputError
 from tcli.project import Project, TemplateRef
@@ -61,9 +62,9 @@ class Plan:
 
 def read_inputs(template: TemplateRef) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config.jsonschema, train_config.json) of the template."""
-    schema = jsonload.load(template.config_dir / "config.jsonschema")
-    config = jsonload.load(template.config_dir / "train_config.json")
-    for path, data in (("config.jsonschema", schema), ("train_config.json", config)):
+    schema = jsonload.load(template.config_dir / CONFIG_SCHEMA)
+    config = jsonload.load(template.config_dir / TRAIN_CONFIG)
+    for path, data in ((CONFIG_SCHEMA, schema), (TRAIN_CONFIG, config)):
         if not isinstance(data, dict):
             raise InputError(f"{template.config_dir / path}: expected a JSON object")
     return schema, config
@@ -193,7 +194,7 @@ def apply_best(p: Plan, res: SweepResult) -> None:
 
     if res.best_config is None:
         raise InputError("--apply: no trial completed with a score; train_config.json unchanged")
-    target = p.template.config_dir / "train_config.json"
+    target = p.template.config_dir / TRAIN_CONFIG
     atomic.write_text(target, config_text(res.best_config))
     res.applied = str(target)
 

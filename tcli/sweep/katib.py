@@ -23,10 +23,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tcli.contract import IMAGE_ENTRYPOINT, WORKSPACE
+from tcli.contract import IMAGE_ENTRYPOINT, SCORE_LINE, SCORE_REGEXP_KEY, TRAIN_CONFIG, WORKSPACE
 from tcli.errors import InputError, ValidationFailed
 from tcli.job.spec import JobSpec
-from tcli.job.trial import TRAIN_CONFIG
+from tcli.safety import rx
 from tcli.scaleout import manifests
 from tcli.scaleout.kubeflow import EXTRA_HINT, _compare
 from tcli.sweep.space import CHOICE, INT, Param, trial_config
@@ -83,7 +83,7 @@ def katib_filter(pattern: str, sample: str) -> tuple[str, str]:
                          "to name the metric", "e.g. 'Test metric +Accuracy +(\\d+\\.\\d+)'")
     start, end = found
     katib = f"({pattern[:start]}){pattern[start:end]}{pattern[end:]}"
-    match = re.search(katib, sample)
+    match = rx.search(katib, sample, what=SCORE_REGEXP_KEY)
     if match is None or not match.group(1).strip():
         raise InputError(f"score_regexp {pattern!r} does not match config/score_line.txt",
                          "the sample score line names the metric for Katib; fix one of them")
@@ -266,7 +266,7 @@ def build_experiment(project: Any, template: Any, opts: manifests.JobOptions, *,
     count = trials or file_opts.get("trials")
     if not count:
         raise InputError("--trials N is needed (Katib's maxTrialCount)", "e.g. --trials 20")
-    sample_path = template.config_dir / "score_line.txt"
+    sample_path = template.config_dir / SCORE_LINE
     if not sample_path.is_file():
         raise InputError(f"{sample_path}: missing", "a sample of the score line names Katib's "
                          "metric; write the line train.py prints")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tcli.contract import TRAIN_CONFIG
 from tcli.custom_json import CustomJson
 from tcli.devrun.logs import LogWatcher
 from tcli.errors import Aborted, DockerError, TcError
@@ -151,7 +152,7 @@ def run_trial(ctx: Trials, trial: optuna.trial.Trial, gpu: GpuPlan) -> TrialRow:
     train = out / "train"
     train.mkdir(parents=True, exist_ok=True)
     config = trial_config(ctx.config, trial.params, ctx.meta.space)
-    atomic.write_text(out / "train_config.json", config_text(config))
+    atomic.write_text(out / TRAIN_CONFIG, config_text(config))
     name = f"{ctx.spec.name}-sweep-{ctx.meta.name}-{number}"[:120]
     spec = trial_spec(ctx.spec, name=name, config=config, output_source=train.resolve(),
                       gpus=gpu.node_gpus(),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tcli.contract import SCORE_NAME_KEY
 from tcli.errors import InputError
 from tcli.safety import atomic, jsonload
 from tcli.sweep.space import CHOICE, FLOAT, INT, Param
@@ -47,7 +48,7 @@ class SweepMeta:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "template": self.template, "direction": self.direction,
-                "trials": self.trials, "score_name": self.score_name, "parallel": self.parallel,
+                "trials": self.trials, SCORE_NAME_KEY: self.score_name, "parallel": self.parallel,
                 "space": [p.to_dict() for p in self.space.values()], **self.extra}
 
     @classmethod
@@ -55,7 +56,7 @@ class SweepMeta:
         space = {p["name"]: Param.from_dict(p) for p in data.get("space", [])}
         return cls(name=str(data["name"]), template=str(data["template"]),
                    direction=str(data["direction"]), trials=int(data["trials"]), space=space,
-                   score_name=str(data.get("score_name", "score")),
+                   score_name=str(data.get(SCORE_NAME_KEY, "score")),
                    parallel=int(data.get("parallel", 1)))
 
 

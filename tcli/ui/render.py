@@ -7,6 +7,7 @@ JSON itself (``tests/cli/test_json_cli.py`` runs every ``--json`` and reads its 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
@@ -28,6 +29,11 @@ def print_json(text: str, *, stderr: bool = False) -> None:
     stream = (console.err() if stderr else console.out()).file
     stream.write(text + "\n")
     stream.flush()
+
+
+def print_data(doc: object) -> None:
+    """A plain JSON-able value (dicts, lists, strings, numbers) as one JSON document on stdout."""
+    print_json(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
 def print_document(text: str) -> None:

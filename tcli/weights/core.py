@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +56,9 @@ def _copy_in(path: Path, folder: Path, max_bytes: int) -> tuple[Path, int, str]:
     from tcli.safety import limits
 
     with limits.open_regular(path, max_bytes=max_bytes, what=str(path)) as src:
-        fd, name = tempfile.mkstemp(prefix=".copy.", suffix=".tmp", dir=folder)
-        tmp, digest, total = Path(name), hashlib.sha256(), 0
+        digest, total = hashlib.sha256(), 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic.staged_file(folder, ".copy.") as (out, tmp):
                 while chunk := src.read(1 << 20):
                     total += len(chunk)
                     if total > max_bytes:
@@ -68,14 +66,8 @@ def _copy_in(path: Path, folder: Path, max_bytes: int) -> tuple[Path, int, str]:
                                          "raise --max-size")
                     digest.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise atomic.os_error(folder, exc) from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     return tmp, total, digest.hexdigest()
 
 
@@ -83,7 +75,7 @@ def _keep(tmp: Path, sha256: str) -> None:
     """Move a hashed temporary file to its content address (atomic, read-only)."""
     try:
         os.chmod(tmp, 0o444)
-        os.replace(tmp, cached_path(sha256))
+        atomic.replace(tmp, cached_path(sha256))
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise atomic.os_error(cached_path(sha256), exc) from None

@@ -24,7 +24,8 @@ from tests.conftest import copy_project
 ROOT = Path(__file__).resolve().parent.parent.parent
 COMMANDS = ROOT / "tcli" / "commands"
 #: Every command with a --json option (the static test below finds them all in tcli/commands).
-JSON_COMMANDS = {"dataset inspect", "dev-run", "doctor", "explain", "report", "validate"}
+JSON_COMMANDS = {"dataset inspect", "dev-run", "doctor", "explain", "model export", "report",
+                 "sweep", "validate", "weights list"}
 
 
 def tc(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -79,6 +80,28 @@ def test_dataset_inspect_json(tmp_path: Path) -> None:
     r = tc("dataset", "inspect", str(tmp_path / "minio"), "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert one_document(r)["images"] == 6
+
+
+def test_weights_list_json(project: Path) -> None:
+    r = tc("weights", "list", "--project", str(project), "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert one_document(r)["weights"] == []
+
+
+def test_sweep_dry_run_json(project: Path, tmp_path: Path) -> None:
+    r = tc("sweep", str(project), "--demo", "--trials", "2", "--gpus", "none", "--dry-run",
+           "--json", cwd=project, DOCKER_HOST=f"unix://{tmp_path}/dead.sock")
+    assert r.returncode == 0, r.stderr
+    assert one_document(r)
+
+
+def test_model_export_json(tmp_path: Path) -> None:
+    from tests.unit.model.tinyrun import tiny_run
+
+    proj = tiny_run(tmp_path)
+    r = tc("model", "export", str(proj), "--to", "onnx-fp16", "--json", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    assert one_document(r)
 
 
 @pytest.mark.slow
