@@ -17,7 +17,8 @@ PENDING: set[str] = set()
 OWNED = sorted(
     [SCAFFOLDS / "project" / rel for name, rel in RUNTIME_FILES.items() if name not in PENDING]
     + [SCAFFOLDS / "project" / "export" / "export.py",
-       SCAFFOLDS / "variants" / "torch_common" / "tc_torch.py"])
+       SCAFFOLDS / "variants" / "torch_common" / "tc_torch.py",
+       SCAFFOLDS / "variants" / "torch_common" / "tc_data.py"])
 USERS = sorted(SCAFFOLDS.glob("variants/*/docker/*.py"))
 
 
