@@ -57,9 +57,9 @@ test-fast: install  ## the unit and cli tiers (seconds to a minute or two)
 
 # the in-image runtime and each template: mypy once per docker/ folder (every template has its
 # own train.py/args.py), with the runtime modules and tc_torch.py beside it as in the image.
-# dataset.py and cvat_dataset.py are left out of mypy -- TODO: issue 27 (being edited).
-RUNTIME_MYPY := scaffolds/project/common/config.py scaffolds/project/common/config_to_args.py \
-	scaffolds/project/common/torchrun_launcher.py scaffolds/project/export/export.py
+# Every runtime module is checked (common/*.py, datasets/*.py, export/export.py).
+RUNTIME_MYPY := $(wildcard scaffolds/project/common/*.py) $(wildcard scaffolds/project/datasets/*.py) \
+	scaffolds/project/export/export.py
 RUNTIME_PATH := scaffolds/project/common:scaffolds/project/datasets:scaffolds/variants/torch_common
 # every template's variant folder (the registry, tcli/contract.py TEMPLATES, is checked against
 # them by tests/unit/test_template_registry.py)

@@ -43,14 +43,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tcli.contract import RUNTIME_FILES
+
 REPO = Path(__file__).resolve().parent.parent
 CASES = {"10k": (10_000, 10), "100k": (100_000, 10)}
 NAMES = ("short", "long")
 LABELS = ("weed", "crop", "soil", "stone", "root")
 TEMPLATE_SETUP = REPO / ("scaffolds/project/templates/{{provider}}/{{category}}/"
                          "{{architecture}}/docker/setup.py.jinja")
-WORKSPACE_FILES = ("scaffolds/project/common/config.py", "scaffolds/project/common/config_to_args.py",
-                   "scaffolds/project/common/dataset.py", "scaffolds/project/datasets/cvat_dataset.py",
+WORKSPACE_FILES = (*(f"scaffolds/project/{rel}" for rel in RUNTIME_FILES.values() if rel.endswith(".py")),
                    "scaffolds/variants/detection/docker/args.py",
                    "scaffolds/variants/detection/config/presets.json",
                    "scaffolds/variants/detection/config/train_config.json")

@@ -5,8 +5,8 @@ and ``tc package --verify`` (:mod:`verify`: the ZIP reopened as the platform wou
 Layout (platform contract §1, docs/package.md)::
 
     train-container-publish/
-      config.py config_to_args.py cvat_dataset.py dataset.py docker-entrypoint.sh mount-s3.sh
-      torchrun_launcher.py
+      the runtime files, flat (contract.RUNTIME_FILES: config.py, dataset*.py, cvat_*.py,
+      docker-entrypoint.sh, mount-s3.sh, ...)
       <provider>/<category>/<architecture>/config/...   every file but train_config.json
       <provider>/<category>/<architecture>/docker/...   every file (hidden ones too)
 

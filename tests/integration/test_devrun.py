@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tcli.contract import RUNTIME_FILES
 from tests.waits import LineReader
 
 pytestmark = pytest.mark.integration
@@ -82,7 +83,9 @@ def test_sklearn_build_run_score_model(sk_project: Path, base_image: str) -> Non
     done = tc(["dev-run", str(sk_project), "--demo", "--demo-images", "30"], base_image)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert "build context: 19 files" in out
+    # the runtime files, export.py, presets.json, train_config.json, export_config.json and
+    # the 7 files of docker/
+    assert f"build context: {len(RUNTIME_FILES) + 11} files" in out
     assert "score Acc. = " in out
     assert "status     succeeded (exit 0)" in out
     assert "model      .tc/train/model.onnx (" in out

@@ -47,8 +47,12 @@ def test_layout_matches_the_contract(proj: Path, tmp_path: Path) -> None:
     assert names == sorted(names)
     assert {n.split("/")[0] for n in names} == {TOP}
     top = sorted(n[len(TOP) + 1:] for n in files if n.count("/") == 1)
-    assert top == ["config.py", "config_to_args.py", "cvat_dataset.py", "dataset.py",
-                   "docker-entrypoint.sh", "failure.py", "mount-s3.sh", "torchrun_launcher.py"]
+    assert top == ["config.py", "config_to_args.py", "cvat_dataset.py", "cvat_masks.py",
+                   "cvat_model.py", "cvat_parallel.py", "cvat_xml.py", "cvat_xmlsafe.py",
+                   "dataset.py", "dataset_base.py", "dataset_coco.py", "dataset_files.py",
+                   "dataset_labels.py", "dataset_link_worker.py", "dataset_split.py",
+                   "dataset_trash_worker.py", "docker-entrypoint.sh", "failure.py", "mount-s3.sh",
+                   "sts_credentials.py", "torchrun_launcher.py"]
     tpl = {n[len(PREFIX) + 1:] for n in files if n.startswith(PREFIX + "/")}
     assert {"config/config.jsonschema", "config/custom.json", "config/presets.json",
             "docker/Dockerfile", "docker/setup.py", "docker/train.py", "docker/args.py",

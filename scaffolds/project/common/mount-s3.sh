@@ -34,6 +34,12 @@ esac
 S3_URL="${S3_URL%/}"
 STS_URL="${S3_STS_ENDPOINT:-$S3_URL}"
 
+# Pull the three values out of the XML answer (sts_credentials.py: a plain text search, no
+# entities, no DTD): beside this script in a project, in $WORKSPACE in the image.
+STS_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/sts_credentials.py"
+[ -f "$STS_PY" ] || STS_PY="${WORKSPACE:-/workspace}/sts_credentials.py"
+[ -f "$STS_PY" ] || die "$STS_PY: missing (a tc runtime file)"
+
 response="$(printf '%s' "$OID_ACCESS_TOKEN" | curl -sS --fail-with-body --max-time 60 -X POST \
     --data-urlencode "Action=AssumeRoleWithWebIdentity" \
     --data-urlencode "Version=2011-06-15" \
@@ -43,17 +49,8 @@ response="$(printf '%s' "$OID_ACCESS_TOKEN" | curl -sS --fail-with-body --max-ti
     --data-urlencode "WebIdentityToken@-" \
     "$STS_URL/")" || die "STS at $STS_URL refused AssumeRoleWithWebIdentity: ${response:0:300}"
 
-# Pull the three values out of the XML answer (plain text search; no entities, no DTD).
 read_creds() {
-    "$PYTHON" -c '
-import re, sys
-text = sys.stdin.read()
-out = []
-for tag in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
-    m = re.search(r"<(?:\w+:)?%s>([^<]*)</(?:\w+:)?%s>" % (tag, tag), text)
-    out.append(m.group(1).strip() if m else "")
-print("\n".join(out))
-'
+    "$PYTHON" -I "$STS_PY"
 }
 { read -r ACCESS_KEY; read -r SECRET_KEY; read -r SESSION_TOKEN; } < <(printf '%s' "$response" | read_creds)
 [ -n "${ACCESS_KEY:-}" ] && [ -n "${SECRET_KEY:-}" ] \

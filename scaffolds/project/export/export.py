@@ -394,7 +394,7 @@ def export_torchscript(model: Any, path: str | os.PathLike[str], sample: Any) ->
             ts(sample)
             verdict["method"] = "script"
         except Exception:
-            ts = torch.jit.trace(model, (sample,), check_trace=False)
+            ts = torch.jit.trace(model, (sample,), check_trace=False)  # type: ignore[no-untyped-call]
             verdict["method"] = "trace"
         tmp = target.with_name(target.name + ".tmp")
         ts.save(str(tmp))

@@ -273,8 +273,8 @@ def test_in_image_parser_calls_a_cut_real_file_malformed_or_truncated(
     import cvat_dataset
 
     if two_processes:
-        monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+        monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
     data = (ROOT / "cgras_cvat_masks" / "annotations.xml").read_bytes()
     mask = data.index(b"<mask ", len(data) // 2)
     at = {"quarter": len(data) // 4, "half": len(data) // 2, "after-a-tag-name": mask + 5,

@@ -13,11 +13,10 @@ from .helpers import box_image, cvat_xml
 def parse_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every case twice: as a small file is parsed, and through the two-process split that
     large files take (which must give the same result and the same errors)."""
-    import cvat_dataset
 
     if request.param == "two processes":
-        monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+        monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
 
 
 def _parse(tmp_path: Path, text: str, keep=None):

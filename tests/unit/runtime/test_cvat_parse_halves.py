@@ -18,8 +18,8 @@ from .helpers import box_image, cvat_xml
 def cvat(monkeypatch: pytest.MonkeyPatch) -> Any:
     import cvat_dataset
 
-    monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+    monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
     return cvat_dataset
 
 
@@ -63,9 +63,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize("n", [8, 60, 401])
 def test_two_halves_equal_one_parse(cvat: Any, tmp_path: Path, n: int) -> None:
     p = _write(tmp_path, _varied(n))
-    halves = cvat._parse_halves(str(p), cvat.ALL_KINDS)
+    halves = cvat.parse_halves(str(p), cvat.ALL_KINDS)
     assert halves is not None  # really parsed in two processes
-    ann, _ = cvat._parse(str(p), cvat.ALL_KINDS)
+    ann, _ = cvat.parse_xml(str(p), cvat.ALL_KINDS)
     assert _snapshot(halves) == _snapshot(ann)
     # and through the public function, "not declared" warnings included
     public = cvat.parse_cvat(p)
@@ -75,12 +75,14 @@ def test_two_halves_equal_one_parse(cvat: Any, tmp_path: Path, n: int) -> None:
 
 def _one_process(cvat: Any, p: Path) -> Any:
     """parse_cvat as it runs without the split (the reference)."""
-    saved = cvat.PARALLEL_MIN_BYTES
-    cvat.PARALLEL_MIN_BYTES = 1 << 60
+    import cvat_parallel
+
+    saved = cvat_parallel.PARALLEL_MIN_BYTES
+    cvat_parallel.PARALLEL_MIN_BYTES = 1 << 60
     try:
         return cvat.parse_cvat(p)
     finally:
-        cvat.PARALLEL_MIN_BYTES = saved
+        cvat_parallel.PARALLEL_MIN_BYTES = saved
 
 
 def _unsure(case: str) -> bytes:
@@ -118,7 +120,7 @@ def _unsure(case: str) -> bytes:
 def test_unsure_splits_go_to_the_one_process_parse(cvat: Any, tmp_path: Path, case: str) -> None:
     p = tmp_path / "annotations.xml"
     p.write_bytes(_unsure(case))
-    assert cvat._parse_halves(str(p), cvat.ALL_KINDS) is None
+    assert cvat.parse_halves(str(p), cvat.ALL_KINDS) is None
     try:
         reference = _one_process(cvat, p)
     except cvat.CvatError as exc:
@@ -150,7 +152,7 @@ def test_an_error_in_the_second_half_reads_as_in_one_process(
     text = text[:i] + bad[1] + text[i + len(bad[0]):]
     p = _write(tmp_path, text)
     with pytest.raises(cvat.CvatError) as one:
-        cvat._parse(str(p), cvat.ALL_KINDS)
+        cvat.parse_xml(str(p), cvat.ALL_KINDS)
     with pytest.raises(cvat.CvatError) as two:
         cvat.parse_cvat(p)
     assert str(two.value) == str(one.value)
@@ -161,13 +163,13 @@ def test_small_files_and_one_cpu_stay_in_one_process(tmp_path: Path,
     import cvat_dataset
 
     p = _write(tmp_path, _varied(60))
-    assert cvat_dataset._parse_halves(str(p), cvat_dataset.ALL_KINDS) is None  # small
-    monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 1)
-    assert cvat_dataset._parse_halves(str(p), cvat_dataset.ALL_KINDS) is None
-    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+    assert cvat_dataset.parse_halves(str(p), cvat_dataset.ALL_KINDS) is None  # small
+    monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 1)
+    assert cvat_dataset.parse_halves(str(p), cvat_dataset.ALL_KINDS) is None
+    monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
     monkeypatch.setenv("TC_PARSE_PARALLEL", "0")
-    assert cvat_dataset._parse_halves(str(p), cvat_dataset.ALL_KINDS) is None
+    assert cvat_dataset.parse_halves(str(p), cvat_dataset.ALL_KINDS) is None
 
 
 def test_unlabelled_shapes_are_counted_not_classes_in_both_modes(cvat: Any,
@@ -180,7 +182,7 @@ def test_unlabelled_shapes_are_counted_not_classes_in_both_modes(cvat: Any,
     images = [box_image(i, f"{i}.png", "weed", extra=unlabelled if i in (1, 30) else "")
               for i in range(40)]
     p = _write(tmp_path, cvat_xml(images))
-    halves = cvat._parse_halves(str(p), cvat.ALL_KINDS)
+    halves = cvat.parse_halves(str(p), cvat.ALL_KINDS)
     assert halves is not None
     for ann in (halves, _one_process(cvat, p)):
         assert ann.labels == ["weed", "crop"]
@@ -195,7 +197,7 @@ def test_the_real_cvat_file_parses_the_same_in_both_modes(cvat: Any) -> None:
     trailing 0s): the same annotations in one and two processes, and every mask decodes."""
     p = Path(__file__).parents[2] / "fixtures" / "realdata" / "cgras_cvat_masks" / \
         "annotations.xml"
-    halves = cvat._parse_halves(str(p), cvat.ALL_KINDS)
+    halves = cvat.parse_halves(str(p), cvat.ALL_KINDS)
     assert halves is not None
     one = _one_process(cvat, p)
     assert _snapshot(halves) == _snapshot(one)

@@ -81,8 +81,8 @@ def _parsed(ann: Any) -> dict[str, list[tuple[str, str, tuple[tuple[str, str], .
 def cvat(monkeypatch: pytest.MonkeyPatch) -> Any:
     import cvat_dataset
 
-    monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+    monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
     return cvat_dataset
 
 
@@ -93,9 +93,9 @@ def test_any_text_parses_back_as_an_xml_library_reads_it(cvat: Any, tmp_path: Pa
     _document(random.Random(seed), 60).write(path, encoding="utf-8", xml_declaration=True)
     want = _oracle(path)
     assert any("&" in n or "<" in n for n in want)  # the property is really exercised
-    one, _ = cvat._parse(str(path), cvat.ALL_KINDS)
+    one, _ = cvat.parse_xml(str(path), cvat.ALL_KINDS)
     assert _parsed(one) == want
-    halves = cvat._parse_halves(str(path), cvat.ALL_KINDS)
+    halves = cvat.parse_halves(str(path), cvat.ALL_KINDS)
     assert halves is not None  # really parsed in two processes
     assert _parsed(halves) == want
     assert _parsed(cvat.parse_cvat(path)) == want

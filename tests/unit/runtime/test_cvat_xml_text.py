@@ -28,18 +28,18 @@ def cvat(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any
 
     calls: list[bool] = []
     if request.param == "two processes":
-        monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
-        real = cvat_dataset._parse_halves
+        monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
+        real = cvat_dataset.parse_halves
 
         def spy(spath: str, keep: Any) -> Any:
             out = real(spath, keep)
             calls.append(out is not None)
             return out
 
-        monkeypatch.setattr(cvat_dataset, "_parse_halves", spy)
+        monkeypatch.setattr(cvat_dataset, "parse_halves", spy)
     else:
-        monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 1 << 60)
+        monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 1 << 60)
     cvat_dataset.split_calls = calls  # type: ignore[attr-defined]
     return cvat_dataset
 

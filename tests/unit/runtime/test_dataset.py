@@ -227,14 +227,14 @@ def test_link_worker_gives_the_same_tree_as_in_process(tmp_path: Path, monkeypat
     import dataset
 
     started: list[object] = []
-    real = dataset._Linker.start
+    real = dataset.Linker.start
 
     def spy(n: int):
         w = real(n)
         started.append(w.in_worker)
         return w
 
-    monkeypatch.setattr(dataset._Linker, "start", staticmethod(spy))
+    monkeypatch.setattr(dataset.Linker, "start", staticmethod(spy))
     res2, _ = _prepare(tmp_path, "classification")
     assert started == [True], "the link worker did not start"
     assert _tree(tmp_path / "datasets") == in_process
@@ -320,6 +320,7 @@ def test_rerun_with_workers_is_byte_identical_and_deletes_old_output_after(
     output renamed into .tc-trash and deleted by a detached process; label files and the
     manifest of the rerun are byte-identical, and the trash ends up gone."""
     import dataset
+    import dataset_files
 
     monkeypatch.setenv("TC_LINK_WORKER_MIN", "1")
     monkeypatch.setenv("TC_BACKGROUND_DELETE_MIN", "1")
@@ -330,7 +331,7 @@ def test_rerun_with_workers_is_byte_identical_and_deletes_old_output_after(
     first = _tree(root)
     manifest = (root / "split_manifest.json").read_bytes()
     _prepare(tmp_path, "classification", formats=["coco", "yolo", "imagefolder"])
-    assert dataset._DELETERS, "no detached deleter was started"
+    assert dataset_files.DELETERS, "no detached deleter was started"
     assert dataset.wait_for_cleanup(30)
     assert not (root / ".tc-trash").exists() and not (root / ".tc-staging").exists()
     assert _tree(root) == first

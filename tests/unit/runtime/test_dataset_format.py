@@ -101,10 +101,9 @@ def run_case(tmp: Path, case: str, module: Any) -> dict[str, str]:
 def _in_two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """What a large dataset takes: the parse split over two processes and the first split's
     labels.json written by a forked process (both normally from thousands of samples)."""
-    import cvat_dataset
 
-    monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+    monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
     monkeypatch.setenv("TC_FORK_WRITER_MIN", "1")
 
 
@@ -119,11 +118,13 @@ def test_output_is_byte_identical_to_the_previous_implementation(
     if mode != "one process":
         _in_two_processes(monkeypatch)
     if mode == "child writes all annotations":  # the parent's share looks huge: cut at the end
-        monkeypatch.setattr(dataset, "_MANIFEST_COST", 1e9)
+        monkeypatch.setattr("dataset_labels.MANIFEST_COST", 1e9)
     if mode == "child writes none":  # cut before the first sample
-        monkeypatch.setattr(dataset, "_MANIFEST_COST", -1e9)
+        monkeypatch.setattr("dataset_labels.MANIFEST_COST", -1e9)
     if mode == "forked writer fails":  # the parent writes the file again: same bytes
-        parent, write = os.getpid(), dataset.write_annotations
+        import dataset_labels
+
+        parent, write = os.getpid(), dataset_labels.write_annotations
 
         def failing_in_the_child(*args: Any, **kwargs: Any) -> int:
             if os.getpid() != parent:
@@ -131,7 +132,8 @@ def test_output_is_byte_identical_to_the_previous_implementation(
                 raise OSError(28, "No space left on device")
             return write(*args, **kwargs)
 
-        monkeypatch.setattr(dataset, "write_annotations", failing_in_the_child)
+        # the forked child of dataset_labels.SharedCoco writes through this name
+        monkeypatch.setattr(dataset_labels, "write_annotations", failing_in_the_child)
     golden = json.loads((GOLDEN / f"{case}.json").read_text(encoding="utf-8"))
     got = run_case(tmp_path, case, dataset)
     assert (tmp_path / "child-ran").exists() == (mode == "forked writer fails")

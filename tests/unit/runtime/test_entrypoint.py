@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tcli.contract import RUNTIME_FILES
 from tests.waits import SAFETY_NET, LineReader, wait_until
 
-from .conftest import COMMON, DATASETS, REPO
+from .conftest import COMMON, REPO
 from .helpers import make_dataset
 
 SETUP = REPO / "scaffolds/project/templates/{{provider}}/{{category}}/{{architecture}}/docker/setup.py.jinja"
@@ -49,9 +50,11 @@ def build_parser():
 def ws(tmp_path: Path) -> Path:
     w = tmp_path / "workspace"
     w.mkdir()
-    for f in ("config.py", "config_to_args.py", "dataset.py", "torchrun_launcher.py"):
-        (w / f).write_text((COMMON / f).read_text())
-    (w / "cvat_dataset.py").write_text((DATASETS / "cvat_dataset.py").read_text())
+    # the runtime modules, flat as in the image (failure.py has its own tests: without it the
+    # entrypoint keeps its output as it is)
+    for f, rel in RUNTIME_FILES.items():
+        if f.endswith(".py") and f != "failure.py":
+            (w / f).write_text((COMMON.parent / rel).read_text())
     (w / "setup.py").write_text(SETUP.read_text().replace("{{ template }}", "classification"))
     (w / "train.py").write_text(TRAIN)
     (w / "args.py").write_text(ARGS)

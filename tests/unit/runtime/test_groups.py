@@ -44,11 +44,10 @@ def _prepare(tmp_path: Path, task: str, xml: str, n: int, formats: Any = None) -
 
 @pytest.fixture(params=["one process", "two processes"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    import cvat_dataset
 
     if request.param == "two processes":  # forked parse and forked COCO writer
-        monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+        monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
         monkeypatch.setenv("TC_FORK_WRITER_MIN", "1")
     return str(request.param)
 
@@ -120,13 +119,12 @@ def test_yolo_detection_writes_one_box_per_group(tmp_path: Path, mode: str) -> N
 
 def test_many_grouped_images_through_the_forked_writer_match_one_process(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cvat_dataset
 
     xml = cvat_xml([_image(i, GROUPED if i % 3 else GROUPED.replace("group_id", "gid"))
                     for i in range(12)])
     one = _prepare(tmp_path / "one", "detection", xml, 12)
-    monkeypatch.setattr(cvat_dataset, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(cvat_dataset, "usable_cpus", lambda: 2)
+    monkeypatch.setattr("cvat_parallel.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("cvat_parallel.usable_cpus", lambda: 2)
     monkeypatch.setenv("TC_FORK_WRITER_MIN", "1")
     two = _prepare(tmp_path / "two", "detection", xml, 12)
     assert one == two and len(one) == 8 * 5 + 4 * 7

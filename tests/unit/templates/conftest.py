@@ -43,7 +43,7 @@ def load_train(tmp_path: Path) -> Iterator[Callable[[str], ModuleType]]:
 
     def _load(template: str) -> ModuleType:
         docker = VARIANTS / template / "docker"
-        for name in ("args", "train", "tc_export", "tc_torch", "tc_weights"):
+        for name in ("args", "train", "tc_export", "tc_torch", "tc_weights", "tc_data"):
             sys.modules.pop(name, None)
         # tc_torch.py is rendered into the docker/ folder of every torchvision template
         sys.path[:0] = [str(docker), str(export_dir), str(VARIANTS / "torch_common")]
@@ -56,7 +56,7 @@ def load_train(tmp_path: Path) -> Iterator[Callable[[str], ModuleType]]:
 
     yield _load
     sys.path[:] = saved_path
-    for name in ("args", "tc_export", "tc_torch", "tc_weights", *loaded):
+    for name in ("args", "tc_export", "tc_torch", "tc_weights", "tc_data", *loaded):
         sys.modules.pop(name, None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ OWNED = sorted(
     [SCAFFOLDS / "project" / rel for name, rel in RUNTIME_FILES.items() if name not in PENDING]
     + [SCAFFOLDS / "project" / "export" / "export.py",
        SCAFFOLDS / "variants" / "torch_common" / "tc_torch.py",
-       SCAFFOLDS / "variants" / "torch_common" / "tc_weights.py"])
+       SCAFFOLDS / "variants" / "torch_common" / "tc_weights.py",
+       SCAFFOLDS / "variants" / "torch_common" / "tc_data.py"])
 USERS = sorted(SCAFFOLDS.glob("variants/*/docker/*.py"))
 
 
@@ -41,3 +43,18 @@ def test_every_option_has_a_help(args_py: Path) -> None:
     missing = [ast.literal_eval(c.args[0]) for c in calls
                if not any(k.arg == "help" and ast.literal_eval(k.value) for k in c.keywords)]
     assert not missing, f"{args_py}: options without help=: {missing}"
+
+
+#: what starts a Python program given as a string: ``python -c CODE`` in a script or an argv list
+PROGRAM_IN_A_STRING = re.compile(
+    r"""(?:python3?|\$PYTHON|\$\{PYTHON\}|sys\.executable)["']?[^\n]*?\s["']?-c\b"""
+    r"""|["']-c["']""")
+
+
+@pytest.mark.parametrize("path", OWNED, ids=lambda p: p.name)
+def test_no_program_in_a_string(path: Path) -> None:
+    """What tc runs in another process is a file of its own (typed, linted, tested), never
+    a program in a string (``python -c``)."""
+    text = path.read_text(encoding="utf-8")
+    hits = [line.strip() for line in text.splitlines() if PROGRAM_IN_A_STRING.search(line)]
+    assert not hits, f"{path}: {hits}"

@@ -37,14 +37,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 import torchvision
-from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from args import parse_args
+from tc_data import loader_benchmark, read_rgb, to_chw
 from tc_torch import (
     Epoch,
     EpochStats,
@@ -90,13 +89,9 @@ def load_split(images_dir: str | Path, labels_dir: str | Path,
 
 
 def read_image(path: Path, size: int) -> torch.Tensor:
-    """Decode one image to a uint8 ``[3, size, size]`` tensor (grayscale/RGBA/palette -> RGB)."""
-    with Image.open(path) as im:
-        rgb = im.convert("RGB")
-        if rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-        arr = np.asarray(rgb, dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+    """Decode one image to a uint8 ``[3, size, size]`` tensor (grayscale/RGBA/palette -> RGB;
+    a JPEG decoded at a reduced size first: tc_data.read_rgb)."""
+    return to_chw(read_rgb(path, size).array)
 
 
 class ImageDataset(Dataset[tuple[torch.Tensor, int]]):
@@ -244,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"workers: {run.workers}{run.dist.describe()}")
     train_loader = run.train_loader(ImageDataset(splits.train, args.img_size), args.batch_size)
     val_loader = run.val_loader(ImageDataset(splits.val, args.img_size), args.batch_size)
+    if args.loader_benchmark:  # the data path alone, no model (docs/performance.md)
+        return loader_benchmark(run, train_loader, splits.train[0][0])
 
     model = build_model(args.architecture, num_classes, pinned_weights(args.weights)).to(run.device)
     if run.channels_last:

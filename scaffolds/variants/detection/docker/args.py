@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-workers", type=int, default=-1,
                         help=("DataLoader processes decoding images; -1 = automatic (up to 8 with a GPU, 0 "
                               "on CPU)."))
+    parser.add_argument("--loader-benchmark", type=int, default=0, metavar="N",
+                        help=("Measure the data path only: iterate the train loader N epochs without the "
+                              "model, print 'loader epoch K: X img/s' per epoch, and exit (no training, "
+                              "no model; docs/performance.md). 0 = train."))
     parser.add_argument("--seed", type=int, default=0,
                         help="Random seed (weights, shuffling, augmentation); CPU runs are reproducible.")
     return parser

@@ -34,14 +34,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 import torchvision
-from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from args import parse_args
+from tc_data import loader_benchmark, read_rgb, to_chw
 from tc_torch import (
     Epoch,
     EpochStats,
@@ -99,12 +98,7 @@ class DetectionDataset(Dataset[tuple[torch.Tensor, Target]]):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Target]:
         path, _image, annotations = self.items[index]
-        with Image.open(path) as im:
-            rgb = im.convert("RGB")
-            w, h = rgb.size
-            if rgb.size != (self.size, self.size):
-                rgb = rgb.resize((self.size, self.size), Image.Resampling.BILINEAR)
-            arr = np.asarray(rgb, dtype=np.uint8)
+        arr, (w, h), _ = read_rgb(path, self.size)  # boxes are in the file's pixels
         sx, sy = self.size / float(w), self.size / float(h)
         boxes, labels = [], []
         for ann in annotations:
@@ -116,7 +110,7 @@ class DetectionDataset(Dataset[tuple[torch.Tensor, Target]]):
                 labels.append(self.label_of[ann["category_id"]])
         target = {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
                   "labels": torch.tensor(labels, dtype=torch.int64)}
-        return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous(), target
+        return to_chw(arr), target
 
 
 def collate(batch: list[tuple[torch.Tensor, Target]]) -> Batch:
@@ -274,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     val_set = DetectionDataset(splits.val, splits.categories, args.img_size)
     train_loader = run.train_loader(train_set, args.batch_size, collate_fn=collate)
     val_loader = run.val_loader(val_set, args.batch_size, collate_fn=collate)
+    if args.loader_benchmark:  # the data path alone, no model (docs/performance.md)
+        return loader_benchmark(run, train_loader, splits.train[0][0])
 
     model = build_model(args.architecture, len(names) + 1, args.img_size,
                         pinned_weights(args.weights)).to(run.device)

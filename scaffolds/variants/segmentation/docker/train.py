@@ -44,6 +44,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from args import parse_args
+from tc_data import loader_benchmark, read_rgb, to_chw
 from tc_torch import (
     Epoch,
     EpochStats,
@@ -126,18 +127,13 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path, image, annotations = self.items[index]
-        with Image.open(path) as im:
-            rgb = im.convert("RGB")
-            if "width" not in image or "height" not in image:
-                image = dict(image, width=rgb.size[0], height=rgb.size[1])
-            mask = Image.fromarray(rasterize(image, annotations, self.class_of))
-            if mask.size != rgb.size:
-                mask = mask.resize(rgb.size, Image.Resampling.NEAREST)
-            if rgb.size != (self.size, self.size):
-                rgb = rgb.resize((self.size, self.size), Image.Resampling.BILINEAR)
-                mask = mask.resize((self.size, self.size), Image.Resampling.NEAREST)
-            arr = np.asarray(rgb, dtype=np.uint8)
-        x = torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+        arr, (w, h), _ = read_rgb(path, self.size)
+        if "width" not in image or "height" not in image:
+            image = dict(image, width=w, height=h)
+        mask = Image.fromarray(rasterize(image, annotations, self.class_of))
+        if mask.size != (self.size, self.size):
+            mask = mask.resize((self.size, self.size), Image.Resampling.NEAREST)
+        x = to_chw(arr)
         y = torch.from_numpy(np.asarray(mask, dtype=np.int64).copy())
         return x, y
 
@@ -278,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         SegmentationDataset(splits.train, splits.categories, args.img_size), args.batch_size)
     val_loader = run.val_loader(
         SegmentationDataset(splits.val, splits.categories, args.img_size), args.batch_size)
+    if args.loader_benchmark:  # the data path alone, no model (docs/performance.md)
+        return loader_benchmark(run, train_loader, splits.train[0][0])
 
     model = build_model(args.architecture, num_classes, pinned_weights(args.weights)).to(run.device)
     if run.channels_last:
