@@ -64,7 +64,10 @@ def test_report_shows_cause_evidence_and_fix(project: Path, tmp_path: Path,
     assert (fail["stage"], fail["exit_code"], fail["recognised"]) == ("train", 1, True)
     first = fail["findings"][0]
     assert first["id"] == "disk-full"
-    assert first["evidence"] == [{"line": 7, "text": "OSError: [Errno 28] No space left on device"}]
+    assert first["evidence"] == [
+        {"line": 6, "text": "RuntimeError: [enforce fail at inline_container.cc:626] . unexpected "
+                            "pos 64 vs 0"},
+        {"line": 7, "text": "OSError: [Errno 28] No space left on device"}]
     page = result.path.read_text(encoding="utf-8")
     assert '<section class="problem" id="failure">' in page
     assert "The run failed in stage train (exit 1)" in page

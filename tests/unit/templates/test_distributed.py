@@ -187,6 +187,7 @@ def _workdir(tmp_path: Path, template: str) -> Path:
     shutil.copytree(VARIANTS / template / "docker", work)
     shutil.copy(TORCH_COMMON / "tc_torch.py", work)
     shutil.copy(TORCH_COMMON / "tc_weights.py", work)
+    shutil.copy(TORCH_COMMON / "tc_data.py", work)
     shutil.copy(SCAFFOLDS / "project" / "export" / "export.py", work / "tc_export.py")
     return work
 

@@ -77,7 +77,10 @@ def test_schema_args_and_train_config_agree(template: str) -> None:
     parser = module.build_parser()
     actions = {a.option_strings[0][2:]: a for a in parser._actions if a.option_strings
                and a.option_strings[0].startswith("--")}
+    # the folders, and --loader-benchmark (a diagnostic of the data path, not a hyperparameter)
     expected = (set(props) - set(SETUP_KEYS)) | {"output-dir", "images-dir", "labels-dir"}
+    if template != "sklearn":
+        expected.add("loader-benchmark")
     assert set(actions) == expected
     for key, prop in props.items():
         if key in SETUP_KEYS:  # read by setup.py, never passed to train.py
