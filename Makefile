@@ -18,7 +18,7 @@ $(VENV)/.core-installed: pyproject.toml | $(BIN)/python
 
 # everything: dev tools, the in-image runtime's packages, torch for the template tests
 $(VENV)/.full-installed: pyproject.toml $(VENV)/.core-installed
-	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,runtime,train,kube,sweep]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	set -o pipefail; $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,runtime,train,kube,sweep,model]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	@$(BIN)/python -c 'import torch, pytest, onnxruntime, kubeflow_trainer_api, kubeflow.training, optuna, kubeflow.katib' && touch $@
 
 define link_tc
